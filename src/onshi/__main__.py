@@ -1,0 +1,3 @@
+from onshi.cli import main
+
+main()

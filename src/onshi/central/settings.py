@@ -1,0 +1,47 @@
+"""Typed settings of the central service, built once at startup from options and environment.
+
+Environment variables carry the ``ONSHI_CENTRAL_`` prefix (``ONSHI_CENTRAL_DATABASE_URL``…).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "secret", "password", "test", "xxx"}
+
+
+class CentralSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ONSHI_CENTRAL_", frozen=True)
+
+    database_url: str = "sqlite:///var/central/central.sqlite3"
+    data_dir: Path = Path("var/central")
+    host: str = "127.0.0.1"
+    port: int = Field(default=0, ge=0, le=65535)  # 0: pick a free port
+    # Keyed digests of personal identifiers in the audit log. Must be secret in production:
+    # insurance numbers are few enough to be guessed from a plain hash.
+    identifier_key: str = Field(default_factory=lambda: secrets.token_hex(32), repr=False)
+    max_request_bytes: int = 8 * 1024 * 1024
+    max_bulk_records: int = 20_000
+    nonce_ttl_seconds: int = 120
+
+    @field_validator("identifier_key")
+    @classmethod
+    def _refuse_placeholder(cls, value: str) -> str:
+        if value.strip().lower() in PLACEHOLDER_SECRETS or len(value) < 32:
+            raise ValueError(
+                "identifier_key is a placeholder or shorter than 32 characters; "
+                "set ONSHI_CENTRAL_IDENTIFIER_KEY to a long random value"
+            )
+        return value
+
+    @property
+    def ca_dir(self) -> Path:
+        return self.data_dir / "ca"
+
+    @property
+    def jpki_ca_dir(self) -> Path:
+        return self.data_dir / "jpki-ca"

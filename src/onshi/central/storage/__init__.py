@@ -1,0 +1,1 @@
+"""Storage of the central service: tables, migrations and queries."""

@@ -1,0 +1,145 @@
+"""Queries of the central service: rows in, domain values out."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from onshi.central.domain import qualification as domain
+from onshi.central.storage import tables as t
+
+_QUALIFICATION_COLUMNS = (
+    t.Qualification.id,
+    t.Qualification.individual_id,
+    t.Qualification.InsurerNumber,
+    t.Qualification.InsuredCardSymbol,
+    t.Qualification.InsuredIdentificationNumber,
+    t.Qualification.InsuredBranchNumber,
+    t.Insurer.InsurerName,
+    t.Qualification.Birthdate,
+    t.Qualification.Name,
+    t.Qualification.NameKana,
+    t.Qualification.Sex1,
+    t.Qualification.QualificationDate,
+    t.Qualification.DisqualificationDate,
+    t.Qualification.ReasonOfLoss,
+    t.Qualification.InsuredName,
+    t.Qualification.PersonalFamilyClassification,
+    t.Qualification.Address,
+    t.Qualification.PostNumber,
+    t.Qualification.InsuredCardClassification,
+    t.Qualification.InsuredCertificateIssuanceDate,
+    t.Qualification.InsuredCardValidDate,
+    t.Qualification.InsuredCardExpirationDate,
+    t.Qualification.InsuredPartialContributionRatio,
+    t.Qualification.ElderlyRecipientCertificateDate,
+    t.Qualification.ElderlyRecipientValidStartDate,
+    t.Qualification.ElderlyRecipientValidEndDate,
+    t.Qualification.ElderlyRecipientContributionRatio,
+)
+
+_SELECT_QUALIFICATION = select(*_QUALIFICATION_COLUMNS).join(
+    t.Insurer, t.Insurer.InsurerNumber == t.Qualification.InsurerNumber
+)
+
+
+def _to_domain(r: Any) -> domain.Qualification:
+    elderly = None
+    if r.ElderlyRecipientValidStartDate is not None or r.ElderlyRecipientContributionRatio:
+        elderly = domain.ElderlyRecipientCertificate(
+            r.ElderlyRecipientCertificateDate,
+            r.ElderlyRecipientValidStartDate,
+            r.ElderlyRecipientValidEndDate,
+            r.ElderlyRecipientContributionRatio,
+        )
+    return domain.Qualification(
+        qualification_id=r.id,
+        individual_id=r.individual_id,
+        key=domain.CardKey(
+            r.InsurerNumber,
+            r.InsuredCardSymbol,
+            r.InsuredIdentificationNumber,
+            r.InsuredBranchNumber or None,
+        ),
+        insurer_name=r.InsurerName,
+        birthdate=r.Birthdate,
+        name=r.Name,
+        name_kana=r.NameKana,
+        sex1=r.Sex1,
+        qualification_date=r.QualificationDate,
+        disqualification_date=r.DisqualificationDate,
+        reason_of_loss=r.ReasonOfLoss,
+        insured_name=r.InsuredName,
+        personal_family_classification=r.PersonalFamilyClassification,
+        address=r.Address,
+        post_number=r.PostNumber,
+        insured_card_classification=r.InsuredCardClassification,
+        insured_certificate_issuance_date=r.InsuredCertificateIssuanceDate,
+        insured_card_valid_date=r.InsuredCardValidDate,
+        insured_card_expiration_date=r.InsuredCardExpirationDate,
+        insured_partial_contribution_ratio=r.InsuredPartialContributionRatio,
+        elderly=elderly,
+    )
+
+
+def find_by_card_key(session: Session, key: domain.CardKey) -> list[domain.Qualification]:
+    """Qualifications with this card key; every branch when the key has none."""
+    query = _SELECT_QUALIFICATION.where(
+        t.Qualification.InsurerNumber == key.insurer_number,
+        t.Qualification.InsuredCardSymbol == key.insured_card_symbol,
+        t.Qualification.InsuredIdentificationNumber == key.insured_identification_number,
+    )
+    if key.insured_branch_number is not None:
+        query = query.where(t.Qualification.InsuredBranchNumber == key.insured_branch_number)
+    return [_to_domain(row) for row in session.execute(query)]
+
+
+def held_by(session: Session, individual_ids: Iterable[int]) -> list[domain.Qualification]:
+    """Every qualification of these individuals, under any insurer."""
+    ids = sorted(set(individual_ids))
+    if not ids:
+        return []
+    query = _SELECT_QUALIFICATION.where(t.Qualification.individual_id.in_(ids))
+    return [_to_domain(row) for row in session.execute(query)]
+
+
+def _covers(start: dt.date | None, end: dt.date | None, on: dt.date) -> bool:
+    return (start is None or start <= on) and (end is None or on <= end)
+
+
+def limit_certificate_on(
+    session: Session, qualification_id: int, on: dt.date
+) -> t.LimitApplicationCertificate | None:
+    """The limit certification (限度額適用認定) in force on ``on``, the newest if several."""
+    rows = session.scalars(
+        select(t.LimitApplicationCertificate).where(
+            t.LimitApplicationCertificate.qualification_id == qualification_id
+        )
+    ).all()
+    current = [
+        r
+        for r in rows
+        if _covers(
+            r.LimitApplicationCertificateValidStartDate, r.LimitApplicationCertificateValidEndDate, on
+        )
+    ]
+    return max(current, key=lambda r: r.LimitApplicationCertificateValidStartDate, default=None)
+
+
+def specific_diseases_on(
+    session: Session, qualification_id: int, on: dt.date
+) -> Sequence[t.SpecificDiseasesCertificate]:
+    rows = session.scalars(
+        select(t.SpecificDiseasesCertificate).where(
+            t.SpecificDiseasesCertificate.qualification_id == qualification_id
+        )
+    ).all()
+    return [
+        r
+        for r in rows
+        if _covers(r.SpecificDiseasesValidStartDate, r.SpecificDiseasesValidEndDate, on)
+    ]

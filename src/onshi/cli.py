@@ -1,0 +1,24 @@
+"""The ``onshi`` command: one sub-command group per component."""
+
+from __future__ import annotations
+
+import typer
+
+from onshi.central.cli import app as central_app
+from onshi.central.cli import demo
+from onshi.edge.cli import router_app, subsidy
+
+app = typer.Typer(
+    name="onshi",
+    help="onshi — online eligibility verification (オンライン資格確認), open and self-hostable.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(central_app, name="central")
+app.add_typer(router_app, name="router")
+app.command("subsidy")(subsidy)
+app.command("demo")(demo)
+
+
+def main() -> None:
+    app()
