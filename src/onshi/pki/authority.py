@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import secrets
+import time
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -37,6 +38,8 @@ DIRECTORY_MODE = 0o700
 CLOCK_SKEW = timedelta(minutes=5)
 JPKI_USER_CERT_DAYS = 5 * 365
 MAX_DEVICE_ID_LENGTH = 64
+_RACE_POLLS = 40
+_RACE_POLL_SECONDS = 0.05
 
 
 def _utcnow() -> datetime:
@@ -195,9 +198,14 @@ class CertificateAuthority:
             try:
                 return cls.create(directory, common_name, valid_days=valid_days)
             except PkiError:
-                # Another process may have created it between our check and our write.
-                if not (directory / CA_CERT_FILE).exists():
+                # Another process won the race to write the key; give it a moment to write
+                # the certificate too, then load what it made.
+                if not (directory / CA_KEY_FILE).exists():
                     raise
+                for _ in range(_RACE_POLLS):
+                    if (directory / CA_CERT_FILE).exists():
+                        break
+                    time.sleep(_RACE_POLL_SECONDS)
         return cls.load(directory)
 
     # -- what the CA is ------------------------------------------------------------------
