@@ -16,17 +16,23 @@ from onshi.pki import CertificateAuthority
 
 @pytest.fixture(scope="session")
 def facility_ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
-    return CertificateAuthority.create(tmp_path_factory.mktemp("pki") / "facility-ca", "onshi facility CA")
+    return CertificateAuthority.create(
+        tmp_path_factory.mktemp("pki") / "facility-ca", "onshi facility CA"
+    )
 
 
 @pytest.fixture(scope="session")
 def other_ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
-    return CertificateAuthority.create(tmp_path_factory.mktemp("pki") / "other-ca", "someone else's CA")
+    return CertificateAuthority.create(
+        tmp_path_factory.mktemp("pki") / "other-ca", "someone else's CA"
+    )
 
 
 @pytest.fixture(scope="session")
 def jpki_ca(tmp_path_factory: pytest.TempPathFactory) -> CertificateAuthority:
-    return CertificateAuthority.create(tmp_path_factory.mktemp("pki") / "jpki-ca", "onshi test JPKI CA")
+    return CertificateAuthority.create(
+        tmp_path_factory.mktemp("pki") / "jpki-ca", "onshi test JPKI CA"
+    )
 
 
 @pytest.fixture

@@ -124,7 +124,9 @@ def test_load_key_of_another_ca(tmp_path: Path) -> None:
         CertificateAuthority.load(tmp_path / "a")
 
 
-def test_load_refuses_a_leaf_certificate_as_ca(tmp_path: Path, other_ca: CertificateAuthority) -> None:
+def test_load_refuses_a_leaf_certificate_as_ca(
+    tmp_path: Path, other_ca: CertificateAuthority
+) -> None:
     leaf = other_ca.issue_device_certificate("not-a-ca")
     leaf.write(tmp_path / CA_CERT_FILE, tmp_path / CA_KEY_FILE)
     with pytest.raises(PkiError, match="not a CA certificate"):

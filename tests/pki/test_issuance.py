@@ -48,7 +48,9 @@ def assert_end_entity(issued: IssuedCertificate, ca: CertificateAuthority) -> No
 
 
 def test_server_certificate_names_and_usage(facility_ca: CertificateAuthority) -> None:
-    issued = facility_ca.issue_server_certificate(["central.onshi.test", "localhost"], ["127.0.0.1"])
+    issued = facility_ca.issue_server_certificate(
+        ["central.onshi.test", "localhost"], ["127.0.0.1"]
+    )
     assert_end_entity(issued, facility_ca)
     san = issued.certificate.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     assert san.get_values_for_type(x509.DNSName) == ["central.onshi.test", "localhost"]
@@ -86,7 +88,9 @@ def test_facility_code_round_trips(facility_ca: CertificateAuthority, code: str)
 
 
 @settings(max_examples=50, deadline=None)
-@given(code=st.text(max_size=12).filter(lambda s: not (len(s) == 10 and s.isascii() and s.isdigit())))
+@given(
+    code=st.text(max_size=12).filter(lambda s: not (len(s) == 10 and s.isascii() and s.isdigit()))
+)
 def test_malformed_facility_codes_are_refused(facility_ca: CertificateAuthority, code: str) -> None:
     with pytest.raises(InvalidCertificateRequest):
         facility_ca.issue_facility_certificate(code, "テスト薬局")
@@ -177,12 +181,16 @@ def test_explicit_validity_window(facility_ca: CertificateAuthority) -> None:
         },
     ],
 )
-def test_bad_windows_are_refused(facility_ca: CertificateAuthority, kwargs: dict[str, object]) -> None:
+def test_bad_windows_are_refused(
+    facility_ca: CertificateAuthority, kwargs: dict[str, object]
+) -> None:
     with pytest.raises(InvalidCertificateRequest):
         facility_ca.issue_device_certificate("d1", **kwargs)  # type: ignore[arg-type]
 
 
-def test_write_and_load_issued_certificate(tmp_path: Path, facility_ca: CertificateAuthority) -> None:
+def test_write_and_load_issued_certificate(
+    tmp_path: Path, facility_ca: CertificateAuthority
+) -> None:
     issued = facility_ca.issue_facility_certificate("1312345678", "オンシ診療所")
     issued.write(tmp_path / "facility.crt", tmp_path / "facility.key")
     assert mode_of(tmp_path / "facility.key") == 0o600
@@ -192,7 +200,9 @@ def test_write_and_load_issued_certificate(tmp_path: Path, facility_ca: Certific
     assert loaded.certificate == issued.certificate
     assert loaded.key_pem == issued.key_pem
     assert parse_private_key_pem(issued.key_pem).public_key() == issued.certificate.public_key()
-    assert list(tmp_path.iterdir()) != [] and not any(p.name.endswith(".tmp") for p in tmp_path.iterdir())
+    assert list(tmp_path.iterdir()) != [] and not any(
+        p.name.endswith(".tmp") for p in tmp_path.iterdir()
+    )
 
 
 def test_issued_certificate_is_frozen(facility_ca: CertificateAuthority) -> None:
