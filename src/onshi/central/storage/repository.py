@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from onshi.central.domain import qualification as domain
@@ -98,6 +98,23 @@ def find_by_card_key(session: Session, key: domain.CardKey) -> list[domain.Quali
     return [_to_domain(row) for row in session.execute(query)]
 
 
+def find_by_card_keys(
+    session: Session, keys: Iterable[tuple[str, str, str]]
+) -> list[domain.Qualification]:
+    """Qualifications of many (InsurerNumber, InsuredCardSymbol, InsuredIdentificationNumber) at once."""
+    wanted = sorted(set(keys))
+    if not wanted:
+        return []
+    columns = tuple_(
+        t.Qualification.InsurerNumber,
+        t.Qualification.InsuredCardSymbol,
+        t.Qualification.InsuredIdentificationNumber,
+    )
+    return [
+        _to_domain(row) for row in session.execute(_SELECT_QUALIFICATION.where(columns.in_(wanted)))
+    ]
+
+
 def held_by(session: Session, individual_ids: Iterable[int]) -> list[domain.Qualification]:
     """Every qualification of these individuals, under any insurer."""
     ids = sorted(set(individual_ids))
@@ -124,7 +141,9 @@ def limit_certificate_on(
         r
         for r in rows
         if _covers(
-            r.LimitApplicationCertificateValidStartDate, r.LimitApplicationCertificateValidEndDate, on
+            r.LimitApplicationCertificateValidStartDate,
+            r.LimitApplicationCertificateValidEndDate,
+            on,
         )
     ]
     return max(current, key=lambda r: r.LimitApplicationCertificateValidStartDate, default=None)

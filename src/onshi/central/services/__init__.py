@@ -1,0 +1,1 @@
+"""Use cases of the central service: storage and rules joined, every access audited."""

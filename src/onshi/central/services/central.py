@@ -1,0 +1,691 @@
+"""The central service's use cases behind one facade: what the HTTP API and the CLI call."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from onshi import pki
+from onshi.central.domain import consent as consent_rules
+from onshi.central.domain.consent import ConsentKind
+from onshi.central.domain.qualification import (
+    CardKey,
+    Confirmation,
+    Qualification,
+    confirm_by_card_number,
+    confirm_by_individual,
+)
+from onshi.central.errors import (
+    CentralError,
+    FacilityNotAuthorised,
+    ReceptionNotFound,
+    RequestInvalid,
+    RequestTooLarge,
+)
+from onshi.central.services import answers, cards, history
+from onshi.central.services.audit import AuditLog
+from onshi.central.services.bulk import BulkWorker, dumps
+from onshi.central.services.clock import Clock, jst_now, naive_jst
+from onshi.central.services.questions import (
+    BulkQuestion,
+    CardNumberQuestion,
+    CardQuestion,
+    HistoryQuestion,
+    IdentityMethod,
+)
+from onshi.central.settings import CentralSettings
+from onshi.central.storage import repository
+from onshi.central.storage import tables as t
+from onshi.central.storage.database import Database
+from onshi.oqs.codes import (
+    ProcessingResultStatus,
+    QualificationValidity,
+    ReferenceClassification,
+    SegmentOfResult,
+)
+from onshi.oqs.identifiers import (
+    InvalidIdentifier,
+    MedicalInstitutionCode,
+    format_oqs_date,
+    format_oqs_time,
+)
+
+Json = dict[str, Any]
+BULK_CHUNK = 500
+
+
+class Central:
+    def __init__(
+        self,
+        db: Database,
+        *,
+        identifier_key: str,
+        jpki_ca_certificate: x509.Certificate,
+        clock: Clock = jst_now,
+        nonce_ttl_seconds: int = 120,
+        max_bulk_records: int = 20_000,
+    ) -> None:
+        self.db = db
+        self.jpki_ca = jpki_ca_certificate
+        self.clock = clock
+        self.nonce_ttl = dt.timedelta(seconds=nonce_ttl_seconds)
+        self.max_bulk_records = max_bulk_records
+        self.audit = AuditLog(db, identifier_key, clock)
+        self.bulk_worker = BulkWorker(self.process_pending_bulk)
+
+    @classmethod
+    def from_settings(cls, settings: CentralSettings) -> Central:
+        """Open (and migrate) the database; load or create the CAs and the identifier key."""
+        db = Database(settings.database_url)
+        db.migrate()
+        pki.CertificateAuthority.load_or_create(settings.ca_dir, "onshi facility CA")
+        jpki = pki.CertificateAuthority.load_or_create(settings.jpki_ca_dir, "onshi test JPKI CA")
+        key = settings.identifier_key
+        if "identifier_key" not in settings.model_fields_set:
+            key = _persistent_key(settings.data_dir / "identifier.key")
+        return cls(
+            db,
+            identifier_key=key,
+            jpki_ca_certificate=jpki.certificate,
+            nonce_ttl_seconds=settings.nonce_ttl_seconds,
+            max_bulk_records=settings.max_bulk_records,
+        )
+
+    # -- facilities ------------------------------------------------------------------------
+
+    def register_facility(self, code: MedicalInstitutionCode, name: str) -> None:
+        with self.db.transaction() as session:
+            row = session.get(t.Facility, code.value)
+            if row is None:
+                session.add(
+                    t.Facility(
+                        MedicalInstitutionCode=code.value,
+                        name=name,
+                        registered_at=naive_jst(self.clock()),
+                    )
+                )
+            else:
+                row.name = name
+
+    def require_facility(self, code: str) -> MedicalInstitutionCode:
+        try:
+            facility = MedicalInstitutionCode(code)
+        except InvalidIdentifier as exc:
+            raise FacilityNotAuthorised(
+                f"the client certificate names no valid facility: {exc}"
+            ) from None
+        with self.db.sessions() as session:
+            if session.get(t.Facility, facility.value) is None:
+                raise FacilityNotAuthorised(
+                    f"facility {facility.value} is not registered with the central service"
+                )
+        return facility
+
+    # -- eligibility by insurance-card number ---------------------------------------------
+
+    def _judge(
+        self, session: Session, key: CardKey, birthdate: dt.date, on: dt.date
+    ) -> Confirmation:
+        matches = repository.find_by_card_key(session, key)
+        return self._judge_matches(session, matches, birthdate, on)
+
+    def _judge_matches(
+        self, session: Session, matches: list[Qualification], birthdate: dt.date, on: dt.date
+    ) -> Confirmation:
+        confirmation = confirm_by_card_number(matches, birthdate=birthdate, on=on)
+        if confirmation.validity is QualificationValidity.INVALID and confirmation.qualification:
+            held = repository.held_by(session, [confirmation.qualification.individual_id])
+            confirmation = confirm_by_card_number(
+                matches, birthdate=birthdate, on=on, held_by_same_individuals=held
+            )
+        return confirmation
+
+    def _results(
+        self,
+        session: Session,
+        confirmation: Confirmation,
+        *,
+        on: dt.date,
+        now: dt.datetime,
+        limit_consent: bool,
+        reader_consents: Iterable[ConsentKind] | None = None,
+    ) -> list[Json]:
+        results = []
+        for q in answers.reported(confirmation):
+            limit = specific = None
+            if limit_consent:
+                limit = repository.limit_certificate_on(session, q.qualification_id, on)
+                specific = repository.specific_diseases_on(session, q.qualification_id, on)
+            results.append(
+                answers.qualification_result(
+                    q,
+                    on=on,
+                    answered_at=now,
+                    limit_consent=limit_consent,
+                    limit=limit,
+                    specific_diseases=specific or (),
+                    reader_consents=reader_consents,
+                )
+            )
+        return results
+
+    def confirm_by_card_number(
+        self, facility: MedicalInstitutionCode, q: CardNumberQuestion
+    ) -> Json:
+        now = self.clock()
+        with self.db.sessions() as session:
+            confirmation = self._judge(session, q.key, q.birthdate, q.on)
+            results = self._results(
+                session, confirmation, on=q.on, now=now, limit_consent=q.limit_consent
+            )
+        self.audit.record(
+            facility=facility.value,
+            action="eligibility.card-number",
+            subject=self._card_key_subject(q.key),
+            outcome=f"validity-{confirmation.validity.value}",
+        )
+        return answers.message(
+            facility=facility.value,
+            on=q.on,
+            answered_at=now,
+            reference=ReferenceClassification.INSURANCE_CARD,
+            confirmation=confirmation,
+            results=results,
+            search=answers.search_info(q.key, q.birthdate, limit_consent=q.limit_consent),
+            arbitrary_file_identifier=q.arbitrary_file_identifier,
+        )
+
+    def query_flat(self, q: CardNumberQuestion) -> Json:
+        """The operator's answer: QualificationValidity and the (first) result's OQS fields."""
+        now = self.clock()
+        with self.db.sessions() as session:
+            confirmation = self._judge(session, q.key, q.birthdate, q.on)
+            results = self._results(
+                session, confirmation, on=q.on, now=now, limit_consent=q.limit_consent
+            )
+        self.audit.record(
+            facility=None,
+            action="eligibility.operator-query",
+            subject=self._card_key_subject(q.key),
+            outcome=f"validity-{confirmation.validity.value}",
+        )
+        flat: Json = {"QualificationValidity": confirmation.validity.value}
+        if results:
+            flat.update(results[0])
+        if len(results) > 1:
+            flat["ResultList"] = results
+        return flat
+
+    def _card_key_subject(self, key: CardKey) -> str:
+        return self.audit.subject(
+            key.insurer_number,
+            key.insured_card_symbol,
+            key.insured_identification_number,
+            key.insured_branch_number,
+        )
+
+    # -- eligibility by My Number card ------------------------------------------------------
+
+    def issue_nonce(self, facility: MedicalInstitutionCode) -> dict[str, str]:
+        now = self.clock()
+        nonce = cards.issue_nonce(self.db, facility.value, now, self.nonce_ttl)
+        return {"nonce": nonce, "expires_at": (now + self.nonce_ttl).isoformat()}
+
+    def confirm_by_card(self, facility: MedicalInstitutionCode, q: CardQuestion) -> Json:
+        if q.identity_method not in IdentityMethod.ALL:
+            raise RequestInvalid("identity method must be face, visual or pin")
+        now = self.clock()
+        on = q.on or now.date()
+        certificate = cards.parse_card_certificate(q.certificate_pem)
+        card_subject = self.audit.subject(*cards.card_identity(certificate))
+        try:
+            cards.consume_nonce(self.db, facility.value, q.nonce, now)
+            with self.db.transaction() as session:
+                individual_id = cards.verify_card(
+                    session,
+                    certificate,
+                    jpki_ca=self.jpki_ca,
+                    challenge=cards.card_presence_challenge(facility.value, q.nonce),
+                    signature=q.signature,
+                    now=now,
+                )
+                for kind in q.consents:
+                    session.add(
+                        t.Consent(
+                            individual_id=individual_id,
+                            MedicalInstitutionCode=facility.value,
+                            kind=kind.value,
+                            given_at=naive_jst(now),
+                        )
+                    )
+                held = repository.held_by(session, [individual_id])
+                confirmation = confirm_by_individual(held, on=on)
+                results = self._results(
+                    session,
+                    confirmation,
+                    on=on,
+                    now=now,
+                    limit_consent=ConsentKind.LIMIT in q.consents,
+                    reader_consents=q.consents,
+                )
+        except CentralError as exc:
+            self.audit.record(
+                facility=facility.value,
+                action=f"eligibility.card.{q.identity_method}",
+                subject=card_subject,
+                outcome=exc.code,
+            )
+            raise
+        self.audit.record(
+            facility=facility.value,
+            action=f"eligibility.card.{q.identity_method}",
+            subject=card_subject,
+            outcome=f"validity-{confirmation.validity.value}",
+        )
+        return answers.message(
+            facility=facility.value,
+            on=on,
+            answered_at=now,
+            reference=ReferenceClassification.MY_NUMBER_CARD,
+            confirmation=confirmation,
+            results=results,
+            search=None,
+            arbitrary_file_identifier=q.arbitrary_file_identifier,
+        )
+
+    def link_card(self, key: CardKey, certificate: x509.Certificate) -> None:
+        """Register a card as a health insurance card for the holder of ``key`` (マイナ保険証登録)."""
+        issuer, serial = cards.card_identity(certificate)
+        with self.db.transaction() as session:
+            matches = repository.find_by_card_key(session, key)
+            individuals = {q.individual_id for q in matches}
+            if len(individuals) != 1:
+                raise RequestInvalid(
+                    "the card key matches no insured person"
+                    if not individuals
+                    else "the card key matches several persons: give the branch number"
+                )
+            existing = session.scalars(
+                select(t.CardLink).where(t.CardLink.issuer == issuer, t.CardLink.serial == serial)
+            ).first()
+            if existing is None:
+                session.add(
+                    t.CardLink(
+                        issuer=issuer,
+                        serial=serial,
+                        certificate_digest=pki.certificate_digest(certificate),
+                        individual_id=individuals.pop(),
+                        linked_at=naive_jst(self.clock()),
+                    )
+                )
+        self.audit.record(
+            facility=None,
+            action="card.link",
+            subject=self.audit.subject(issuer, serial),
+            outcome="linked",
+        )
+
+    def revoke_card(self, certificate: x509.Certificate) -> None:
+        issuer, serial = cards.card_identity(certificate)
+        with self.db.transaction() as session:
+            session.execute(
+                update(t.CardLink)
+                .where(t.CardLink.issuer == issuer, t.CardLink.serial == serial)
+                .values(revoked_at=naive_jst(self.clock()))
+            )
+        self.audit.record(
+            facility=None,
+            action="card.revoke",
+            subject=self.audit.subject(issuer, serial),
+            outcome="revoked",
+        )
+
+    # -- drug information and checkups ------------------------------------------------------
+
+    def _history_holder(
+        self,
+        session: Session,
+        facility: MedicalInstitutionCode,
+        q: HistoryQuestion,
+        kind: ConsentKind,
+        now: dt.datetime,
+    ) -> Qualification:
+        consent_rules.require_facility_may_see(kind, facility)
+        matches = repository.find_by_card_key(session, q.key)
+        individuals = {m.individual_id for m in matches}
+        if not individuals:
+            raise RequestInvalid("no insured person has this card key")
+        if len(individuals) > 1:
+            raise RequestInvalid("the card key matches several persons: give the branch number")
+        holder = max(matches, key=lambda m: m.qualification_date)
+        rows = session.scalars(
+            select(t.Consent).where(
+                t.Consent.individual_id == holder.individual_id,
+                t.Consent.MedicalInstitutionCode == facility.value,
+                t.Consent.kind == kind.value,
+            )
+        ).all()
+        consent_rules.require_consent(
+            (
+                consent_rules.Consent(
+                    r.individual_id, r.MedicalInstitutionCode, ConsentKind(r.kind), r.given_at
+                )
+                for r in rows
+            ),
+            kind=kind,
+            facility=facility.value,
+            at=naive_jst(now),
+        )
+        return holder
+
+    def _history(
+        self, facility: MedicalInstitutionCode, q: HistoryQuestion, kind: ConsentKind
+    ) -> Json:
+        now = self.clock()
+        on = now.date()
+        try:
+            with self.db.sessions() as session:
+                holder = self._history_holder(session, facility, q, kind, now)
+                start, end = consent_rules.lookback_period(kind, on=on, start=q.start, end=q.end)
+                if kind is ConsentKind.DRUG:
+                    body: Json = {
+                        "DrugInformation": history.drug_lines(
+                            session, holder.individual_id, start, end
+                        )
+                    }
+                else:
+                    body = {
+                        "SpecificHealthCheckupInfo": history.checkup_items(
+                            session, holder.individual_id, start, end
+                        )
+                    }
+        except CentralError as exc:
+            self.audit.record(
+                facility=facility.value,
+                action=f"history.{kind.value}",
+                subject=self._card_key_subject(q.key),
+                outcome=exc.code,
+            )
+            raise
+        self.audit.record(
+            facility=facility.value,
+            action=f"history.{kind.value}",
+            subject=self._card_key_subject(q.key),
+            outcome="provided",
+        )
+        return {
+            "MessageHeader": {
+                "ProcessExecutionTime": format_oqs_time(now),
+                "MedicalInstitutionCode": facility.value,
+                **(
+                    {"ArbitraryFileIdentifier": q.arbitrary_file_identifier}
+                    if q.arbitrary_file_identifier
+                    else {}
+                ),
+                "SegmentOfResult": SegmentOfResult.COMPLETED.value,
+            },
+            "MessageBody": {
+                "ResultCode": "1",
+                "StartDate": format_oqs_date(start),
+                "EndDate": format_oqs_date(end),
+                "QualificationsInfo": history.qualification_info(holder),
+                **body,
+            },
+        }
+
+    def drug_information(self, facility: MedicalInstitutionCode, q: HistoryQuestion) -> Json:
+        return self._history(facility, q, ConsentKind.DRUG)
+
+    def checkups(self, facility: MedicalInstitutionCode, q: HistoryQuestion) -> Json:
+        return self._history(facility, q, ConsentKind.CHECKUP)
+
+    # -- bulk -------------------------------------------------------------------------------
+
+    def submit_bulk(self, facility: MedicalInstitutionCode, q: BulkQuestion) -> Json:
+        if not q.records:
+            raise RequestInvalid("a bulk request needs at least one QualificationConfirmSearchInfo")
+        if len(q.records) > self.max_bulk_records:
+            raise RequestTooLarge(
+                f"a bulk request may carry at most {self.max_bulk_records} records, got {len(q.records)}"
+            )
+        now = self.clock()
+        reception = now.strftime("%Y%m%d%H%M%S") + secrets.token_hex(6).upper()
+        with self.db.transaction() as session:
+            session.add(
+                t.BulkReception(
+                    ReceptionNumber=reception,
+                    MedicalInstitutionCode=facility.value,
+                    ArbitraryFileIdentifier=q.arbitrary_file_identifier,
+                    QualificationConfirmationDate=q.on,
+                    ReceptionDateTime=naive_jst(now),
+                    record_count=len(q.records),
+                )
+            )
+            session.flush()
+            session.execute(
+                insert(t.BulkRecord),
+                [
+                    {
+                        "ReceptionNumber": reception,
+                        "seq": i,
+                        "ArbitraryIdentifier": r.arbitrary_identifier,
+                        "request": dumps(
+                            {
+                                **answers.search_info(
+                                    r.key, r.birthdate, limit_consent=r.limit_consent
+                                ),
+                                **(
+                                    {"ArbitraryIdentifier": r.arbitrary_identifier}
+                                    if r.arbitrary_identifier
+                                    else {}
+                                ),
+                            }
+                        ),
+                        "result": None,
+                    }
+                    for i, r in enumerate(q.records)
+                ],
+            )
+        self.audit.record(
+            facility=facility.value,
+            action="bulk.submit",
+            subject=None,
+            outcome=f"accepted-{len(q.records)}",
+        )
+        self.bulk_worker.notify()
+        return {
+            "MessageHeader": {
+                "ProcessExecutionTime": format_oqs_time(now),
+                "MedicalInstitutionCode": facility.value,
+                **(
+                    {"ArbitraryFileIdentifier": q.arbitrary_file_identifier}
+                    if q.arbitrary_file_identifier
+                    else {}
+                ),
+                "CharacterCodeIdentifier": "0",
+            },
+            "MessageBody": {
+                "ReceptionNumber": reception,
+                "ReceptionDateTime": format_oqs_time(now),
+            },
+        }
+
+    def process_pending_bulk(self) -> int:
+        """Answer every unanswered record of every open reception; return how many were answered."""
+        answered = 0
+        with self.db.sessions() as session:
+            pending = session.scalars(
+                select(t.BulkReception)
+                .where(t.BulkReception.completed_at.is_(None))
+                .order_by(t.BulkReception.ReceptionDateTime)
+            ).all()
+        for reception in pending:
+            answered += self._process_reception(
+                reception.ReceptionNumber, reception.QualificationConfirmationDate
+            )
+        return answered
+
+    def _process_reception(self, reception_number: str, on: dt.date) -> int:
+        answered = 0
+        while True:
+            now = self.clock()
+            with self.db.transaction() as session:
+                records = session.execute(
+                    select(t.BulkRecord.seq, t.BulkRecord.request)
+                    .where(
+                        t.BulkRecord.ReceptionNumber == reception_number,
+                        t.BulkRecord.result.is_(None),
+                    )
+                    .order_by(t.BulkRecord.seq)
+                    .limit(BULK_CHUNK)
+                ).all()
+                if not records:
+                    session.execute(
+                        update(t.BulkReception)
+                        .where(t.BulkReception.ReceptionNumber == reception_number)
+                        .values(completed_at=naive_jst(now))
+                    )
+                    return answered
+                questions = [(seq, json.loads(request)) for seq, request in records]
+                found = self._bulk_candidates(session, [q for _, q in questions])
+                records_table = t.BulkRecord.__table__
+                assert isinstance(records_table, Table)
+                session.execute(
+                    update(records_table)
+                    .where(
+                        records_table.c.ReceptionNumber == reception_number,
+                        records_table.c.seq == bindparam("b_seq"),
+                    )
+                    .values(result=bindparam("b_result")),
+                    [
+                        {
+                            "b_seq": seq,
+                            "b_result": dumps(self._bulk_unit(session, q, found, on, now)),
+                        }
+                        for seq, q in questions
+                    ],
+                )
+                answered += len(records)
+
+    def _bulk_candidates(
+        self, session: Session, questions: list[Json]
+    ) -> dict[tuple[str, str, str], list[Qualification]]:
+        """Every qualification any question of the chunk may match, in one query."""
+        keys = {
+            (
+                q["InsurerNumber"].strip(),
+                q.get("InsuredCardSymbol", ""),
+                q["InsuredIdentificationNumber"],
+            )
+            for q in questions
+        }
+        found: dict[tuple[str, str, str], list[Qualification]] = {k: [] for k in keys}
+        for q in repository.find_by_card_keys(session, keys):
+            found[
+                (
+                    q.key.insurer_number,
+                    q.key.insured_card_symbol,
+                    q.key.insured_identification_number,
+                )
+            ].append(q)
+        return found
+
+    def _bulk_unit(
+        self,
+        session: Session,
+        q: Json,
+        found: dict[tuple[str, str, str], list[Qualification]],
+        on: dt.date,
+        now: dt.datetime,
+    ) -> Json:
+        branch = q.get("InsuredBranchNumber")
+        key = (
+            q["InsurerNumber"].strip(),
+            q.get("InsuredCardSymbol", ""),
+            q["InsuredIdentificationNumber"],
+        )
+        matches = [
+            m for m in found.get(key, []) if branch is None or m.key.insured_branch_number == branch
+        ]
+        birthdate = dt.date(
+            int(q["Birthdate"][:4]), int(q["Birthdate"][4:6]), int(q["Birthdate"][6:])
+        )
+        confirmation = self._judge_matches(session, matches, birthdate, on)
+        limit_consent = q.get("LimitApplicationCertificateRelatedConsFlg") == "1"
+        results = self._results(session, confirmation, on=on, now=now, limit_consent=limit_consent)
+        unit: Json = {
+            "QualificationConfirmSearchInfo": q,
+            "ProcessingResultStatus": ProcessingResultStatus.OK.value,
+            "QualificationValidity": confirmation.validity.value,
+        }
+        if results:
+            unit["ResultOfQualificationConfirmation"] = results if len(results) > 1 else results[0]
+        return unit
+
+    def fetch_bulk(self, facility: MedicalInstitutionCode, reception_number: str) -> Json:
+        now = self.clock()
+        with self.db.sessions() as session:
+            reception = session.get(t.BulkReception, reception_number)
+            if reception is None or reception.MedicalInstitutionCode != facility.value:
+                raise ReceptionNotFound(f"no bulk reception {reception_number!r} for this facility")
+            header: Json = {
+                "ProcessExecutionTime": format_oqs_time(now),
+                "MedicalInstitutionCode": facility.value,
+                **(
+                    {"ArbitraryFileIdentifier": reception.ArbitraryFileIdentifier}
+                    if reception.ArbitraryFileIdentifier
+                    else {}
+                ),
+            }
+            if reception.completed_at is None:
+                header["SegmentOfResult"] = SegmentOfResult.PROCESSING.value
+                body: Json = {"ReceptionNumber": reception_number}
+            else:
+                units = [
+                    json.loads(r or "{}")
+                    for r in session.scalars(
+                        select(t.BulkRecord.result)
+                        .where(t.BulkRecord.ReceptionNumber == reception_number)
+                        .order_by(t.BulkRecord.seq)
+                    )
+                ]
+                errors = sum(
+                    1
+                    for u in units
+                    if u["ProcessingResultStatus"] != ProcessingResultStatus.OK.value
+                )
+                header.update(
+                    {
+                        "SegmentOfResult": SegmentOfResult.COMPLETED.value,
+                        "NumberOfProcessingResult": str(len(units)),
+                        "NumberOfNormalProcessing": str(len(units) - errors),
+                        "NumberOfError": str(errors),
+                    }
+                )
+                body = {"ReceptionNumber": reception_number, "BulkConfirmUnit": units}
+        self.audit.record(
+            facility=facility.value,
+            action="bulk.fetch",
+            subject=None,
+            outcome="completed" if reception.completed_at else "processing",
+        )
+        return {"MessageHeader": header, "MessageBody": body}
+
+
+def _persistent_key(path: Path) -> str:
+    """The identifier key of a self-hosted install that set none: made once, kept 0600."""
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    key = secrets.token_hex(32)
+    path.write_text(key)
+    path.chmod(0o600)
+    return key
