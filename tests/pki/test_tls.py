@@ -14,6 +14,7 @@ import pytest
 from onshi.pki import (
     CertificateAuthority,
     PkiError,
+    client_certificate_from_scope,
     client_ssl_context,
     medical_institution_code_of,
     peer_certificate,
@@ -179,3 +180,14 @@ def test_bad_paths_raise_pki_error(files: Files, tmp_path: Path) -> None:
         client_ssl_context(files.facility_cert, files.facility_key, tmp_path / "missing-ca.crt")
     with pytest.raises(PkiError, match="both"):
         client_ssl_context(files.facility_cert, None, files.ca)
+
+
+def test_client_certificate_from_scope(files: Files) -> None:
+    pem = files.facility_cert.read_text()
+    scope = {"type": "http", "extensions": {"tls": {"client_cert_chain": [pem]}}}
+    cert = client_certificate_from_scope(scope)
+    assert cert is not None and medical_institution_code_of(cert) == "1312345678"
+    assert client_certificate_from_scope({"type": "http"}) is None
+    assert client_certificate_from_scope({"extensions": {"tls": {"client_cert_chain": []}}}) is None
+    with pytest.raises(PkiError):
+        client_certificate_from_scope({"extensions": {"tls": {"client_cert_chain": ["junk"]}}})

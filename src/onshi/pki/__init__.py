@@ -20,7 +20,8 @@ each class carries::
 
 Modules: ``authority`` (CertificateAuthority), ``issued`` (IssuedCertificate, PEM loading),
 ``profiles`` (what a certificate is for, facility code), ``verification``, ``challenge``,
-``tls`` (SSLContext factories), ``cards`` (PKCS#12 virtual cards), ``errors``.
+``tls`` (SSLContext factories), ``cards`` (PKCS#12 virtual cards), ``errors``, and
+``asgi`` (not imported here: a uvicorn protocol that passes the client certificate to the app).
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from .profiles import (
     medical_institution_code_of,
 )
 from .tls import (
+    client_certificate_from_scope,
     client_ssl_context,
     peer_certificate,
     server_ssl_context,
@@ -75,6 +77,7 @@ __all__ = [
     "SignatureInvalid",
     "certificate_digest",
     "certificate_profile_of",
+    "client_certificate_from_scope",
     "client_ssl_context",
     "is_medical_institution_code",
     "load_card_p12",

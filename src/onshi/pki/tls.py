@@ -8,7 +8,7 @@ a public CA has no business vouching for the central service. TLS 1.2 is the flo
 from __future__ import annotations
 
 import ssl
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ from cryptography import x509
 from .errors import PkiError
 
 __all__ = [
+    "client_certificate_from_scope",
     "client_ssl_context",
     "peer_certificate",
     "server_ssl_context",
@@ -100,3 +101,22 @@ def peer_certificate(connection: ssl.SSLSocket | ssl.SSLObject) -> x509.Certific
     if not der:
         return None
     return x509.load_der_x509_certificate(der)
+
+
+def client_certificate_from_scope(scope: Mapping[str, Any]) -> x509.Certificate | None:
+    """The TLS client certificate of an ASGI request, from the ASGI TLS extension; None if absent.
+
+    Under uvicorn the extension is only there with
+    :class:`onshi.pki.asgi.ClientCertificateH11Protocol`. The certificate was verified by the
+    TLS layer against the server context's CA before the request reached the app.
+    """
+    tls = (scope.get("extensions") or {}).get("tls")
+    if not tls:
+        return None
+    chain = tls.get("client_cert_chain") or []
+    if not chain:
+        return None
+    try:
+        return x509.load_pem_x509_certificate(str(chain[0]).encode("ascii"))
+    except ValueError as exc:
+        raise PkiError("the ASGI TLS extension holds an unreadable client certificate") from exc
