@@ -79,10 +79,11 @@ def client_ssl_context(
 def uvicorn_ssl_context_factory(
     cert_path: StrPath, key_path: StrPath, ca_cert_path: StrPath
 ) -> Callable[[Any, Callable[[], ssl.SSLContext]], ssl.SSLContext]:
-    """For ``uvicorn.Config(ssl_context_factory=...)``: ignores uvicorn's default context.
+    """For ``uvicorn.Config(ssl_context_factory=...)``: replaces uvicorn's default context.
 
-    uvicorn still needs ``ssl_certfile`` set to switch TLS on in some versions; passing the
-    same ``cert_path`` there is harmless.
+    uvicorn's own ``ssl_cert_reqs`` defaults to not asking for a client certificate; this
+    factory makes it mandatory. Pair it with :class:`onshi.pki.asgi.ClientCertificateH11Protocol`
+    so the app can see which facility connected.
     """
 
     def factory(_config: Any, _default: Callable[[], ssl.SSLContext]) -> ssl.SSLContext:
