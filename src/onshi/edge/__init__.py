@@ -1,0 +1,1 @@
+"""Network edge toolkit: router configurations rendered and linted, DNS checks, subsidy estimate."""
