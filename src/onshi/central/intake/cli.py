@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
-import_app = typer.Typer(help="Import insurers' data into the central database.", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import insurers' data into the central database.", no_args_is_help=True
+)
 
 
 def generate() -> None:

@@ -1,0 +1,138 @@
+"""Bulk writes inside one open transaction, the fast way for each database.
+
+SQLite: the driver's ``executemany`` with values already in SQLAlchemy's storage format (a
+million Core parameter dictionaries would cost more than the inserts). PostgreSQL: ``COPY`` —
+straight into the table when the rows are known to be new, through a temporary staging table
+and ``INSERT … SELECT … ON CONFLICT DO NOTHING`` when duplicates are expected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Date, DateTime, Table, text
+
+
+class BulkWriter:
+    """Writes rows of plain tuples through ``connection``'s own transaction."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+        self.dialect = connection.dialect.name
+        self._next_id: dict[str, int] = {}
+        self._converters: dict[tuple[str, tuple[str, ...]], list[Callable[[Any], Any] | None]] = {}
+        self._staged: set[str] = set()
+        self._iso: dict[Any, str] = {}
+
+    @property
+    def _dbapi(self) -> Any:
+        return self.connection.connection.driver_connection
+
+    def reserve_ids(self, table: Table, count: int) -> list[int]:
+        """Ids for rows about to be inserted, so children can refer to them without a round trip."""
+        if count == 0:
+            return []
+        if self.dialect == "postgresql":
+            rows = self.connection.execute(
+                text(
+                    "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"
+                ),
+                {"t": table.name, "n": count},
+            )
+            return [int(r[0]) for r in rows]
+        # SQLite has one writer: once this transaction has written, max(id) cannot move under us.
+        if table.name not in self._next_id:
+            self.connection.exec_driver_sql(f'UPDATE "{table.name}" SET id = id WHERE 0')  # noqa: S608
+            found = self.connection.exec_driver_sql(
+                f'SELECT coalesce(max(id), 0) FROM "{table.name}"'  # noqa: S608
+            ).scalar_one()
+            self._next_id[table.name] = int(found) + 1
+        first = self._next_id[table.name]
+        self._next_id[table.name] = first + count
+        return list(range(first, first + count))
+
+    def insert(self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+        """Rows known to be new: a conflict is a real error and aborts the transaction."""
+        if not rows:
+            return
+        names = ", ".join(f'"{c}"' for c in columns)
+        if self.dialect == "postgresql":
+            with (
+                self._dbapi.cursor() as cursor,
+                cursor.copy(f'COPY "{table.name}" ({names}) FROM STDIN') as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join("?" * len(columns))
+        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'  # noqa: S608
+        self._dbapi.cursor().executemany(sql, self._for_sqlite(table, columns, rows))
+
+    def insert_new(
+        self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> int:
+        """Rows that may already be stored (same unique digest): those are skipped. Returns inserted."""
+        if not rows:
+            return 0
+        names = ", ".join(f'"{c}"' for c in columns)
+        if self.dialect == "postgresql":
+            stage = f"intake_stage_{table.name}"
+            if stage not in self._staged:
+                self.connection.exec_driver_sql(
+                    f'CREATE TEMPORARY TABLE "{stage}" ON COMMIT DROP AS '  # noqa: S608
+                    f'SELECT {names} FROM "{table.name}" WITH NO DATA'
+                )
+                self._staged.add(stage)
+            with self._dbapi.cursor() as cursor:
+                with cursor.copy(f'COPY "{stage}" ({names}) FROM STDIN') as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cursor.execute(
+                    f'INSERT INTO "{table.name}" ({names}) SELECT {names} FROM "{stage}" '  # noqa: S608
+                    "ON CONFLICT DO NOTHING"
+                )
+                inserted = int(cursor.rowcount)
+                cursor.execute(f'TRUNCATE "{stage}"')
+            return inserted
+        marks = ", ".join("?" * len(columns))
+        sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks}) ON CONFLICT DO NOTHING'  # noqa: S608
+        before = self._dbapi.total_changes
+        self._dbapi.cursor().executemany(sql, self._for_sqlite(table, columns, rows))
+        return int(self._dbapi.total_changes - before)
+
+    def _for_sqlite(
+        self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> list[tuple[Any, ...]] | Sequence[Sequence[Any]]:
+        """Dates as SQLAlchemy's SQLite storage strings; other values pass unchanged."""
+        key = (table.name, tuple(columns))
+        converters = self._converters.get(key)
+        if converters is None:
+            converters = [
+                self._date_to_text
+                if isinstance(table.c[c].type, Date) and not isinstance(table.c[c].type, DateTime)
+                else table.c[c].type.bind_processor(self.connection.dialect)
+                if isinstance(table.c[c].type, DateTime)
+                else None
+                for c in columns
+            ]
+            self._converters[key] = converters
+        where = [(i, f) for i, f in enumerate(converters) if f is not None]
+        if not where:
+            return rows
+        out = []
+        for row in rows:
+            values = list(row)
+            for i, convert in where:
+                value = values[i]
+                if value is not None:
+                    values[i] = convert(value)
+            out.append(tuple(values))
+        return out
+
+    def _date_to_text(self, value: dt.date) -> str:
+        found = self._iso.get(value)
+        if found is None:
+            found = self._iso[value] = value.isoformat()
+        return found
