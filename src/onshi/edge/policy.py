@@ -142,7 +142,9 @@ class EdgePolicy:
         for use in self.filters(where, direction):
             if use.list_name in dynamic:
                 access = lists[dynamic[use.list_name].access]
-                entries += [ChainEntry(r, r.action is Action.PERMIT, use.list_name) for r in access.rules]
+                entries += [
+                    ChainEntry(r, r.action is Action.PERMIT, use.list_name) for r in access.rules
+                ]
             else:
                 entries += [ChainEntry(r, False, use.list_name) for r in lists[use.list_name].rules]
         return tuple(entries)

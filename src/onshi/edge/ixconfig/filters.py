@@ -70,7 +70,9 @@ class Packet:
 
     def __str__(self) -> str:
         def addr(value: int) -> str:
-            return str(ipaddress.ip_address(value) if self.family == 4 else ipaddress.IPv6Address(value))
+            return str(
+                ipaddress.ip_address(value) if self.family == 4 else ipaddress.IPv6Address(value)
+            )
 
         names = {TCP: "tcp", UDP: "udp", ICMP6: "icmpv6", ICMP4: "icmp"}
         proto = names.get(self.proto, f"protocol {self.proto}")
@@ -79,7 +81,9 @@ class Packet:
         if self.family == 6 and self.proto == ICMP4:
             proto = "protocol 1"
         if self.proto in _PORTED:
-            return f"{proto} {addr(self.src)} port {self.sport} → {addr(self.dst)} port {self.dport}"
+            return (
+                f"{proto} {addr(self.src)} port {self.sport} → {addr(self.dst)} port {self.dport}"
+            )
         return f"{proto} {addr(self.src)} → {addr(self.dst)}"
 
 
@@ -115,7 +119,9 @@ def matches(box: Box, packet: Packet) -> bool:
     return all(lo <= v <= hi for (lo, hi), v in zip(box, values, strict=True))
 
 
-def evaluate(chain: Sequence[FilterEntry], packet: Packet, implicit: Action = Action.DENY) -> Verdict:
+def evaluate(
+    chain: Sequence[FilterEntry], packet: Packet, implicit: Action = Action.DENY
+) -> Verdict:
     """First match over the chain; no filter at all lets everything pass."""
     if not chain:
         return Verdict(Action.PERMIT, False, None)

@@ -121,7 +121,9 @@ class IxConfig:
                 stateful = True
             if acl is None:
                 continue  # undefined: the undefined-reference rule says so
-            out += [FilterEntry(e.action, e.box, e.line, use.list_name, stateful) for e in acl.entries]
+            out += [
+                FilterEntry(e.action, e.box, e.line, use.list_name, stateful) for e in acl.entries
+            ]
         return out
 
     def last_line(self) -> int:
@@ -163,7 +165,9 @@ def _arg(words: tuple[str, ...], index: int) -> str | None:
 
 
 def _interface(config: IxConfig, command: Command) -> None:
-    iface = config.interfaces.setdefault(command.words[1], Interface(command.words[1], command.line))
+    iface = config.interfaces.setdefault(
+        command.words[1], Interface(command.words[1], command.line)
+    )
     for child in command.children:
         w, line = child.words, child.line
         if w[0] == "description":

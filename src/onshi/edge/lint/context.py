@@ -43,9 +43,13 @@ class LintContext:
             return interfaces[wan.nd_proxy[0]]
         if wan.dhcp_client and wan.dhcp_client[0] in self.config.client_profiles:
             for child in self.config.client_profiles[wan.dhcp_client[0]].children:
-                if child.startswith("ia-pd", "subscriber") and len(child.words) > 2:
-                    if child.words[2] in interfaces:
-                        return interfaces[child.words[2]]
+                words = child.words
+                if (
+                    child.startswith("ia-pd", "subscriber")
+                    and words[2:3]
+                    and words[2] in interfaces
+                ):
+                    return interfaces[words[2]]
         return next(
             (
                 i

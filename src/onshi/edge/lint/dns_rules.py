@@ -79,9 +79,7 @@ def dns_server_redundant(ctx: LintContext) -> Iterator[Finding]:
     if area is None:
         return
     facts = ctx.catalog.area(area)
-    present = {
-        s.ipv6: s.line for s in ctx.config.proxy_dns_servers if s.ipv6 in facts.oqs_dns
-    }
+    present = {s.ipv6: s.line for s in ctx.config.proxy_dns_servers if s.ipv6 in facts.oqs_dns}
     if len(present) == 1:
         missing = [str(a) for a in facts.oqs_dns if a not in present]
         yield finding(

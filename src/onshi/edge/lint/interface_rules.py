@@ -128,22 +128,26 @@ def undefined_reference(ctx: LintContext) -> Iterator[Finding]:
             )
     for profile in config.client_profiles.values():
         for child in profile.children:
-            if child.startswith("ia-pd", "subscriber") and len(child.words) > 2:
-                if child.words[2] not in config.interfaces:
-                    yield finding(
-                        rid, child.line, f"prefix delegated to interface {child.words[2]}, not defined"
-                    )
+            if (
+                child.startswith("ia-pd", "subscriber")
+                and len(child.words) > 2
+                and child.words[2] not in config.interfaces
+            ):
+                yield finding(
+                    rid, child.line, f"prefix delegated to interface {child.words[2]}, not defined"
+                )
 
 
 @rule("acl-name-length", Severity.ERROR, "access-list names have at most 15 characters")
 def acl_name_length(ctx: LintContext) -> Iterator[Finding]:
-    lists = [*ctx.config.access_lists.values(), *ctx.config.dynamic_lists.values()]
-    for acl in lists:
-        if len(acl.name) > MAX_ACL_NAME:
+    named = [(a.name, a.line) for a in ctx.config.access_lists.values()]
+    named += [(d.name, d.line) for d in ctx.config.dynamic_lists.values()]
+    for name, line in named:
+        if len(name) > MAX_ACL_NAME:
             yield finding(
                 "acl-name-length",
-                acl.line,
-                f"access-list name {acl.name} has {len(acl.name)} characters; IX accepts "
+                line,
+                f"access-list name {name} has {len(name)} characters; IX accepts "
                 f"at most {MAX_ACL_NAME}",
             )
 

@@ -18,7 +18,7 @@ def environment() -> SandboxedEnvironment:
     return SandboxedEnvironment(
         loader=PackageLoader("onshi.edge.render", "templates"),
         undefined=StrictUndefined,
-        autoescape=False,  # router configurations, not HTML  # noqa: S701
+        autoescape=False,  # router configurations, not HTML
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,

@@ -51,13 +51,19 @@ IX_VLAN_GROUPS = ((1, (1, 3, 5)), (2, (2, 4, 6)), (3, (7,)))
 RTX_PORTS = {
     # RTX1220-class: lan1 switch, lan2 to the ONU, lan3 for the receipt terminal.
     Layout.A: Ports(wan="lan2", receipt="lan3", terminal="lan1", linkage="lan1", hospital="lan2"),
-    Layout.B: Ports(wan="lan2", receipt="lan3", terminal="vlan1", linkage="vlan2", hospital="vlan3"),
+    Layout.B: Ports(
+        wan="lan2", receipt="lan3", terminal="vlan1", linkage="vlan2", hospital="vlan3"
+    ),
 }
 
 LINUX_PORTS = {
     Layout.A: Ports(wan="wan0", receipt="rece0", terminal="oqs0", linkage="link0", hospital="lan0"),
     Layout.B: Ports(
-        wan="wan0", receipt="rece0", terminal="lan0.1", linkage="lan0.2", hospital="lan0.3",
+        wan="wan0",
+        receipt="rece0",
+        terminal="lan0.1",
+        linkage="lan0.2",
+        hospital="lan0.3",
         vrf="vrf-link",
     ),
 }
@@ -80,7 +86,9 @@ class NumberedFilter:
     dynamic: bool
 
 
-def rtx_filters(policy: EdgePolicy, where: str, direction: Direction, base: int) -> list[NumberedFilter]:
+def rtx_filters(
+    policy: EdgePolicy, where: str, direction: Direction, base: int
+) -> list[NumberedFilter]:
     """The policy's chain as RTX numbered filters (a stateful "any" becomes tcp, udp and icmp)."""
     family = "ipv6 " if where == "wan" else ""
     icmp = "icmp6" if where == "wan" else "icmp"
