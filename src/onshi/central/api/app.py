@@ -1,0 +1,68 @@
+"""``create_app``: the FastAPI application of the central eligibility service.
+
+The app holds no state of its own: the service (``Central``) and the settings are handed in,
+so tests can build it around a fake and the server module can run it under mutual TLS.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from onshi.central.api.errors import error_response, install_error_handlers
+from onshi.central.api.middleware import EdgeMiddleware, request_context
+from onshi.central.api.responses import OqsJSONResponse
+from onshi.central.api.routes import bulk, eligibility, health, history
+from onshi.central.api.service import CentralService
+from onshi.central.settings import CentralSettings
+
+DESCRIPTION = """\
+オンライン資格確認 — the central eligibility service of onshi.
+
+Every route needs a facility client certificate (mutual TLS) issued by this service's CA
+(`onshi central facility add`). Requests and answers use the OQS element names.
+Refusals are `{"code": …, "message": …}`; the codes are listed in docs/central/api.md.
+"""
+
+
+def create_app(
+    central: CentralService, settings: CentralSettings, *, run_bulk_worker: bool = True
+) -> FastAPI:
+    """The API around ``central``; with ``run_bulk_worker`` its bulk worker runs while it serves."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if run_bulk_worker:
+            central.bulk_worker.start()
+        try:
+            yield
+        finally:
+            if run_bulk_worker:
+                central.bulk_worker.stop()
+
+    app = FastAPI(
+        title="onshi central eligibility service",
+        version="1",
+        description=DESCRIPTION,
+        default_response_class=OqsJSONResponse,
+        lifespan=lifespan,
+    )
+    app.state.central = central
+    app.state.settings = settings
+    install_error_handlers(app)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, _exc: Exception) -> JSONResponse:
+        # Reached only if something escapes EdgeMiddleware itself; no details either way.
+        context = request_context(request.scope)
+        return error_response(
+            500, "CENTRAL_ERROR", f"internal error; quote request id {context.request_id}"
+        )
+
+    app.add_middleware(EdgeMiddleware, max_request_bytes=settings.max_request_bytes)
+    for module in (health, eligibility, bulk, history):
+        app.include_router(module.router)
+    return app

@@ -1,0 +1,79 @@
+"""The one place where exceptions become HTTP: ``{"code": …, "message": …}`` with a status.
+
+Service errors (:mod:`onshi.central.errors`) carry their own code and status. FastAPI's
+validation errors become ``REQUEST_INVALID`` naming the field; routing errors get codes of
+their own (``NOT_FOUND``, ``METHOD_NOT_ALLOWED``). Anything unexpected is answered by
+:mod:`onshi.central.api.middleware` as ``500 CENTRAL_ERROR`` without a stack trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from onshi.central.errors import CentralError
+
+# Codes of the HTTP layer itself, beside those of onshi.central.errors.
+HTTP_CODES = {
+    400: "REQUEST_INVALID",
+    404: "NOT_FOUND",
+    405: "METHOD_NOT_ALLOWED",
+    413: "REQUEST_TOO_LARGE",
+    415: "REQUEST_INVALID",
+}
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse({"code": code, "message": message}, status_code=status, headers=headers)
+
+
+def describe_validation_errors(errors: Sequence[Any]) -> str:
+    """``"<field>: <reason>"`` for each problem, ``;``-separated; the field is a dotted path.
+
+    ``body`` is dropped from the path (every field is in the body) and list indexes stay, so a
+    bad bulk record reads ``QualificationConfirmSearchInfo.17.InsurerNumber: …``.
+    """
+    parts = []
+    for error in errors[:5]:
+        location = [str(p) for p in error.get("loc", ()) if p not in ("body", "path", "query")]
+        field = ".".join(location) or "body"
+        reason = str(error.get("msg", "invalid"))
+        # pydantic prefixes messages of ValueErrors raised by validators; the reason alone reads better.
+        for prefix in ("Value error, ", "Assertion failed, "):
+            reason = reason.removeprefix(prefix)
+        if error.get("type") == "json_invalid":
+            field, reason = "body", "is not valid JSON"
+        parts.append(f"{field}: {reason}")
+    if len(errors) > 5:
+        parts.append(f"and {len(errors) - 5} more")
+    return "; ".join(parts)
+
+
+async def _central_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CentralError)
+    return error_response(exc.http_status, exc.code, exc.message)
+
+
+async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(422, "REQUEST_INVALID", describe_validation_errors(exc.errors()))
+
+
+async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    code = HTTP_CODES.get(exc.status_code, "CENTRAL_ERROR")
+    headers = dict(exc.headers) if exc.headers else None
+    return error_response(exc.status_code, code, str(exc.detail), headers)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    app.add_exception_handler(CentralError, _central_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)

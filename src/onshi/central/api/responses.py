@@ -1,0 +1,44 @@
+"""JSON responses and the error body, as the OpenAPI document shows them."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from typing import Any
+
+from pydantic import BaseModel
+from starlette.responses import JSONResponse
+
+from onshi.oqs.identifiers import format_oqs_date, format_oqs_time
+
+
+def _oqs_value(value: object) -> str:
+    # The service answers in OQS strings already; dates that slip through get OQS formats.
+    if isinstance(value, dt.datetime):
+        return format_oqs_time(value)
+    if isinstance(value, dt.date):
+        return format_oqs_date(value)
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+class OqsJSONResponse(JSONResponse):
+    """UTF-8 JSON, compact, rendered straight from the service's dict (no re-validation)."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(
+            content, ensure_ascii=False, separators=(",", ":"), default=_oqs_value
+        ).encode("utf-8")
+
+
+class ErrorBody(BaseModel):
+    """Every refusal: a stable code (see docs/central/api.md) and a message for people."""
+
+    code: str
+    message: str
+
+
+def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses=`` entries for the given error statuses, all with :class:`ErrorBody`."""
+    described = {403: "refused (facility, card, consent, kind)", 404: "not found",
+                 413: "request too large", 422: "a field is malformed or missing"}
+    return {s: {"model": ErrorBody, "description": described.get(s, "error")} for s in statuses}

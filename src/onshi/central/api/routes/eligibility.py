@@ -1,0 +1,43 @@
+"""資格確認: by insurance-card number (OQSsiquc01) and by My Number card."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from onshi.central.api.responses import OqsJSONResponse, refusals
+from onshi.central.api.routes import CentralDep, CertificateFacility, authorised
+from onshi.central.api.schemas import CardNumberRequest, CardRequest
+
+router = APIRouter(prefix="/v1/eligibility", tags=["eligibility"])
+
+
+@router.post(
+    "/card-number",
+    summary="Eligibility by insurance-card number on a date (OQSsiquc01)",
+    responses=refusals(403, 413, 422),
+)
+def by_card_number(
+    body: CardNumberRequest, code: CertificateFacility, central: CentralDep
+) -> OqsJSONResponse:
+    facility = authorised(central, code, body.MedicalInstitutionCode)
+    return OqsJSONResponse(central.confirm_by_card_number(facility, body.to_question()))
+
+
+@router.post(
+    "/card/nonce",
+    summary="A one-time nonce for the card at the reader to sign",
+    responses=refusals(403),
+)
+def card_nonce(code: CertificateFacility, central: CentralDep) -> OqsJSONResponse:
+    facility = authorised(central, code)
+    return OqsJSONResponse(central.issue_nonce(facility))
+
+
+@router.post(
+    "/card",
+    summary="Eligibility by My Number card (certificate, signed nonce, identity method, consents)",
+    responses=refusals(403, 404, 413, 422),
+)
+def by_card(body: CardRequest, code: CertificateFacility, central: CentralDep) -> OqsJSONResponse:
+    facility = authorised(central, code, body.MedicalInstitutionCode)
+    return OqsJSONResponse(central.confirm_by_card(facility, body.to_question()))

@@ -1,0 +1,197 @@
+"""Running the API under mutual TLS with uvicorn, and handing the client certificate to the app.
+
+uvicorn verifies client certificates (the ``ssl.SSLContext`` requires one from the facility
+CA) but does not put the peer certificate in the ASGI scope. So :class:`ClientCertH11Protocol`
+— uvicorn's h11 protocol, one instance per connection — reads it from the TLS transport once
+the handshake is done and wraps the app of that connection so every request's scope carries
+``scope["extensions"]["tls"]["client_cert_der"]`` (plus the ASGI TLS extension's
+``client_cert_chain`` as PEM). :mod:`onshi.central.api.identity` reads it from there.
+
+``BackgroundServer`` runs the same thing in a thread on a port of its own (port 0 picks a
+free one), for tests, benchmarks and the demo; ``serve_forever`` runs it in the foreground.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import ssl
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+from onshi.pki import server_ssl_context
+
+
+class ClientCertH11Protocol(H11Protocol):
+    """uvicorn's h11 protocol, plus the verified client certificate in each request's scope."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        # asyncio calls connection_made after the TLS handshake, so the peer is known here.
+        ssl_object = transport.get_extra_info("ssl_object")
+        der: bytes | None = None
+        if isinstance(ssl_object, ssl.SSLObject):
+            der = ssl_object.getpeercert(binary_form=True)
+        tls: dict[str, Any] = {
+            "client_cert_der": der,
+            "client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)] if der else [],
+        }
+        app = self.app
+
+        async def app_with_tls(scope: Any, receive: Any, send: Any) -> None:
+            extensions = scope.get("extensions") or {}
+            scope["extensions"] = {**extensions, "tls": tls}
+            await app(scope, receive, send)
+
+        self.app = app_with_tls
+
+
+@dataclass(frozen=True)
+class ServerTls:
+    """The server's certificate and key, and the CA whose certificates clients must present."""
+
+    cert_path: Path
+    key_path: Path
+    client_ca_path: Path
+
+    def context(self) -> ssl.SSLContext:
+        return server_ssl_context(self.cert_path, self.key_path, self.client_ca_path)
+
+
+def bind(host: str, port: int) -> socket.socket:
+    """A listening socket; with port 0 the OS picks a free port (read it from getsockname)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.set_inheritable(True)
+    return sock
+
+
+def uvicorn_config(app: Any, tls: ServerTls, *, log_level: str = "warning") -> uvicorn.Config:
+    context = tls.context()
+    return uvicorn.Config(
+        app,
+        http=ClientCertH11Protocol,
+        ssl_context_factory=lambda _config, _default: context,
+        lifespan="on",
+        access_log=False,  # EdgeMiddleware writes the one (personal-data free) line per request
+        log_level=log_level,
+        server_header=False,
+        timeout_keep_alive=30,
+    )
+
+
+def serve_forever(app: Any, tls: ServerTls, sock: socket.socket, *, log_level: str = "info") -> None:
+    """Serve on ``sock`` in the foreground until Ctrl-C / SIGTERM."""
+    server = uvicorn.Server(uvicorn_config(app, tls, log_level=log_level))
+    server.run(sockets=[sock])
+
+
+class BackgroundServer:
+    """The API served in a daemon thread on 127.0.0.1 (or ``host``); a context manager.
+
+    ``url`` is ready once :meth:`start` returns: the socket is bound before the thread starts
+    and the call waits until uvicorn has run the app's startup.
+    """
+
+    def __init__(
+        self,
+        app: Any,
+        tls: ServerTls,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        log_level: str = "warning",
+        startup_timeout: float = 20.0,
+    ) -> None:
+        self.sock = bind(host, port)
+        self.host = host
+        self.port: int = self.sock.getsockname()[1]
+        self.server = uvicorn.Server(uvicorn_config(app, tls, log_level=log_level))
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True,
+            name=f"onshi-central-{self.port}",
+        )
+        self._startup_timeout = startup_timeout
+
+    @property
+    def url(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"https://{host}:{self.port}"
+
+    def start(self) -> BackgroundServer:
+        self._thread.start()
+        deadline = time.monotonic() + self._startup_timeout
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.sock.close()
+                raise RuntimeError("the central API server did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout)
+        self.sock.close()
+
+    def __enter__(self) -> BackgroundServer:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
+
+
+SERVER_CERT_FILE = "server.cert.pem"
+SERVER_KEY_FILE = "server.key.pem"
+FACILITY_CA_NAME = "onshi facility CA"
+_RENEW_BEFORE_DAYS = 30
+
+
+def ensure_server_tls(data_dir: Path, ca_dir: Path, host: str) -> ServerTls:
+    """The facility CA (created on first run) and a server certificate it issued for ``host``.
+
+    The certificate covers localhost, 127.0.0.1, ::1 and ``host``; it is reissued when it is
+    missing, about to expire or does not name ``host``. Clients trust ``ca_dir/ca.cert.pem``
+    — the same CA that issues their own certificates.
+    """
+    import ipaddress
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+
+    from onshi.pki import CertificateAuthority, IssuedCertificate, PkiError
+
+    ca = CertificateAuthority.load_or_create(ca_dir, FACILITY_CA_NAME)
+    tls_dir = data_dir / "tls"
+    cert_path, key_path = tls_dir / SERVER_CERT_FILE, tls_dir / SERVER_KEY_FILE
+    hostnames, addresses = ["localhost"], ["127.0.0.1", "::1"]
+    try:
+        ipaddress.ip_address(host)
+        if host not in ("0.0.0.0", "::") and host not in addresses:  # noqa: S104 — comparing, not binding
+            addresses.append(host)
+    except ValueError:
+        if host not in hostnames:
+            hostnames.append(host)
+    try:
+        current = IssuedCertificate.load(cert_path, key_path).certificate
+        names = current.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        covered = set(names.get_values_for_type(x509.DNSName)) | {
+            str(a) for a in names.get_values_for_type(x509.IPAddress)
+        }
+        fresh = current.not_valid_after_utc - datetime.now(UTC) > timedelta(days=_RENEW_BEFORE_DAYS)
+        same_ca = current.issuer == ca.certificate.subject
+        if fresh and same_ca and set(hostnames) | set(addresses) <= covered:
+            return ServerTls(cert_path, key_path, ca.cert_path)
+    except (PkiError, x509.ExtensionNotFound):
+        pass
+    tls_dir.mkdir(parents=True, exist_ok=True)
+    ca.issue_server_certificate(hostnames, addresses).write(cert_path, key_path)
+    return ServerTls(cert_path, key_path, ca.cert_path)

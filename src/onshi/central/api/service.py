@@ -1,0 +1,48 @@
+"""The seam between the HTTP adapter and the service: what the API needs of ``Central``.
+
+:class:`onshi.central.services.central.Central` satisfies it; tests of the edge (TLS,
+identity, error mapping, limits) pass a small fake instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from onshi.central.services.questions import (
+    BulkQuestion,
+    CardNumberQuestion,
+    CardQuestion,
+    HistoryQuestion,
+)
+from onshi.oqs.identifiers import MedicalInstitutionCode
+
+
+class BulkWorkerLike(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+class CentralService(Protocol):
+    @property
+    def bulk_worker(self) -> BulkWorkerLike: ...
+
+    def require_facility(self, code: str) -> MedicalInstitutionCode: ...
+
+    def confirm_by_card_number(
+        self, facility: MedicalInstitutionCode, q: CardNumberQuestion
+    ) -> dict[str, Any]: ...
+
+    def issue_nonce(self, facility: MedicalInstitutionCode) -> dict[str, str]: ...
+
+    def confirm_by_card(self, facility: MedicalInstitutionCode, q: CardQuestion) -> dict[str, Any]: ...
+
+    def submit_bulk(self, facility: MedicalInstitutionCode, q: BulkQuestion) -> dict[str, Any]: ...
+
+    def fetch_bulk(self, facility: MedicalInstitutionCode, reception_number: str) -> dict[str, Any]: ...
+
+    def drug_information(
+        self, facility: MedicalInstitutionCode, q: HistoryQuestion
+    ) -> dict[str, Any]: ...
+
+    def checkups(self, facility: MedicalInstitutionCode, q: HistoryQuestion) -> dict[str, Any]: ...
