@@ -6,6 +6,7 @@ refuses root). Set ``ONSHI_TEST_POSTGRES_URL`` to use an existing server instead
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -53,7 +54,9 @@ class PrivateCluster:
             try:
                 pw = pwd.getpwnam("postgres")
             except KeyError:
-                raise PostgresUnavailable("running as root but there is no 'postgres' user") from None
+                raise PostgresUnavailable(
+                    "running as root but there is no 'postgres' user"
+                ) from None
             self.as_user = ["runuser", "-u", "postgres", "--"]
             self.socket_dir.mkdir()
             os.chown(self.root, pw.pw_uid, pw.pw_gid)
@@ -67,23 +70,44 @@ class PrivateCluster:
         subprocess.run([*self.as_user, *args], check=True, capture_output=True, cwd=self.root)
 
     def start(self) -> str:
-        self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", self.user,
-                  "-A", "trust", "-E", "UTF8", "--locale=C.UTF-8")
-        options = (f"-c listen_addresses='' -c unix_socket_directories={self.socket_dir} "
-                   f"-p {self.port} -c fsync=off -c synchronous_commit=off "
-                   "-c full_page_writes=off -c max_connections=200")
-        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-o", options,
-                  "-l", str(self.root / "server.log"), "-w", "start")
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            self.user,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--locale=C.UTF-8",
+        )
+        options = (
+            f"-c listen_addresses='' -c unix_socket_directories={self.socket_dir} "
+            f"-p {self.port} -c fsync=off -c synchronous_commit=off "
+            "-c full_page_writes=off -c max_connections=200"
+        )
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "server.log"),
+            "-w",
+            "start",
+        )
         return self.url("postgres")
 
     def url(self, database: str) -> str:
-        return f"postgresql+psycopg://{self.user}@/{database}?host={self.socket_dir}&port={self.port}"
+        return (
+            f"postgresql+psycopg://{self.user}@/{database}?host={self.socket_dir}&port={self.port}"
+        )
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.CalledProcessError):
             self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
-        except subprocess.CalledProcessError:
-            pass
         shutil.rmtree(self.root, ignore_errors=True)
 
 
