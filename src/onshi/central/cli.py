@@ -1,16 +1,361 @@
-"""``onshi central …``: the operator's commands for the central eligibility service."""
+"""``onshi central …``: the operator's commands for the central eligibility service.
+
+``serve`` runs the HTTPS API (mutual TLS), ``facility add`` registers a facility and writes its
+client certificate, ``query`` answers one eligibility question in-process as flat JSON,
+``audit verify`` walks the audit chain; ``onshi demo`` puts it all together on sample data.
+Exit status: 0 done, 1 the check failed (audit) or the service failed, 2 bad input.
+"""
 
 from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import shlex
+import sys
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from onshi.central.intake.cli import generate, import_app
 
-app = typer.Typer(help="The central eligibility service (オンライン資格確認等システム).", no_args_is_help=True)
+app = typer.Typer(
+    help="The central eligibility service (オンライン資格確認等システム).", no_args_is_help=True
+)
 app.add_typer(import_app, name="import")
 app.command("generate")(generate)
 
+facility_app = typer.Typer(help="Facilities (医療機関・薬局) allowed to ask.", no_args_is_help=True)
+app.add_typer(facility_app, name="facility")
+audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
+app.add_typer(audit_app, name="audit")
 
-def demo() -> None:
-    """Start the demo stack (not implemented yet)."""
-    raise typer.Exit(2)
+DbOption = Annotated[
+    str | None,
+    typer.Option("--db", help="Database URL (default: ONSHI_CENTRAL_DATABASE_URL or var/central)."),
+]
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="CAs, TLS files and keys (default: ONSHI_CENTRAL_DATA_DIR)."),
+]
+
+DEMO_DIR = Path("var/demo")
+DEMO_FACILITY = "1311111111"
+DEMO_PERSONS = 2000
+FACILITY_FILES = ("facility.cert.pem", "facility.key.pem", "ca.cert.pem")
+
+
+def _fail(message: str, status: int = 2) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(status)
+
+
+def _settings(**options: Any) -> Any:
+    """CentralSettings from the environment, with the options actually given on top."""
+    from pydantic import ValidationError
+
+    from onshi.central.settings import CentralSettings
+
+    given = {name: value for name, value in options.items() if value is not None}
+    try:
+        return CentralSettings(**given)
+    except ValidationError as exc:
+        _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
+
+
+def _central(settings: Any) -> Any:
+    from onshi.central.services.central import Central
+
+    return Central.from_settings(settings)
+
+
+def _configure_logging() -> None:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
+    )
+
+
+# -- serve -------------------------------------------------------------------------------------
+
+
+@app.command()
+def serve(
+    db: DbOption = None,
+    host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 0: a free one, printed).")] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Serve the HTTPS API; facilities must present a client certificate (mutual TLS).
+
+    On first run this creates the facility CA and the server certificate under the data dir.
+    """
+    from onshi.central.api import create_app
+    from onshi.central.api.server import bind, ensure_server_tls, serve_forever
+
+    settings = _settings(database_url=db, host=host, port=port, data_dir=data_dir)
+    _configure_logging()
+    central = _central(settings)
+    tls = ensure_server_tls(settings.data_dir, settings.ca_dir, settings.host)
+    try:
+        sock = bind(settings.host, settings.port)
+    except OSError as exc:
+        _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}", 1)
+    url = _url(settings.host, sock.getsockname()[1])
+    typer.echo(f"onshi central API on {url}  (OpenAPI: {url}/docs)")
+    typer.echo(f"clients trust {tls.client_ca_path}; add facilities with `onshi central facility add`")
+    serve_forever(create_app(central, settings), tls, sock)
+
+
+def _url(host: str, port: int) -> str:
+    shown = "127.0.0.1" if host in ("0.0.0.0", "") else host  # noqa: S104 — display only
+    if ":" in shown:
+        shown = f"[{shown}]"
+    return f"https://{shown}:{port}"
+
+
+# -- facility add ------------------------------------------------------------------------------
+
+
+@facility_app.command("add")
+def facility_add(
+    code: Annotated[str, typer.Argument(help="MedicalInstitutionCode, 10 digits.")],
+    name: Annotated[str, typer.Argument(help="The facility's name.")],
+    out: Annotated[Path, typer.Option("--out", help="Directory for the certificate, key and CA.")],
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Register a facility and write its client certificate, key and the CA certificate to OUT."""
+    settings = _settings(database_url=db, data_dir=data_dir)
+    paths = _add_facility(settings, code, name, out)
+    for path in paths:
+        typer.echo(str(path))
+
+
+def _add_facility(settings: Any, code: str, name: str, out: Path) -> tuple[Path, Path, Path]:
+    from onshi.central.api.server import FACILITY_CA_NAME
+    from onshi.oqs.identifiers import InvalidIdentifier, MedicalInstitutionCode
+    from onshi.pki import CertificateAuthority, PkiError
+
+    try:
+        facility = MedicalInstitutionCode(code.strip())
+    except InvalidIdentifier as exc:
+        _fail(str(exc))
+    if not name.strip():
+        _fail("the facility needs a name")
+    central = _central(settings)
+    try:
+        central.register_facility(facility, name.strip())
+        ca = CertificateAuthority.load_or_create(settings.ca_dir, FACILITY_CA_NAME)
+        issued = ca.issue_facility_certificate(facility.value, name.strip())
+        out.mkdir(parents=True, exist_ok=True)
+        cert, key, ca_copy = (out / f for f in FACILITY_FILES)
+        issued.write(cert, key)
+        ca_copy.write_bytes(ca.cert_pem)
+    except (PkiError, OSError) as exc:
+        _fail(str(exc), 1)
+    finally:
+        central.db.dispose()
+    return cert, key, ca_copy
+
+
+# -- query -------------------------------------------------------------------------------------
+
+
+@app.command()
+def query(
+    insurer: Annotated[str, typer.Option("--insurer", help="InsurerNumber (6 or 8 digits).")],
+    symbol: Annotated[str, typer.Option("--symbol", help="InsuredCardSymbol ('' if none).")],
+    number: Annotated[str, typer.Option("--number", help="InsuredIdentificationNumber.")],
+    birthdate: Annotated[str, typer.Option("--birthdate", help="Birthdate, YYYYMMDD.")],
+    date: Annotated[str, typer.Option("--date", help="QualificationConfirmationDate, YYYYMMDD.")],
+    branch: Annotated[
+        str | None, typer.Option("--branch", help="InsuredBranchNumber (2 digits).")
+    ] = None,
+    limit_consent: Annotated[
+        bool,
+        typer.Option(
+            "--limit-consent", help="LimitApplicationCertificateRelatedConsFlg=1: add limit info."
+        ),
+    ] = False,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Answer one eligibility question in-process; print one JSON object with OQS names."""
+    from onshi.central.domain.qualification import CardKey
+    from onshi.central.services.questions import CardNumberQuestion
+    from onshi.oqs import identifiers as ids
+
+    try:
+        question = CardNumberQuestion(
+            key=CardKey(
+                ids.insurer_number(insurer),
+                ids.insured_card_symbol(symbol),
+                ids.insured_identification_number(number),
+                ids.insured_branch_number(branch),
+            ),
+            birthdate=ids.oqs_date(birthdate, "--birthdate"),
+            on=ids.oqs_date(date, "--date"),
+            limit_consent=limit_consent,
+        )
+    except ids.InvalidIdentifier as exc:
+        _fail(str(exc))
+    central = _central(_settings(database_url=db, data_dir=data_dir))
+    try:
+        answer = central.query_flat(question)
+    finally:
+        central.db.dispose()
+    typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
+
+
+# -- audit verify ------------------------------------------------------------------------------
+
+
+@audit_app.command("verify")
+def audit_verify(db: DbOption = None) -> None:
+    """Walk the audit chain: OK with the entry count, or the first broken entry (exit 1)."""
+    from onshi.central.errors import AuditChainBroken
+    from onshi.central.services.audit import verify_chain
+    from onshi.central.storage.database import Database
+
+    settings = _settings(database_url=db)
+    database = Database(settings.database_url)
+    try:
+        report = verify_chain(database)
+    except AuditChainBroken as exc:
+        _fail(f"audit chain broken: {exc.message}", 1)
+    finally:
+        database.dispose()
+    typer.echo(f"OK: {report.entries} entries, head {report.head[:16]}")
+
+
+# -- demo --------------------------------------------------------------------------------------
+
+
+def demo(
+    db: DbOption = None,
+    port: Annotated[int, typer.Option(help="Port of the API (default 8443; 0: any free one).")] = 8443,
+    facility: Annotated[str, typer.Option(help="The demo facility's code.")] = DEMO_FACILITY,
+) -> None:
+    """Start the demo: sample data, a registered facility with its certificate, the HTTPS API."""
+    from onshi.central.api import create_app
+    from onshi.central.api.server import bind, ensure_server_tls, serve_forever
+
+    data_dir = DEMO_DIR.resolve()
+    settings = _settings(
+        database_url=db or f"sqlite:///{data_dir / 'central.sqlite3'}",
+        data_dir=data_dir,
+        host="127.0.0.1",
+        port=port,
+    )
+    data_dir.mkdir(parents=True, exist_ok=True)
+    _configure_logging()
+    central = _central(settings)
+    _demo_data(central, data_dir)
+    cert, key, ca = _add_facility(settings, facility, "オンシ デモ診療所", data_dir / "facility")
+    tls = ensure_server_tls(settings.data_dir, settings.ca_dir, settings.host)
+    try:
+        sock = bind(settings.host, settings.port)
+    except OSError as exc:
+        _fail(f"cannot listen on port {settings.port} ({exc.strerror}); try --port 0", 1)
+    url = _url(settings.host, sock.getsockname()[1])
+    _print_demo(url, settings.database_url, cert, key, ca, _sample_person(central))
+    serve_forever(create_app(central, settings), tls, sock)
+
+
+def _demo_data(central: Any, data_dir: Path) -> None:
+    """Generate and import a sample population once (when the database has nobody yet)."""
+    from sqlalchemy import func, select
+
+    from onshi.central.storage import tables as t
+
+    with central.db.sessions() as session:
+        if session.scalar(select(func.count()).select_from(t.Qualification)):
+            return
+    try:
+        from onshi.central.intake.generate import generate_population
+        from onshi.central.intake.insured_store import import_insured
+    except ImportError:  # pragma: no cover — intake not installed
+        typer.echo("note: the intake generator is not available; the database stays empty")
+        return
+    sample = data_dir / "sample"
+    typer.echo(f"generating {DEMO_PERSONS} sample insured persons in {sample} …")
+    generate_population(sample, DEMO_PERSONS, history=False)
+    with (sample / "insured.csv").open("rb") as stream:
+        counts = import_insured(central.db, stream)
+    typer.echo(f"imported: {counts.summary()}")
+
+
+def _sample_person(central: Any) -> dict[str, str] | None:
+    from sqlalchemy import select
+
+    from onshi.central.storage import tables as t
+
+    with central.db.sessions() as session:
+        row = session.scalars(
+            select(t.Qualification)
+            .where(t.Qualification.DisqualificationDate.is_(None))
+            .order_by(t.Qualification.id)
+            .limit(1)
+        ).first()
+        if row is None:
+            return None
+        return {
+            "InsurerNumber": row.InsurerNumber,
+            "InsuredCardSymbol": row.InsuredCardSymbol,
+            "InsuredIdentificationNumber": row.InsuredIdentificationNumber,
+            "InsuredBranchNumber": row.InsuredBranchNumber or "",
+            "Birthdate": row.Birthdate.strftime("%Y%m%d"),
+        }
+
+
+def _print_demo(
+    url: str, db_url: str, cert: Path, key: Path, ca: Path, person: dict[str, str] | None
+) -> None:
+    today = dt.date.today().strftime("%Y%m%d")
+    lines = [
+        "",
+        "onshi demo — central eligibility service",
+        f"  API          {url}",
+        f"  OpenAPI      {url}/docs   (a browser needs the facility certificate too)",
+        f"  database     {db_url}",
+        f"  facility     cert {cert}",
+        f"               key  {key}",
+        f"               CA   {ca}",
+    ]
+    if person is not None:
+        body = json.dumps(
+            {"QualificationConfirmationDate": today, "QualificationConfirmSearchInfo": person},
+            ensure_ascii=False,
+        )
+        curl = " ".join(
+            [
+                "curl",
+                f"--cert {shlex.quote(str(cert))}",
+                f"--key {shlex.quote(str(key))}",
+                f"--cacert {shlex.quote(str(ca))}",
+                "-H 'content-type: application/json'",
+                f"-d {shlex.quote(body)}",
+                f"{url}/v1/eligibility/card-number",
+            ]
+        )
+        query = " ".join(
+            [
+                "onshi central query",
+                f"--db {shlex.quote(db_url)}",
+                f"--data-dir {shlex.quote(str(DEMO_DIR.resolve()))}",
+                f"--insurer {shlex.quote(person['InsurerNumber'])}",
+                f"--symbol {shlex.quote(person['InsuredCardSymbol'])}",
+                f"--number {shlex.quote(person['InsuredIdentificationNumber'])}",
+                *(
+                    [f"--branch {shlex.quote(person['InsuredBranchNumber'])}"]
+                    if person["InsuredBranchNumber"]
+                    else []
+                ),
+                f"--birthdate {person['Birthdate']}",
+                f"--date {today}",
+            ]
+        )
+        lines += ["", "Try:", f"  {curl}", "", f"  {query}"]
+    lines += ["", "Ctrl-C stops the service.", ""]
+    typer.echo("\n".join(lines))

@@ -25,7 +25,13 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from onshi.pki import client_ssl_context, sign_challenge
+from onshi.central.services.cards import card_presence_challenge
+from onshi.pki import (
+    client_ssl_context,
+    load_certificate,
+    medical_institution_code_of,
+    sign_challenge,
+)
 
 __all__ = ["CentralClient", "CentralClientError", "CentralRefused", "CentralUnavailable"]
 
@@ -76,6 +82,10 @@ class CentralClient:
         timeout: float = 30.0,
         request_id: str | None = None,
     ) -> None:
+        # The facility a card's signature is bound to: the one our certificate names.
+        self.facility_code: str | None = None
+        if cert_path is not None:
+            self.facility_code = medical_institution_code_of(load_certificate(Path(cert_path)))
         if transport is None:
             if ca_path is None:
                 raise ValueError("ca_path is required unless a transport is given")
@@ -105,7 +115,7 @@ class CentralClient:
         return self._call("POST", "/v1/eligibility/card-number", request)
 
     def card_nonce(self) -> JsonObject:
-        """``{"nonce": hex, "expires_at": iso8601}``: sign ``bytes.fromhex(nonce)`` with the card."""
+        """``{"nonce": hex, "expires_at": iso8601}``; the card signs ``card_presence_challenge``."""
         return self._call("POST", "/v1/eligibility/card/nonce")
 
     def confirm_by_card(self, request: Mapping[str, Any]) -> JsonObject:
@@ -121,10 +131,18 @@ class CentralClient:
         consents: Iterable[str] = (),
         on: dt.date | None = None,
         arbitrary_file_identifier: str | None = None,
+        facility_code: str | None = None,
     ) -> JsonObject:
-        """Fetch a nonce, have the card's key sign it, and ask — the reader's whole exchange."""
+        """Fetch a nonce, have the card's key sign it, and ask — the reader's whole exchange.
+
+        What the card signs binds the nonce to the facility (``card_presence_challenge``);
+        the facility is the client certificate's unless ``facility_code`` is given.
+        """
+        facility = facility_code or self.facility_code
+        if facility is None:
+            raise ValueError("facility_code is required when the client has no certificate")
         nonce = str(self.card_nonce()["nonce"])
-        signature = sign_challenge(private_key, bytes.fromhex(nonce))
+        signature = sign_challenge(private_key, card_presence_challenge(facility, nonce))
         request: JsonObject = {
             "Certificate": certificate_pem.decode("ascii"),
             "Nonce": nonce,

@@ -1,11 +1,12 @@
 """Running the API under mutual TLS with uvicorn, and handing the client certificate to the app.
 
-uvicorn verifies client certificates (the ``ssl.SSLContext`` requires one from the facility
-CA) but does not put the peer certificate in the ASGI scope. So :class:`ClientCertH11Protocol`
-— uvicorn's h11 protocol, one instance per connection — reads it from the TLS transport once
-the handshake is done and wraps the app of that connection so every request's scope carries
-``scope["extensions"]["tls"]["client_cert_der"]`` (plus the ASGI TLS extension's
-``client_cert_chain`` as PEM). :mod:`onshi.central.api.identity` reads it from there.
+uvicorn verifies client certificates (the ``ssl.SSLContext`` from
+:func:`onshi.pki.server_ssl_context` requires one from the facility CA) but does not put the
+peer certificate in the ASGI scope. :class:`onshi.pki.asgi.ClientCertificateH11Protocol` —
+uvicorn's h11 protocol, one instance per connection — reads it from the TLS transport once the
+handshake is done and wraps that connection's app, so every request's scope carries
+``scope["extensions"]["tls"]["client_cert_der"]``; :mod:`onshi.central.api.identity` reads it
+there. The protocol lives with the PKI so other onshi services can reuse it.
 
 ``BackgroundServer`` runs the same thing in a thread on a port of its own (port 0 picks a
 free one), for tests, benchmarks and the demo; ``serve_forever`` runs it in the foreground.
@@ -13,7 +14,6 @@ free one), for tests, benchmarks and the demo; ``serve_forever`` runs it in the 
 
 from __future__ import annotations
 
-import asyncio
 import socket
 import ssl
 import threading
@@ -23,33 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import uvicorn
-from uvicorn.protocols.http.h11_impl import H11Protocol
 
 from onshi.pki import server_ssl_context
-
-
-class ClientCertH11Protocol(H11Protocol):
-    """uvicorn's h11 protocol, plus the verified client certificate in each request's scope."""
-
-    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        super().connection_made(transport)
-        # asyncio calls connection_made after the TLS handshake, so the peer is known here.
-        ssl_object = transport.get_extra_info("ssl_object")
-        der: bytes | None = None
-        if isinstance(ssl_object, ssl.SSLObject):
-            der = ssl_object.getpeercert(binary_form=True)
-        tls: dict[str, Any] = {
-            "client_cert_der": der,
-            "client_cert_chain": [ssl.DER_cert_to_PEM_cert(der)] if der else [],
-        }
-        app = self.app
-
-        async def app_with_tls(scope: Any, receive: Any, send: Any) -> None:
-            extensions = scope.get("extensions") or {}
-            scope["extensions"] = {**extensions, "tls": tls}
-            await app(scope, receive, send)
-
-        self.app = app_with_tls
+from onshi.pki.asgi import ClientCertificateH11Protocol
 
 
 @dataclass(frozen=True)
@@ -79,7 +55,7 @@ def uvicorn_config(app: Any, tls: ServerTls, *, log_level: str = "warning") -> u
     context = tls.context()
     return uvicorn.Config(
         app,
-        http=ClientCertH11Protocol,
+        http=ClientCertificateH11Protocol,
         ssl_context_factory=lambda _config, _default: context,
         lifespan="on",
         access_log=False,  # EdgeMiddleware writes the one (personal-data free) line per request
