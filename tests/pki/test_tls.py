@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from onshi.pki import (
     CertificateAuthority,
@@ -187,7 +188,11 @@ def test_client_certificate_from_scope(files: Files) -> None:
     scope = {"type": "http", "extensions": {"tls": {"client_cert_chain": [pem]}}}
     cert = client_certificate_from_scope(scope)
     assert cert is not None and medical_institution_code_of(cert) == "1312345678"
+    der_scope = {"extensions": {"tls": {"client_cert_der": cert.public_bytes(Encoding.DER)}}}
+    assert client_certificate_from_scope(der_scope) == cert
     assert client_certificate_from_scope({"type": "http"}) is None
     assert client_certificate_from_scope({"extensions": {"tls": {"client_cert_chain": []}}}) is None
     with pytest.raises(PkiError):
         client_certificate_from_scope({"extensions": {"tls": {"client_cert_chain": ["junk"]}}})
+    with pytest.raises(PkiError):
+        client_certificate_from_scope({"extensions": {"tls": {"client_cert_der": b"junk"}}})

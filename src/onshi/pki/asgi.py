@@ -39,6 +39,8 @@ def tls_scope_extension(ssl_object: ssl.SSLObject) -> dict[str, Any]:
     certificate = peer_certificate(ssl_object)
     version = ssl_object.version()
     return {
+        # Not in the ASGI spec: the DER bytes, so readers need not re-encode the PEM.
+        "client_cert_der": ssl_object.getpeercert(binary_form=True) or None,
         "server_cert": None,
         "client_cert_chain": (
             [certificate.public_bytes(serialization.Encoding.PEM).decode("ascii")]

@@ -198,14 +198,14 @@ class CertificateAuthority:
             try:
                 return cls.create(directory, common_name, valid_days=valid_days)
             except PkiError:
-                # Another process won the race to write the key; give it a moment to write
-                # the certificate too, then load what it made.
+                # Another process won the race to write the key; load what it made.
                 if not (directory / CA_KEY_FILE).exists():
                     raise
-                for _ in range(_RACE_POLLS):
-                    if (directory / CA_CERT_FILE).exists():
-                        break
-                    time.sleep(_RACE_POLL_SECONDS)
+        # A CA being created elsewhere has its key a moment before its certificate.
+        for _ in range(_RACE_POLLS):
+            if (directory / CA_CERT_FILE).exists() or not (directory / CA_KEY_FILE).exists():
+                break
+            time.sleep(_RACE_POLL_SECONDS)
         return cls.load(directory)
 
     # -- what the CA is ------------------------------------------------------------------

@@ -107,6 +107,8 @@ def peer_certificate(connection: ssl.SSLSocket | ssl.SSLObject) -> x509.Certific
 def client_certificate_from_scope(scope: Mapping[str, Any]) -> x509.Certificate | None:
     """The TLS client certificate of an ASGI request, from the ASGI TLS extension; None if absent.
 
+    Reads ``client_cert_der`` (onshi's addition) or else the standard ``client_cert_chain``.
+
     Under uvicorn the extension is only there with
     :class:`onshi.pki.asgi.ClientCertificateH11Protocol`. The certificate was verified by the
     TLS layer against the server context's CA before the request reached the app.
@@ -114,10 +116,13 @@ def client_certificate_from_scope(scope: Mapping[str, Any]) -> x509.Certificate 
     tls = (scope.get("extensions") or {}).get("tls")
     if not tls:
         return None
+    der = tls.get("client_cert_der")
     chain = tls.get("client_cert_chain") or []
-    if not chain:
-        return None
     try:
-        return x509.load_pem_x509_certificate(str(chain[0]).encode("ascii"))
+        if isinstance(der, bytes) and der:
+            return x509.load_der_x509_certificate(der)
+        if chain:
+            return x509.load_pem_x509_certificate(str(chain[0]).encode("ascii"))
     except ValueError as exc:
         raise PkiError("the ASGI TLS extension holds an unreadable client certificate") from exc
+    return None
