@@ -1,0 +1,131 @@
+"""One request file: parse it, ask the central service, render the answer.
+
+Pure of folder and state handling (the agent does those), so each outcome is easy to test:
+an :class:`Answer` to write, or :class:`RetryLater` when the central service is unreachable.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from onshi.central.client import CentralClient, CentralRefused, CentralUnavailable
+from onshi.oqs import messages as m
+from onshi.oqs.identifiers import format_oqs_date
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    name: str  # file name in res
+    data: bytes
+    outcome: str  # "ok" or the error code
+    summary: dict[str, Any]  # for the reception screen
+
+
+class RetryLater(Exception):
+    """The central service could not be reached; the request stays pending."""
+
+
+def _search(s: m.SearchInfo, *, with_identifier: bool = False) -> dict[str, Any]:
+    info: dict[str, Any] = {
+        "InsurerNumber": s.InsurerNumber,
+        "InsuredCardSymbol": s.InsuredCardSymbol or "",
+        "InsuredIdentificationNumber": s.InsuredIdentificationNumber,
+        "Birthdate": format_oqs_date(s.Birthdate),
+        "LimitApplicationCertificateRelatedConsFlg": "1" if s.LimitApplicationCertificateRelatedConsFlg else "0",
+    }
+    if s.InsuredBranchNumber:
+        info["InsuredBranchNumber"] = s.InsuredBranchNumber
+    if with_identifier and s.ArbitraryIdentifier:
+        info["ArbitraryIdentifier"] = s.ArbitraryIdentifier
+    return info
+
+
+def _header(arbitrary: str | None) -> dict[str, Any]:
+    return {"ArbitraryFileIdentifier": arbitrary} if arbitrary else {}
+
+
+def ask_central(client: CentralClient, request: m.Request) -> dict[str, Any]:
+    """The central call that answers ``request`` (JSON shaped like the OQS message)."""
+    if isinstance(request, m.EligibilityRequest):
+        return client.confirm_by_card_number(
+            {
+                "QualificationConfirmationDate": format_oqs_date(request.QualificationConfirmationDate),
+                **_header(request.ArbitraryFileIdentifier),
+                "QualificationConfirmSearchInfo": _search(request.search),
+            }
+        )
+    if isinstance(request, m.BulkUploadRequest):
+        return client.submit_bulk(
+            {
+                "QualificationConfirmationDate": format_oqs_date(request.QualificationConfirmationDate),
+                **_header(request.ArbitraryFileIdentifier),
+                "QualificationConfirmSearchInfo": [_search(r, with_identifier=True) for r in request.records],
+            }
+        )
+    if isinstance(request, m.BulkDownloadRequest):
+        return client.fetch_bulk(request.ReceptionNumber)
+    body: dict[str, Any] = {
+        **_header(request.ArbitraryFileIdentifier),
+        "InsurerNumber": request.InsurerNumber,
+        "InsuranceCardSymbol": request.InsuredCardSymbol or "",
+        "InsuredPersonIdentificationNumber": request.InsuredIdentificationNumber,
+    }
+    if request.InsuredBranchNumber:
+        body["BranchNumber"] = request.InsuredBranchNumber
+    if request.StartDate:
+        body["StartDate"] = format_oqs_date(request.StartDate)
+    if request.EndDate:
+        body["EndDate"] = format_oqs_date(request.EndDate)
+    if request.kind is m.MessageKind.DRUG:
+        return client.drug_information(body)
+    return client.checkups(body)
+
+
+def _summary(kind: m.MessageKind, answer: dict[str, Any]) -> dict[str, Any]:
+    body = answer.get("MessageBody", {})
+    header = answer.get("MessageHeader", {})
+    summary: dict[str, Any] = {"kind": kind.value}
+    for field in ("QualificationValidity", "ReceptionNumber"):
+        if field in body:
+            summary[field] = body[field]
+    if "SegmentOfResult" in header:
+        summary["SegmentOfResult"] = header["SegmentOfResult"]
+    results = body.get("ResultList", {}).get("ResultOfQualificationConfirmation", [])
+    if results:
+        first = results[0]
+        summary.update(
+            {k: first[k] for k in ("Name", "NameKana", "InsurerName", "InsuredPartialContributionRatio", "ReasonOfLoss") if k in first}
+        )
+    return summary
+
+
+def process(client: CentralClient, name: str, data: bytes, *, facility_code: str) -> Answer:
+    """Answer one request file; raise :class:`RetryLater` when the central service is down."""
+    encoding = m.Encoding.UTF8
+    try:
+        kind = m.kind_of_request(name)
+        request = m.parse_request(data, name)
+        encoding = request.encoding
+        if request.MedicalInstitutionCode != facility_code:
+            raise m.OqsMessageError(
+                "OQS_WRONG_FACILITY",
+                f"MedicalInstitutionCode {request.MedicalInstitutionCode} is not this terminal's "
+                f"facility ({facility_code})",
+            )
+        answer = ask_central(client, request)
+        return Answer(m.response_name(name), m.render_result(kind, answer, encoding=encoding), "ok", _summary(kind, answer))
+    except CentralUnavailable as exc:
+        raise RetryLater(exc.message) from None
+    except (m.OqsMessageError, CentralRefused) as exc:
+        code, message = exc.code, exc.message
+    except Exception:  # a bug must not cost the client its answer
+        log.exception("unexpected failure answering a request")
+        code, message = "TERMINAL_INTERNAL_ERROR", "the terminal failed unexpectedly; the request was kept"
+    return Answer(
+        m.error_name(name), m.render_error(name, code, message, encoding=encoding), code,
+        {"kind": name[:10], "error": code, "message": message},
+    )

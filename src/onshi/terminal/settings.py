@@ -1,0 +1,33 @@
+"""Typed settings of the terminal agent (environment prefix ``ONSHI_TERMINAL_``)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from onshi.oqs.messages import Encoding
+
+
+class TerminalSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="ONSHI_TERMINAL_", frozen=True)
+
+    oqs_dir: Path = Path("OQS")
+    state_dir: Path = Path("var/terminal")
+    central_url: str = "https://127.0.0.1:8443"
+    facility_code: str = "1311111111"
+    cert_path: Path = Path("var/terminal/facility.crt")
+    key_path: Path = Path("var/terminal/facility.key")
+    ca_path: Path = Path("var/terminal/ca.crt")
+    host: str = "127.0.0.1"
+    port: int = Field(default=8780, ge=0, le=65535)
+    workers: int = Field(default=4, ge=1, le=32)
+    face_encoding: Encoding = Encoding.UTF8
+    retry_first_seconds: float = 0.5
+    retry_max_seconds: float = 30.0
+    use_polling: bool = False  # only where inotify is unavailable (network shares)
+
+    @property
+    def state_db(self) -> Path:
+        return self.state_dir / "terminal.sqlite3"
