@@ -160,10 +160,13 @@ def https_client(url: str, pki: Pki, files: CertFiles | None) -> httpx.Client:
     return httpx.Client(base_url=url, verify=context, timeout=20)
 
 
-def serve(central: Any, settings: CentralSettings, pki: Pki) -> Iterator[Running]:
+def serve(
+    central: Any, settings: CentralSettings, pki: Pki, *, run_bulk_worker: bool = True
+) -> Iterator[Running]:
     """Serve ``central`` under mTLS; clients made through ``Running.client`` are closed after."""
     clients: list[httpx.Client] = []
-    with BackgroundServer(create_app(central, settings), pki.tls) as server:
+    app = create_app(central, settings, run_bulk_worker=run_bulk_worker)
+    with BackgroundServer(app, pki.tls) as server:
 
         def client(files: CertFiles | None = pki.clinic) -> httpx.Client:
             made = https_client(server.url, pki, files)

@@ -12,7 +12,14 @@ from onshi.central.api import create_app
 from onshi.central.api.identity import client_certificate_der
 from onshi.central.api.server import BackgroundServer, ServerTls, ensure_server_tls
 from onshi.pki import CertificateAuthority, client_ssl_context
-from tests.central.api.conftest import CLINIC, FakeCentral, Pki, Running, assert_error, make_settings
+from tests.central.api.conftest import (
+    CLINIC,
+    FakeCentral,
+    Pki,
+    Running,
+    assert_error,
+    make_settings,
+)
 
 CARD_NUMBER_BODY = {
     "QualificationConfirmationDate": "20261123",

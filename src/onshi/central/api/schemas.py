@@ -22,6 +22,7 @@ from pydantic import (
     Field,
     PlainSerializer,
     WithJsonSchema,
+    model_validator,
 )
 
 from onshi.central.domain.consent import ConsentKind
@@ -60,17 +61,17 @@ OqsDate = Annotated[
     PlainSerializer(ids.format_oqs_date, return_type=str),
     WithJsonSchema({"type": "string", "pattern": "^[0-9]{8}$", "examples": ["20261123"]}),
 ]
-InsurerNumber = Annotated[
+InsurerNumberText = Annotated[
     str,
     BeforeValidator(_text),
     AfterValidator(ids.insurer_number),
     WithJsonSchema({"type": "string", "examples": ["06139999", "  123456"]}),
 ]
-CardSymbol = Annotated[str, BeforeValidator(_text), AfterValidator(ids.insured_card_symbol)]
-CardNumber = Annotated[
+CardSymbolText = Annotated[str, BeforeValidator(_text), AfterValidator(ids.insured_card_symbol)]
+CardNumberText = Annotated[
     str, BeforeValidator(_text), AfterValidator(ids.insured_identification_number)
 ]
-BranchNumber = Annotated[
+BranchNumberText = Annotated[
     str | None,
     BeforeValidator(lambda v: v if v is None else _text(v)),
     AfterValidator(ids.insured_branch_number),
@@ -102,10 +103,10 @@ class _Header(_Model):
 class QualificationConfirmSearchInfo(_Model):
     """資格確認照会の検索条件 (OQSsiquc01 MessageBody/QualificationConfirmSearchInfo)."""
 
-    InsurerNumber: InsurerNumber
-    InsuredCardSymbol: CardSymbol = ""
-    InsuredIdentificationNumber: CardNumber
-    InsuredBranchNumber: BranchNumber = None
+    InsurerNumber: InsurerNumberText
+    InsuredCardSymbol: CardSymbolText = ""
+    InsuredIdentificationNumber: CardNumberText
+    InsuredBranchNumber: BranchNumberText = None
     Birthdate: OqsDate
     LimitApplicationCertificateRelatedConsFlg: ConsFlg = "0"
 
@@ -269,12 +270,18 @@ class HistoryRequest(_Header):
         }
     )
 
-    InsurerNumber: InsurerNumber
-    InsuranceCardSymbol: CardSymbol = ""
-    InsuredPersonIdentificationNumber: CardNumber
-    BranchNumber: BranchNumber = None
+    InsurerNumber: InsurerNumberText
+    InsuranceCardSymbol: CardSymbolText = ""
+    InsuredPersonIdentificationNumber: CardNumberText
+    BranchNumber: BranchNumberText = None
     StartDate: OqsDate | None = None
     EndDate: OqsDate | None = None
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> HistoryRequest:
+        if self.StartDate and self.EndDate and self.StartDate > self.EndDate:
+            raise ValueError("StartDate is after EndDate")
+        return self
 
     def to_question(self) -> HistoryQuestion:
         return HistoryQuestion(
