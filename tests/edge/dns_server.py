@@ -45,7 +45,9 @@ class Zone:
         else:
             values = self.records.get((name, rdtype), [])
             if values:
-                reply.answer.append(dns.rrset.from_text_list(question.name, 300, "IN", rdtype, values))
+                reply.answer.append(
+                    dns.rrset.from_text_list(question.name, 300, "IN", rdtype, values)
+                )
         if limit is None:
             return reply.to_wire()
         size = query.payload if (self.honour_edns and query.edns >= 0) else 512
@@ -110,7 +112,9 @@ def serve(zone: Zone) -> Iterator[int]:
     else:  # pragma: no cover
         raise RuntimeError("no free port for both UDP and TCP")
     udp.zone = tcp.zone = zone  # type: ignore[attr-defined]
-    threads = [threading.Thread(target=s.serve_forever, args=(0.05,), daemon=True) for s in (udp, tcp)]
+    threads = [
+        threading.Thread(target=s.serve_forever, args=(0.05,), daemon=True) for s in (udp, tcp)
+    ]
     for t in threads:
         t.start()
     try:

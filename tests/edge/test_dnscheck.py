@@ -19,7 +19,9 @@ BIG = [f"2404:1a8:f583:d00::{i:x}" for i in range(1, 41)]  # 40 AAAA: ~1.2 KB, b
 
 def field_zone(**kwargs: object) -> Zone:
     names = load_catalog().connectivity_test(Area.EAST)
-    records: dict[tuple[str, str], list[str]] = {(n, "AAAA"): ["2404:1a8:f583:d00::10"] for n in names}
+    records: dict[tuple[str, str], list[str]] = {
+        (n, "AAAA"): ["2404:1a8:f583:d00::10"] for n in names
+    }
     records[("pweb.base.oqs-pdl.org", "AAAA")] = BIG
     records[("www.lineauth.mnw", "AAAA")] = []  # only an A record, as for an IPv4 host
     records[("www.lineauth.mnw", "A")] = ["10.10.10.10"]
@@ -53,7 +55,11 @@ def test_without_edns_the_big_answer_needs_tcp() -> None:
 def test_a_record_when_no_aaaa() -> None:
     with serve(field_zone()) as port:
         verdict = check_name("www.lineauth.mnw", "127.0.0.1", port)
-    assert verdict.ok and verdict.addresses == ("10.10.10.10",) and verdict.reason.startswith("A over udp")
+    assert (
+        verdict.ok
+        and verdict.addresses == ("10.10.10.10",)
+        and verdict.reason.startswith("A over udp")
+    )
 
 
 def test_nxdomain_and_timeout_fail_with_reasons() -> None:
@@ -85,7 +91,17 @@ def test_cli_one_verdict_per_name_json() -> None:
     with serve(zone) as port:
         result = CliRunner().invoke(
             router_app,
-            ["check-dns", "--server", "127.0.0.1", "--port", str(port), "--area", "east", "--format", "json"],
+            [
+                "check-dns",
+                "--server",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--area",
+                "east",
+                "--format",
+                "json",
+            ],
         )
     assert result.exit_code == 1, result.output
     doc = json.loads(result.stdout)
@@ -94,13 +110,18 @@ def test_cli_one_verdict_per_name_json() -> None:
     by_name = {n["name"]: n for n in doc["names"]}
     assert by_name["hweb.oqs-st.onshikaku.org"]["ok"] is False
     assert by_name["hweb.oqs-st.onshikaku.org"]["reason"].startswith("NXDOMAIN")
-    assert by_name["pweb.base.oqs-pdl.org"] == by_name["pweb.base.oqs-pdl.org"] | {"ok": True, "transport": "tcp"}
+    assert by_name["pweb.base.oqs-pdl.org"] == by_name["pweb.base.oqs-pdl.org"] | {
+        "ok": True,
+        "transport": "tcp",
+    }
     assert sum(n["ok"] for n in doc["names"]) == 5 and doc["ok"] is False
 
 
 def test_cli_all_pass_text() -> None:
     with serve(field_zone()) as port:
-        result = CliRunner().invoke(router_app, ["check-dns", "--server", "127.0.0.1", "--port", str(port)])
+        result = CliRunner().invoke(
+            router_app, ["check-dns", "--server", "127.0.0.1", "--port", str(port)]
+        )
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert len(lines) == 5 and all(line.startswith("PASS") for line in lines)

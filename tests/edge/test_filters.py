@@ -37,14 +37,47 @@ def v6(text: str) -> int:
 
 
 def test_parse_entry_forms() -> None:
-    action, box = parse_entry("permit udp src any sport any dest any dport eq 546".split(), 6)
+    action, box = parse_entry(
+        ["permit", "udp", "src", "any", "sport", "any", "dest", "any", "dport", "eq", "546"], 6
+    )
     assert action is Action.PERMIT and box[0] == (UDP, UDP) and box[4] == (546, 546)
-    _, box = parse_entry("deny tcp src 2001:db8::/32 dest host 2001:db8::1 dport range 1000 2000".split(), 6)
+    _, box = parse_entry(
+        [
+            "deny",
+            "tcp",
+            "src",
+            "2001:db8::/32",
+            "dest",
+            "host",
+            "2001:db8::1",
+            "dport",
+            "range",
+            "1000",
+            "2000",
+        ],
+        6,
+    )
     assert box[1] == (v6("2001:db8::"), v6("2001:db8:ffff:ffff:ffff:ffff:ffff:ffff"))
     assert box[3] == (v6("2001:db8::1"),) * 2 and box[4] == (1000, 2000)
-    _, box = parse_entry("permit icmp src any dest any".split(), 4)
+    _, box = parse_entry(["permit", "icmp", "src", "any", "dest", "any"], 4)
     assert box[0] == (1, 1)
-    _, box = parse_entry("permit tcp src any sport gt 1023 dest any dport lt 1024".split(), 4)
+    _, box = parse_entry(
+        [
+            "permit",
+            "tcp",
+            "src",
+            "any",
+            "sport",
+            "gt",
+            "1023",
+            "dest",
+            "any",
+            "dport",
+            "lt",
+            "1024",
+        ],
+        4,
+    )
     assert box[2] == (1024, 65535) and box[4] == (0, 1023)
 
 
@@ -77,10 +110,28 @@ def test_evaluate_first_match_and_defaults() -> None:
 
 # --- property tests -------------------------------------------------------------------------
 
-PREFIXES = ["any", "fe80::/10", "fe80::/64", "2001:db8::/32", "host 2001:db8::1", "::/1", "8000::/1"]
+PREFIXES = [
+    "any",
+    "fe80::/10",
+    "fe80::/64",
+    "2001:db8::/32",
+    "host 2001:db8::1",
+    "::/1",
+    "8000::/1",
+]
 SPORTS = ["", "sport any", "sport eq 547", "sport range 500 600", "sport gt 1000"]
 DPORTS = ["", "dport any", "dport eq 546", "dport eq 547", "dport lt 1024", "dport range 540 550"]
-ADDRESSES = ["fe80::1", "fe80::1:2", "fe80::8000:0:0:1", "2001:db8::1", "2001:db8::2", "2404:1a8::1", "::", "febf::1", "ffff::1"]
+ADDRESSES = [
+    "fe80::1",
+    "fe80::1:2",
+    "fe80::8000:0:0:1",
+    "2001:db8::1",
+    "2001:db8::2",
+    "2404:1a8::1",
+    "::",
+    "febf::1",
+    "ffff::1",
+]
 
 
 @st.composite
@@ -119,7 +170,9 @@ def wan_configs(draw: st.DrawFn) -> str:
     names = [f"l{i}" for i in range(draw(st.integers(1, 3)))]
     for name in names:
         pool = tidy_entries() if tidy else entries()
-        lines += [f"ipv6 access-list {name} {e}" for e in draw(st.lists(pool, min_size=1, max_size=4))]
+        lines += [
+            f"ipv6 access-list {name} {e}" for e in draw(st.lists(pool, min_size=1, max_size=4))
+        ]
     lines.append("ipv6 access-list zz deny ip src any dest any")
     lines.append("ipv6 access-list all permit ip src any dest any")
     lines.append(f"ipv6 access-list dynamic d0 access {draw(st.sampled_from([*names, 'all']))}")
@@ -130,7 +183,19 @@ def wan_configs(draw: st.DrawFn) -> str:
             iface.append(f"  ipv6 filter {draw(st.sampled_from(usable))} {seq} {direction}")
         if tidy:
             iface.append(f"  ipv6 filter {'zz' if direction == 'in' else 'd0'} 900 {direction}")
-    return "\n".join([*lines, *iface, "!", "ipv6 dhcp client-profile pd6c", "  ia-pd subscriber GigaEthernet0.0", "!"]) + "\n"
+    return (
+        "\n".join(
+            [
+                *lines,
+                *iface,
+                "!",
+                "ipv6 dhcp client-profile pd6c",
+                "  ia-pd subscriber GigaEthernet0.0",
+                "!",
+            ]
+        )
+        + "\n"
+    )
 
 
 def packets(proto: st.SearchStrategy[int], src: list[str], sport: st.SearchStrategy[int],
@@ -141,9 +206,13 @@ def packets(proto: st.SearchStrategy[int], src: list[str], sport: st.SearchStrat
     )  # fmt: skip
 
 
-PORT = st.one_of(st.sampled_from([0, 545, 546, 547, 548, 600, 1023, 1024, 65535]), st.integers(0, 65535))
+PORT = st.one_of(
+    st.sampled_from([0, 545, 546, 547, 548, 600, 1023, 1024, 65535]), st.integers(0, 65535)
+)
 ANY_PACKET = packets(st.sampled_from([TCP, UDP, ICMP6, 50, 0]), ADDRESSES, PORT, ADDRESSES, PORT)
-LINK_LOCAL = [a for a in ADDRESSES if ipaddress.IPv6Address(a) in ipaddress.IPv6Network("fe80::/10")]
+LINK_LOCAL = [
+    a for a in ADDRESSES if ipaddress.IPv6Address(a) in ipaddress.IPv6Network("fe80::/10")
+]
 DHCPV6_REPLY = packets(st.just(UDP), LINK_LOCAL, st.just(547), LINK_LOCAL, st.just(546))
 ICMPV6 = packets(st.just(ICMP6), ADDRESSES, st.just(0), ADDRESSES, st.just(0))
 TCP_PACKET = packets(st.just(TCP), ADDRESSES, PORT, ADDRESSES, PORT)
@@ -236,10 +305,24 @@ def linkage_configs(draw: st.DrawFn) -> str:
         for _ in range(draw(st.integers(1, 3))):
             action = draw(st.sampled_from(["permit", "deny", "deny"]))
             proto = draw(st.sampled_from(["ip", "tcp", "udp", "icmp"]))
-            port = draw(st.sampled_from(["", "dport eq 445", "dport lt 1024"])) if proto in ("tcp", "udp") else ""
+            port = (
+                draw(st.sampled_from(["", "dport eq 445", "dport lt 1024"]))
+                if proto in ("tcp", "udp")
+                else ""
+            )
             src, dst = draw(st.sampled_from(v4_prefixes)), draw(st.sampled_from(v4_prefixes))
-            lines.append(" ".join(w for w in ["ip access-list", name, action, proto, "src", src, "dest", dst, port] if w))
-    lines += ["interface GigaEthernet1.0", "  description ## Renkei ##", "  ip address 192.168.0.254/24"]
+            lines.append(
+                " ".join(
+                    w
+                    for w in ["ip access-list", name, action, proto, "src", src, "dest", dst, port]
+                    if w
+                )
+            )
+    lines += [
+        "interface GigaEthernet1.0",
+        "  description ## Renkei ##",
+        "  ip address 192.168.0.254/24",
+    ]
     for seq in draw(st.lists(st.integers(1, 300), max_size=2, unique=True)):
         lines.append(f"  ip filter {draw(st.sampled_from(['a', 'b']))} {seq} in")
     if draw(st.booleans()):  # a deny-all at the end, so that silence is exercised too

@@ -17,20 +17,33 @@ def test_seed_router1_tree_and_lines() -> None:
     tree = parse(text)
     wan = next(tree.top("interface", "GigaEthernet0.0"))
     assert wan.line == line_of(text, "interface GigaEthernet0.0")
-    assert [c.text for c in wan.children][:3] == ["description ## WAN ##", "no ip address", "ipv6 enable"]
+    assert [c.text for c in wan.children][:3] == [
+        "description ## WAN ##",
+        "no ip address",
+        "ipv6 enable",
+    ]
     assert wan.child("ipv6", "nd", "proxy") is not None
     filt = wan.child("ipv6", "filter", "v6-deny-list")
     assert filt is not None and filt.line == line_of(text, "ipv6 filter v6-deny-list 200 in")
     # a flat block ends at "!": the next interface is top level, not a child
     assert len(list(tree.top("interface"))) == 3
     profile = next(tree.top("ipv6", "dhcp", "client-profile"))
-    assert [c.text for c in profile.children] == ["option-request dns-servers", "ia-pd subscriber GigaEthernet2.0"]
+    assert [c.text for c in profile.children] == [
+        "option-request dns-servers",
+        "ia-pd subscriber GigaEthernet2.0",
+    ]
 
 
 def test_seed_router3_mixes_indented_and_flat_blocks() -> None:
     tree = parse(read_fixture("seed_router3.cfg"))
     names = [c.words[1] for c in tree.top("interface")]
-    assert names == ["GigaEthernet0.0", "GigaEthernet1.0", "GigaEthernet2:1.0", "GigaEthernet2:2.0", "GigaEthernet2:3.0"]
+    assert names == [
+        "GigaEthernet0.0",
+        "GigaEthernet1.0",
+        "GigaEthernet2:1.0",
+        "GigaEthernet2:2.0",
+        "GigaEthernet2:3.0",
+    ]
     linkage = next(tree.top("interface", "GigaEthernet2:2.0"))
     assert [c.text for c in linkage.children] == [
         "description ## Online Shikaku Tanmatsu (Iryou System Renkei) ##",
@@ -59,11 +72,23 @@ def test_unknown_parent_by_indentation() -> None:
 def test_model_reads_the_seed() -> None:
     text = read_fixture("seed_router3_east.cfg")
     config = load(text)
-    assert set(config.interfaces) == {"GigaEthernet0.0", "GigaEthernet1.0", "GigaEthernet2:1.0", "GigaEthernet2:2.0", "GigaEthernet2:3.0"}
-    assert [d for d, _ in config.url_lists["online-sikaku"]][0] == "*onshikaku.org"
-    assert (6, "v6-dflt-list") in config.dynamic_lists and (4, "v4-dflt-list") in config.dynamic_lists
+    assert set(config.interfaces) == {
+        "GigaEthernet0.0",
+        "GigaEthernet1.0",
+        "GigaEthernet2:1.0",
+        "GigaEthernet2:2.0",
+        "GigaEthernet2:3.0",
+    }
+    assert next(d for d, _ in config.url_lists["online-sikaku"]) == "*onshikaku.org"
+    assert (6, "v6-dflt-list") in config.dynamic_lists and (
+        4,
+        "v4-dflt-list",
+    ) in config.dynamic_lists
     assert len(config.access_lists[(6, "v6-permit-list")].entries) == 3
-    assert config.interfaces["GigaEthernet2:2.0"].vrf == ("VRF1", line_of(text, "interface GigaEthernet2:2.0") + 2)
+    assert config.interfaces["GigaEthernet2:2.0"].vrf == (
+        "VRF1",
+        line_of(text, "interface GigaEthernet2:2.0") + 2,
+    )
     assert config.syntax_problems == []
 
 
@@ -75,7 +100,9 @@ NODE = st.tuples(LEAF, st.lists(LEAF, max_size=4))
 @settings(max_examples=200, deadline=None)
 @given(st.lists(NODE, max_size=12))
 def test_dump_then_parse_round_trips(nodes: list[tuple[list[str], list[list[str]]]]) -> None:
-    tree = ConfigTree([Command(0, tuple(head), [Command(0, tuple(c)) for c in kids]) for head, kids in nodes])
+    tree = ConfigTree(
+        [Command(0, tuple(head), [Command(0, tuple(c)) for c in kids]) for head, kids in nodes]
+    )
     again = parse(tree.dump())
     assert [(c.words, [k.words for k in c.children]) for c in again.commands] == [
         (c.words, [k.words for k in c.children]) for c in tree.commands
@@ -96,8 +123,22 @@ SEED_LINES = read_fixture("seed_router3_east.cfg").splitlines()
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.sampled_from(SEED_LINES + ["ipv6 access-list x permit tcp src", "interface", "ipv6 filter a b c",
-                                               "proxy-dns server zz url-list", "bridge 1", "ip access-list dynamic"]), max_size=60))
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                *SEED_LINES,
+                "ipv6 access-list x permit tcp src",
+                "interface",
+                "ipv6 filter a b c",
+                "proxy-dns server zz url-list",
+                "bridge 1",
+                "ip access-list dynamic",
+            ]
+        ),
+        max_size=60,
+    )
+)
 def test_shuffled_and_truncated_configs_never_break_lint(lines: list[str]) -> None:
     text = "\n".join(lines)
     report = lint_text(text, "east")

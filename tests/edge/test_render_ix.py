@@ -58,15 +58,23 @@ def test_only_the_chosen_areas_servers() -> None:
 def test_no_dns_proxy_drops_the_seeds_dns_lines() -> None:
     text = render(SiteProfile.create(area="east", layout="a", dns_proxy=False))["router1"]
     lines = commands(text)
-    for gone in ("proxy-dns", "url-list", "dns-server autoconfig", "ipv6 dhcp server pd6s",
-                 "other-config-flag", "option-request dns-servers"):
+    for gone in (
+        "proxy-dns",
+        "url-list",
+        "dns-server autoconfig",
+        "ipv6 dhcp server pd6s",
+        "other-config-flag",
+        "option-request dns-servers",
+    ):
         assert not any(gone in line for line in lines), gone
     assert "ipv6 nd ra enable" in lines and "ia-pd subscriber GigaEthernet2.0" in lines
 
 
 def test_extra_domains_join_the_url_list() -> None:
     text = render(
-        SiteProfile.create(area="west", layout="b", extra_domains=["*.flets-west.jp", "kenporen.com"])
+        SiteProfile.create(
+            area="west", layout="b", extra_domains=["*.flets-west.jp", "kenporen.com"]
+        )
     )["router"]
     lines = commands(text)
     assert lines[lines.index("url-list online-sikaku permit domain *secomtrust.net") + 1 :][:2] == [
@@ -91,7 +99,11 @@ def test_line_modes() -> None:
 OPTIONS = [
     combo
     for combo in itertools.product(
-        ["a", "b"], ["east", "west"], [True, False], ["auto", "ra64", "pd56"], [(), ("kenporen.com",)]
+        ["a", "b"],
+        ["east", "west"],
+        [True, False],
+        ["auto", "ra64", "pd56"],
+        [(), ("kenporen.com",)],
     )
     if combo[2] or not combo[4]  # extra domains need the proxy (refused: see test_site)
 ]

@@ -37,14 +37,18 @@ def test_dns_forwarding_names_every_domain_with_only_the_areas_servers(
     for domain in profile.domains:
         body = domain.lstrip("*").lstrip(".")
         if vendor == "rtx":
-            assert re.search(rf"dns server select \d+ .*edns=on .*any \*?\.?{re.escape(body)}$", text, re.M)
+            assert re.search(
+                rf"dns server select \d+ .*edns=on .*any \*?\.?{re.escape(body)}$", text, re.M
+            )
         else:
             for server in ours.oqs_dns:
                 assert f"server=/{body}/{server}" in text
 
 
 @pytest.mark.parametrize(("vendor", "layout", "area"), COMBOS)
-def test_files_per_layout_and_no_dns_lines_without_proxy(vendor: str, layout: str, area: str) -> None:
+def test_files_per_layout_and_no_dns_lines_without_proxy(
+    vendor: str, layout: str, area: str
+) -> None:
     profile = SiteProfile.create(area=area, layout=layout, dns_proxy=False)
     configs = render(profile, vendor)
     assert list(configs) == (["router1", "router2"] if layout == "a" else ["router"])
@@ -63,7 +67,9 @@ def test_rtx_filters_follow_the_policy() -> None:
     assert out.split(" dynamic ")[1].split() == ["101130", "101131", "101132"]
     assert "ipv6 filter dynamic 101130 * * tcp" in lines
     assert "pppoe pass-through member lan2 lan3" in lines
-    assert "ip lan1 secure filter in 200000" in lines and "ip filter 200000 reject * * * * *" in lines
+    assert (
+        "ip lan1 secure filter in 200000" in lines and "ip filter 200000 reject * * * * *" in lines
+    )
 
 
 @pytest.mark.parametrize(("mode", "expect", "absent"), [

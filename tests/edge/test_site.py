@@ -26,7 +26,9 @@ def test_extra_domains_are_normalised_and_deduplicated() -> None:
     assert profile.domains[-1] == "kenporen.com"
 
 
-@pytest.mark.parametrize("bad", ["", "*", "exa mple.org", "-bad.org", "a..b", "*.", "x" * 64 + ".org"])
+@pytest.mark.parametrize(
+    "bad", ["", "*", "exa mple.org", "-bad.org", "a..b", "*.", "x" * 64 + ".org"]
+)
 def test_bad_domains_are_refused(bad: str) -> None:
     with pytest.raises(ProfileError) as info:
         normalise_domain(bad)
@@ -39,7 +41,10 @@ def test_bad_domains_are_refused(bad: str) -> None:
         ({"area": "north"}, "edge.profile.choice"),
         ({"layout": "c"}, "edge.profile.choice"),
         ({"line_mode": "pppoe"}, "edge.profile.choice"),
-        ({"dns_proxy": False, "extra_domains": ["rece.example"]}, "edge.profile.domains-without-proxy"),
+        (
+            {"dns_proxy": False, "extra_domains": ["rece.example"]},
+            "edge.profile.domains-without-proxy",
+        ),
         ({"linkage": "192.168.1.1/24"}, "edge.profile.overlap"),
         ({"linkage": "192.168.0.0/16"}, "edge.profile.address"),  # network address
         ({"linkage": "192.168.0.255/24"}, "edge.profile.address"),  # broadcast address
