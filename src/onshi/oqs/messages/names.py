@@ -1,0 +1,75 @@
+"""Message kinds and the file names of the OQS folders (OQS/req, OQS/res, OQS/face)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from enum import StrEnum
+
+from onshi.oqs.messages.errors import UnknownMessage
+
+
+class MessageKind(StrEnum):
+    """The file prefix of a request and of its result."""
+
+    ELIGIBILITY = "OQSsiquc01"  # 資格確認照会 (one check by insurance-card number)
+    BULK_UPLOAD = "OQSmuquc01"  # 一括照会 upload
+    BULK_DOWNLOAD = "OQSmuquc02"  # 一括照会 result download by ReceptionNumber
+    DRUG = "YZKsiquc01"  # 薬剤情報
+    CHECKUP = "TKKsiquc01"  # 特定健診情報
+
+
+# The client's own part of the name: letters, digits, '_', '-', '.'; never a path.
+_REQUEST_NAME = re.compile(
+    r"(?P<prefix>[A-Za-z]{3}[a-z]{5}[0-9]{2})req_(?P<id>[0-9A-Za-z_\-][0-9A-Za-z_\-.]{0,199})\.xml",
+    re.IGNORECASE,
+)
+_UNIQUE = re.compile(r"[0-9A-Za-z_\-]{1,64}")
+
+
+def _match(filename: str) -> tuple[MessageKind, str]:
+    m = _REQUEST_NAME.fullmatch(filename)
+    kinds = {k.value: k for k in MessageKind}
+    if m is None or m["prefix"] not in kinds or ".." in m["id"]:
+        known = ", ".join(f"{k.value}req_<id>.xml" for k in MessageKind)
+        raise UnknownMessage(
+            f"{filename!r} is not a request file onshi answers (expected one of {known})"
+        )
+    return kinds[m["prefix"]], m["id"]
+
+
+def kind_of_request(filename: str) -> MessageKind:
+    """The kind of a request file in OQS/req, from its name alone (no directory part)."""
+    return _match(filename)[0]
+
+
+def response_name(request_filename: str) -> str:
+    """``OQSsiquc01req_X.xml`` → ``OQSsiquc01res_X.xml`` (the result in OQS/res)."""
+    kind, ident = _match(request_filename)
+    return f"{kind.value}res_{ident}.xml"
+
+
+def error_name(request_filename: str) -> str:
+    """``OQSsiquc01req_X.xml`` → ``OQSsiquc01req_X.err`` (the request's name, extension ``.err``).
+
+    Works for any name (a file that is not a known request still deserves an answer), as long as
+    it has no directory part.
+    """
+    if not request_filename or "/" in request_filename or "\\" in request_filename:
+        raise UnknownMessage(f"{request_filename!r} is not a file name")
+    stem, dot, _ = request_filename.rpartition(".")
+    if not dot or not stem:
+        return f"{request_filename}.err"
+    return f"{stem}.err"
+
+
+def face_file_name(when: dt.datetime, unique: str) -> str:
+    """The face-reader result in OQS/face: ``OQSsiquc01res_face_<yyyyMMddHHmmss>_<unique>.xml``.
+
+    ``when`` is the confirmation time (JST wall clock); ``unique`` (letters, digits, '_', '-')
+    keeps two confirmations in the same second apart. The real terminal's exact pattern is not
+    public; clients select face files by the ``OQSsiquc01res_face`` prefix.
+    """
+    if not _UNIQUE.fullmatch(unique):
+        raise UnknownMessage(f"face file unique part must be 1–64 of [0-9A-Za-z_-], got {unique!r}")
+    return f"{MessageKind.ELIGIBILITY.value}res_face_{when.strftime('%Y%m%d%H%M%S')}_{unique}.xml"

@@ -1,0 +1,160 @@
+"""Writing result files (OQS/res, OQS/face) and ``.err`` files from the central service's answers.
+
+Every function validates its own output against the message's schema before returning it: a bug
+raises :class:`RenderError` instead of writing a file a strict client would choke on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping
+from typing import Any
+
+from onshi.oqs.codes import ReferenceClassification, SegmentOfResult
+from onshi.oqs.identifiers import format_oqs_time
+from onshi.oqs.messages import tree
+from onshi.oqs.messages.encoding import Encoding, declaration, encode
+from onshi.oqs.messages.errors import OqsMessageError, RenderError
+from onshi.oqs.messages.names import MessageKind
+from onshi.oqs.messages.safety import OWN_OUTPUT_LIMITS, parse
+from onshi.oqs.messages.schemas import validate
+from onshi.oqs.messages.shapes import ERROR_SHAPES, RESULT_SHAPES
+
+Json = dict[str, Any]
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
+MAX_ERROR_MESSAGE = 1000
+
+
+def render_result(kind: MessageKind, answer: Mapping[str, Any], *, encoding: Encoding) -> bytes:
+    """The result file (OQS/res) answering a request of ``kind``, from the central's JSON answer."""
+    header, body = _split(answer)
+    header["CharacterCodeIdentifier"] = encoding.character_code_identifier.value
+    _error_fields(header)
+    if kind is MessageKind.BULK_DOWNLOAD and "ReceptionNumber" in body:
+        # smart-test's reader takes ReceptionNumber from the header; the body carries it too.
+        header.setdefault("ReceptionNumber", body["ReceptionNumber"])
+    elif kind is MessageKind.DRUG:
+        header, body = _drug(header, body)
+    elif kind is MessageKind.CHECKUP:
+        header, body = _checkup(header, body)
+    message = {"MessageHeader": header, **({"MessageBody": body} if body else {})}
+    return _finish(f"{kind.value}res", message, RESULT_SHAPES[kind], encoding)
+
+
+def render_face_result(answer: Mapping[str, Any], *, encoding: Encoding = Encoding.UTF8) -> bytes:
+    """A face file (OQS/face): the central's answer to a card confirmation at the reader."""
+    header, body = _split(answer)
+    header.setdefault("ReferenceClassification", ReferenceClassification.MY_NUMBER_CARD.value)
+    if header["ReferenceClassification"] != ReferenceClassification.MY_NUMBER_CARD:
+        raise RenderError(
+            "a face file answers a card confirmation: ReferenceClassification must be 1"
+        )
+    header["CharacterCodeIdentifier"] = encoding.character_code_identifier.value
+    _error_fields(header)
+    message = {"MessageHeader": header, **({"MessageBody": body} if body else {})}
+    return _finish("face", message, RESULT_SHAPES[MessageKind.ELIGIBILITY], encoding)
+
+
+def render_error(
+    request_filename: str,
+    code: str,
+    message: str,
+    *,
+    encoding: Encoding = Encoding.UTF8,
+    when: dt.datetime | None = None,
+) -> bytes:
+    """The ``.err`` file answering ``request_filename``: SegmentOfResult 9, ErrorCode, ErrorMessage."""
+    safe_code = "".join(c if c.isascii() and (c.isalnum() or c in "_.:-") else "_" for c in code)
+    text = " ".join(message.split()) or "the request could not be answered"
+    if len(text) > MAX_ERROR_MESSAGE:
+        text = text[: MAX_ERROR_MESSAGE - 1] + "…"
+    header = {
+        "ProcessExecutionTime": format_oqs_time(when or dt.datetime.now(JST)),
+        "SegmentOfResult": SegmentOfResult.FAILED.value,
+        "ErrorCode": safe_code[:64] or "OQS_ERROR",
+        "ErrorMessage": text,
+        "CharacterCodeIdentifier": encoding.character_code_identifier.value,
+        "RequestFileName": request_filename[:MAX_ERROR_MESSAGE],
+    }
+    return _finish("err", {"MessageHeader": header}, ERROR_SHAPES, encoding)
+
+
+def _split(answer: Mapping[str, Any]) -> tuple[Json, Json]:
+    unknown = sorted(set(answer) - {"MessageHeader", "MessageBody"})
+    if unknown or not isinstance(answer.get("MessageHeader"), Mapping):
+        raise RenderError(
+            "an answer is {'MessageHeader': {...}, 'MessageBody': {...}}"
+            + (f"; unexpected {', '.join(unknown)}" if unknown else "")
+        )
+    body = answer.get("MessageBody") or {}
+    if not isinstance(body, Mapping):
+        raise RenderError("MessageBody must be a group of elements")
+    return dict(answer["MessageHeader"]), dict(body)
+
+
+def _error_fields(header: Json) -> None:
+    """ErrorCode and ErrorMessage belong to SegmentOfResult 9 only, and 9 needs an ErrorCode."""
+    if header.get("SegmentOfResult") == SegmentOfResult.FAILED:
+        if tree.absent(header.get("ErrorCode")):
+            raise RenderError("SegmentOfResult 9 (異常終了) needs an ErrorCode")
+    else:
+        header.pop("ErrorCode", None)
+        header.pop("ErrorMessage", None)
+
+
+def _drug(header: Json, body: Json) -> tuple[Json, Json]:
+    """Flat DrugInformation lines → MeTrMonthInf / DiDateInfs / DiDateInf / DrugInfs / DrugInf.
+
+    Consecutive lines of the same month start one MeTrMonthInf; consecutive lines of the same
+    DiDate and PrDate one DiDateInf. Order is kept exactly, so reading back gives the same lines.
+    """
+    info = body.pop("QualificationsInfo", None)
+    if info is not None:
+        header["QuaInf"] = info
+    lines = body.pop("DrugInformation", None) or []
+    months: list[Json] = []
+    for line in lines:
+        if not isinstance(line, Mapping) or tree.absent(line.get("DiDate")):
+            raise RenderError("every DrugInformation line needs a DiDate")
+        di_date, pr_date = str(line["DiDate"]), line.get("PrDate")
+        drug = {k: v for k, v in line.items() if k not in ("DiDate", "PrDate")}
+        if not months or months[-1]["MeTrMonth"] != di_date[:6]:
+            months.append({"MeTrMonth": di_date[:6], "DiDateInfs": {"DiDateInf": []}})
+        dates = months[-1]["DiDateInfs"]["DiDateInf"]
+        if not dates or (dates[-1]["DiDate"], dates[-1].get("PrDate")) != (di_date, pr_date):
+            dates.append({"DiDate": di_date, "PrDate": pr_date, "DrugInfs": {"DrugInf": []}})
+        dates[-1]["DrugInfs"]["DrugInf"].append(drug)
+    if months:
+        body["MeTrMonthInf"] = months
+    return header, body
+
+
+_CHECKUP_PERSON = {
+    "Name": "Name",
+    "KanaName": "KanasName",
+    "Birth": "Birthday",
+    "AdmGendCode": "AdministrativeGenderCode",
+}
+
+
+def _checkup(header: Json, body: Json) -> tuple[Json, Json]:
+    """QualificationsInfo moves to the header with the checkup result's own names (KanasName…)."""
+    info = body.pop("QualificationsInfo", None)
+    if info is not None:
+        if not isinstance(info, Mapping):
+            raise RenderError("QualificationsInfo must be a group of elements")
+        header["QualificationsInfo"] = {_CHECKUP_PERSON.get(k, k): v for k, v in info.items()}
+    return header, body
+
+
+def _finish(
+    schema: str, message: Json, shapes: Mapping[str, tuple[str, ...]], encoding: Encoding
+) -> bytes:
+    text = tree.write("XmlMsg", message, {**shapes, "XmlMsg": ("MessageHeader", "MessageBody")})
+    data = encode(declaration(encoding) + text, encoding)
+    try:
+        root, _ = parse(data, OWN_OUTPUT_LIMITS)
+        validate(schema, root)
+    except OqsMessageError as exc:
+        raise RenderError(f"onshi would write an invalid {schema} file: {exc.message}") from exc
+    return data

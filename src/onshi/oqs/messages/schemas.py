@@ -1,0 +1,81 @@
+"""The XML Schemas (XSD 1.0) of every message onshi reads or writes, loaded once from the package."""
+
+from __future__ import annotations
+
+import functools
+import xml.etree.ElementTree as ET
+from importlib import resources
+
+import xmlschema
+from xmlschema.validators import XsdAtomic, XsdFacet
+
+from onshi.oqs.messages.errors import InvalidValue, OqsMessageError, SchemaViolation
+
+# Values never repeated in error messages (they end up in .err files and logs).
+PERSONAL_ELEMENTS = frozenset(
+    {
+        "InsuredCardSymbol",
+        "InsuredIdentificationNumber",
+        "InsuredBranchNumber",
+        "InsuranceCardSymbol",
+        "InsuredPersonIdentificationNumber",
+        "BranchNumber",
+        "Birthdate",
+        "Name",
+        "NameKana",
+        "InsuredName",
+        "Address",
+    }
+)
+
+SCHEMA_NAMES = frozenset(
+    {
+        "OQSsiquc01req",
+        "OQSsiquc01res",
+        "OQSmuquc01req",
+        "OQSmuquc01res",
+        "OQSmuquc02req",
+        "OQSmuquc02res",
+        "YZKsiquc01req",
+        "YZKsiquc01res",
+        "TKKsiquc01req",
+        "TKKsiquc01res",
+        "face",
+        "err",
+    }
+)
+
+
+@functools.cache
+def schema_for(name: str) -> xmlschema.XMLSchema:
+    """The schema of message ``name`` (``"OQSsiquc01req"``, ``"face"``, ``"err"``…)."""
+    if name not in SCHEMA_NAMES:
+        raise KeyError(f"no OQS schema named {name!r}; known: {', '.join(sorted(SCHEMA_NAMES))}")
+    path = resources.files("onshi.oqs.messages") / "schemas" / f"{name}.xsd"
+    with resources.as_file(path) as file:
+        # Only our own files are read: the schemas import nothing remote.
+        return xmlschema.XMLSchema(str(file), allow="local", defuse="always")
+
+
+def validate(name: str, root: ET.Element) -> None:
+    """Raise :class:`InvalidValue` for a bad value, :class:`SchemaViolation` for a bad structure."""
+    error = next(iter(schema_for(name).iter_errors(root)), None)
+    if error is None:
+        return
+    raise _translate(error)
+
+
+def _translate(error: xmlschema.XMLSchemaValidationError) -> OqsMessageError:
+    elem = error.elem
+    element = _local(elem.tag) if elem is not None and isinstance(elem.tag, str) else "XmlMsg"
+    path = error.path or element
+    reason = (error.reason or "does not match the schema").strip()
+    if isinstance(error.validator, XsdFacet | XsdAtomic):
+        value = (elem.text or "") if elem is not None else ""
+        shown = "the value" if element in PERSONAL_ELEMENTS else repr(value)
+        return InvalidValue(element, f"{shown} is not allowed here ({reason}) at {path}")
+    return SchemaViolation(f"{path}: {reason}", element=element)
+
+
+def _local(tag: str) -> str:
+    return tag.rpartition("}")[2]

@@ -1,0 +1,237 @@
+"""The order onshi writes child elements in, per complex element, and which elements repeat.
+
+Readers must not depend on this order (the real terminal writes ResultOfQualificationConfirmation
+in no fixed order, and the schemas use xs:all where they can); onshi writes one fixed order so its
+files are stable and easy to compare. Elements not listed here are leaves (text only).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from onshi.oqs.messages.names import MessageKind
+
+Shapes = Mapping[str, tuple[str, ...]]
+
+SEARCH_INFO = (
+    "InsurerNumber",
+    "InsuredCardSymbol",
+    "InsuredIdentificationNumber",
+    "InsuredBranchNumber",
+    "Birthdate",
+    "LimitApplicationCertificateRelatedConsFlg",
+    "ArbitraryIdentifier",
+)
+
+RESULT_OF_QUALIFICATION_CONFIRMATION = (
+    "InsuredCardClassification",
+    "InsurerNumber",
+    "InsuredCardSymbol",
+    "InsuredIdentificationNumber",
+    "InsuredBranchNumber",
+    "PersonalFamilyClassification",
+    "InsuredName",
+    "Name",
+    "NameOfOther",
+    "NameKana",
+    "NameOfOtherKana",
+    "Sex1",
+    "Sex2",
+    "Birthdate",
+    "Address",
+    "PostNumber",
+    "InsuredCertificateIssuanceDate",
+    "InsuredCardValidDate",
+    "InsuredCardExpirationDate",
+    "InsuredPartialContributionRatio",
+    "PreschoolClassification",
+    "ReasonOfLoss",
+    "InsurerName",
+    "ElderlyRecipientCertificateInfo",
+    "LimitApplicationCertificateRelatedConsFlg",
+    "LimitApplicationCertificateRelatedConsTime",
+    "LimitApplicationCertificateRelatedInfo",
+    "SpecificDiseasesCertificateRelatedConsFlg",
+    "SpecificDiseasesCertificateRelatedConsTime",
+    "SpecificDiseasesCertificateList",
+    "PharmacistsInfoConsFlg",
+    "PharmacistsInfoConsTime",
+    "PharmacistsInfoAvailableTime",
+    "SpecificHealthCheckupsInfoConsFlg",
+    "SpecificHealthCheckupsInfoConsTime",
+    "SpecificHealthCheckupsInfoAvailableTime",
+    "DiagnosisInfoConsFlg",
+    "DiagnosisInfoConsTime",
+    "DiagnosisInfoAvailableTime",
+    "OperationInfoConsFlg",
+    "OperationInfoConsTime",
+    "OperationInfoAvailableTime",
+)
+
+COMMON: dict[str, tuple[str, ...]] = {
+    "QualificationConfirmSearchInfo": SEARCH_INFO,
+    "ResultList": ("ResultOfQualificationConfirmation",),
+    "ResultOfQualificationConfirmation": RESULT_OF_QUALIFICATION_CONFIRMATION,
+    "ElderlyRecipientCertificateInfo": (
+        "ElderlyRecipientCertificateDate",
+        "ElderlyRecipientValidStartDate",
+        "ElderlyRecipientValidEndDate",
+        "ElderlyRecipientContributionRatio",
+    ),
+    "LimitApplicationCertificateRelatedInfo": (
+        "LimitApplicationCertificateClassification",
+        "LimitApplicationCertificateClassificationFlag",
+        "LimitApplicationCertificateDate",
+        "LimitApplicationCertificateValidStartDate",
+        "LimitApplicationCertificateValidEndDate",
+        "LimitApplicationCertificateLongTermDate",
+    ),
+    "SpecificDiseasesCertificateList": ("SpecificDiseasesCertificateInfo",),
+    "SpecificDiseasesCertificateInfo": (
+        "SpecificDiseasesDiseaseCategory",
+        "SpecificDiseasesCertificateDate",
+        "SpecificDiseasesValidStartDate",
+        "SpecificDiseasesValidEndDate",
+        "SpecificDiseasesSelfPay",
+    ),
+    "BulkConfirmUnit": (
+        "QualificationConfirmSearchInfo",
+        "ProcessingResultStatus",
+        "ProcessingResultCode",
+        "ProcessingResultMessage",
+        "QualificationValidity",
+        "ResultOfQualificationConfirmation",
+        "ReferenceNumber",
+    ),
+    # drug information
+    "QuaInf": ("Name", "KanaName", "Birth", "AdmGendCode"),
+    "MeTrMonthInf": ("MeTrMonth", "DiDateInfs"),
+    "DiDateInfs": ("DiDateInf",),
+    "DiDateInf": ("DiDate", "PrDate", "DrugInfs"),
+    "DrugInfs": ("DrugInf",),
+    "DrugInf": ("DrugC", "DrugN", "IngreN", "Qua1", "Unit", "UsageN", "Times"),
+    # specific health checkups
+    "QualificationsInfo": ("Name", "KanasName", "Birthday", "AdministrativeGenderCode"),
+    "SpecificHealthCheckupInfo": ("EffectiveTime", "HealthCheckupResultAndQuestionInfos"),
+    "HealthCheckupResultAndQuestionInfos": ("HealthCheckupResultAndQuestionInfo",),
+    "HealthCheckupResultAndQuestionInfo": (
+        "ItemCode",
+        "ItemName",
+        "DataType",
+        "DataValue",
+        "Unit",
+        "Oid",
+        "DataValueName",
+    ),
+}
+
+# Elements that may occur more than once in their parent (given as a list in answers).
+REPEATED = frozenset(
+    {
+        "ResultOfQualificationConfirmation",
+        "SpecificDiseasesCertificateInfo",
+        "QualificationConfirmSearchInfo",
+        "BulkConfirmUnit",
+        "MeTrMonthInf",
+        "DiDateInf",
+        "DrugInf",
+        "SpecificHealthCheckupInfo",
+        "HealthCheckupResultAndQuestionInfo",
+    }
+)
+
+_ELIGIBILITY_HEADER = (
+    "ProcessExecutionTime",
+    "QualificationConfirmationDate",
+    "MedicalInstitutionCode",
+    "ArbitraryFileIdentifier",
+    "ReferenceClassification",
+    "SegmentOfResult",
+    "ErrorCode",
+    "ErrorMessage",
+    "CharacterCodeIdentifier",
+)
+_HISTORY_HEADER = (
+    "ProcessExecutionTime",
+    "MedicalInstitutionCode",
+    "ArbitraryFileIdentifier",
+    "SegmentOfResult",
+    "ErrorCode",
+    "ErrorMessage",
+    "CharacterCodeIdentifier",
+)
+
+RESULT_SHAPES: dict[MessageKind, Shapes] = {
+    MessageKind.ELIGIBILITY: {
+        **COMMON,
+        "MessageHeader": _ELIGIBILITY_HEADER,
+        "MessageBody": (
+            "ProcessingResultStatus",
+            "ProcessingResultCode",
+            "ProcessingResultMessage",
+            "QualificationValidity",
+            "QualificationConfirmSearchInfo",
+            "ResultList",
+        ),
+    },
+    MessageKind.BULK_UPLOAD: {
+        **COMMON,
+        "MessageHeader": (
+            "ProcessExecutionTime",
+            "QualificationConfirmationDate",
+            "MedicalInstitutionCode",
+            "ArbitraryFileIdentifier",
+            "SegmentOfResult",
+            "ErrorCode",
+            "ErrorMessage",
+            "CharacterCodeIdentifier",
+        ),
+        "MessageBody": (
+            "ProcessingResultStatus",
+            "ProcessingResultCode",
+            "ProcessingResultMessage",
+            "ReceptionNumber",
+            "ReceptionDateTime",
+        ),
+    },
+    MessageKind.BULK_DOWNLOAD: {
+        **COMMON,
+        # the order of Sotatek-ChinhVu/smart-test's QCBIDXmlMsgResponse
+        "MessageHeader": (
+            "ProcessExecutionTime",
+            "QualificationConfirmationDate",
+            "MedicalInstitutionCode",
+            "ArbitraryFileIdentifier",
+            "ReceptionNumber",
+            "SegmentOfResult",
+            "ErrorCode",
+            "ErrorMessage",
+            "NumberOfProcessingResult",
+            "NumberOfNormalProcessing",
+            "NumberOfError",
+            "CharacterCodeIdentifier",
+        ),
+        "MessageBody": ("ReceptionNumber", "BulkConfirmUnit"),
+    },
+    MessageKind.DRUG: {
+        **COMMON,
+        "MessageHeader": (*_HISTORY_HEADER, "QuaInf"),
+        "MessageBody": ("ResultCode", "StartDate", "EndDate", "MeTrMonthInf"),
+    },
+    MessageKind.CHECKUP: {
+        **COMMON,
+        "MessageHeader": (*_HISTORY_HEADER, "QualificationsInfo"),
+        "MessageBody": ("ResultCode", "StartDate", "EndDate", "SpecificHealthCheckupInfo"),
+    },
+}
+
+ERROR_SHAPES: Shapes = {
+    "MessageHeader": (
+        "ProcessExecutionTime",
+        "SegmentOfResult",
+        "ErrorCode",
+        "ErrorMessage",
+        "CharacterCodeIdentifier",
+        "RequestFileName",
+    ),
+}

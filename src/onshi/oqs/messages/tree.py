@@ -1,0 +1,81 @@
+"""Nested dicts (the central service's JSON) ⇄ XML text, driven by :mod:`shapes`.
+
+Dicts are complex elements, lists repeat an element, strings are text; ``None``, ``""``, ``[]``
+and ``{}`` are left out (the central service never sends empty values).
+"""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping
+from typing import Any
+
+from onshi.oqs.messages.encoding import GETA
+from onshi.oqs.messages.errors import RenderError
+from onshi.oqs.messages.shapes import REPEATED, Shapes
+
+INDENT = "    "  # as the public sample face file
+
+# Characters XML 1.0 cannot carry at all: written as 〓 like those Shift_JIS cannot.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", "\r": "&#13;"})
+
+
+def absent(value: object) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _text(name: str, value: object) -> str:
+    if isinstance(value, bool) or not isinstance(value, str | int):
+        raise RenderError(f"{name} must be text, got {type(value).__name__}")
+    return _NOT_XML.sub(GETA, str(value)).translate(_ESCAPES)
+
+
+def write(name: str, value: Mapping[str, Any], shapes: Shapes) -> str:
+    """``value`` as element ``name``, children in the order ``shapes`` gives, indented."""
+    out: list[str] = []
+    _element(out, name, value, shapes, 0)
+    return "\n".join(out) + "\n"
+
+
+def _element(out: list[str], name: str, value: object, shapes: Shapes, depth: int) -> None:
+    pad = INDENT * depth
+    if not isinstance(value, Mapping):
+        if name in shapes:
+            raise RenderError(f"{name} must be a group of elements, got {type(value).__name__}")
+        out.append(f"{pad}<{name}>{_text(name, value)}</{name}>")
+        return
+    order = shapes.get(name)
+    if order is None:
+        raise RenderError(f"{name} must be text, got a group of elements")
+    unknown = sorted(set(value) - set(order))
+    if unknown:
+        raise RenderError(f"{name} has no element {', '.join(unknown)} in this message")
+    out.append(f"{pad}<{name}>")
+    for child in order:
+        item = value.get(child)
+        if absent(item):
+            continue
+        if isinstance(item, list | tuple):
+            if child not in REPEATED:
+                raise RenderError(f"{child} occurs once in {name}, got a list")
+            for each in item:
+                if not absent(each):
+                    _element(out, child, each, shapes, depth + 1)
+        else:
+            _element(out, child, item, shapes, depth + 1)
+    out.append(f"{pad}</{name}>")
+
+
+def read(elem: ET.Element) -> dict[str, Any]:
+    """An element's children as a dict: groups as dicts, repeatable elements as lists, text stripped
+    of nothing (InsurerNumber keeps its leading spaces)."""
+    result: dict[str, Any] = {}
+    for child in elem:
+        value: Any = read(child) if len(child) else (child.text or "")
+        if child.tag in REPEATED:
+            result.setdefault(child.tag, []).append(value)
+        else:
+            result[child.tag] = value
+    return result
