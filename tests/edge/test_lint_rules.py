@@ -294,3 +294,16 @@ def test_unreadable_entry(router1: str) -> None:
         ("unreadable-command", line_of(text, "sport neq 5"))
     }
     assert not report.has_errors
+
+
+def test_every_rule_has_a_docs_page() -> None:
+    from pathlib import Path
+
+    docs = Path(__file__).resolve().parents[2] / "docs" / "edge"
+    pages = {p.stem for p in (docs / "rules").glob("*.md")}
+    assert set(RULES) == pages
+    readme = (docs / "README.md").read_text(encoding="utf-8")
+    for rule_id in RULES:
+        assert f"(rules/{rule_id}.md)" in readme, rule_id
+        text = (docs / "rules" / f"{rule_id}.md").read_text(encoding="utf-8")
+        assert "## What breaks, and why" in text and "## How to fix" in text
