@@ -8,7 +8,6 @@ and ``INSERT … SELECT … ON CONFLICT DO NOTHING`` when duplicates are expecte
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -22,9 +21,9 @@ class BulkWriter:
         self.connection = connection
         self.dialect = connection.dialect.name
         self._next_id: dict[str, int] = {}
-        self._converters: dict[tuple[str, tuple[str, ...]], list[Callable[[Any], Any] | None]] = {}
+        self._converters: dict[tuple[str, tuple[str, ...]], list[_Converted | None]] = {}
+        self._memos: dict[str, _Converted] = {}
         self._staged: set[str] = set()
-        self._iso: dict[Any, str] = {}
 
     @property
     def _dbapi(self) -> Any:
@@ -105,34 +104,49 @@ class BulkWriter:
     def _for_sqlite(
         self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> list[tuple[Any, ...]] | Sequence[Sequence[Any]]:
-        """Dates as SQLAlchemy's SQLite storage strings; other values pass unchanged."""
+        """Dates and times as SQLAlchemy's SQLite storage strings; other values pass unchanged."""
         key = (table.name, tuple(columns))
         converters = self._converters.get(key)
         if converters is None:
-            converters = [
-                self._date_to_text
-                if isinstance(table.c[c].type, Date) and not isinstance(table.c[c].type, DateTime)
-                else table.c[c].type.bind_processor(self.connection.dialect)
-                if isinstance(table.c[c].type, DateTime)
-                else None
-                for c in columns
-            ]
+            converters = []
+            for c in columns:
+                kind = table.c[c].type
+                dialect = self.connection.dialect
+                process = kind.dialect_impl(dialect).bind_processor(dialect)
+                temporal = isinstance(kind, Date | DateTime)
+                converters.append(
+                    self._memo(type(kind).__name__, process) if temporal and process else None
+                )
             self._converters[key] = converters
-        where = [(i, f) for i, f in enumerate(converters) if f is not None]
+        where = [(i, memo) for i, memo in enumerate(converters) if memo is not None]
         if not where:
             return rows
         out = []
         for row in rows:
             values = list(row)
-            for i, convert in where:
+            for i, memo in where:
                 value = values[i]
                 if value is not None:
-                    values[i] = convert(value)
+                    values[i] = memo[value]
             out.append(tuple(values))
         return out
 
-    def _date_to_text(self, value: dt.date) -> str:
-        found = self._iso.get(value)
+    def _memo(self, kind: str, process: Callable[[Any], Any]) -> _Converted:
+        found = self._memos.get(kind)
         if found is None:
-            found = self._iso[value] = value.isoformat()
+            found = self._memos[kind] = _Converted(process)
         return found
+
+
+class _Converted(dict[Any, Any]):
+    """value → stored form, computed once: a population has few distinct dates."""
+
+    def __init__(self, process: Callable[[Any], Any]) -> None:
+        super().__init__()
+        self.process = process
+
+    def __missing__(self, value: Any) -> Any:
+        converted = self.process(value)
+        if len(self) < 100_000:
+            self[value] = converted
+        return converted

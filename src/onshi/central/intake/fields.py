@@ -26,6 +26,9 @@ class FieldInvalid(ValueError):
         self.reason = reason
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # Unicode category Cc
+# Controls, and the invisible format characters that make two equal-looking numbers differ.
+INVISIBLE = re.compile(r"[\s\x00-\x1f\x7f-\x9f\u00ad\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff]")
 _DATE_SHAPE = re.compile(r"[0-9]{8}")
 _dates: dict[str, dt.date] = {}
 
@@ -83,9 +86,11 @@ def text(max_length: int, *, personal: bool) -> Callable[[str], str]:
 
     def check(raw: str) -> str:
         value = raw.strip()
+        if not value:
+            raise FieldInvalid("is blank")
         if len(value) > max_length:
             raise FieldInvalid(f"is longer than {max_length} characters")
-        if any(unicodedata.category(c) == "Cc" for c in value):
+        if CONTROL.search(value):
             raise FieldInvalid("contains control characters")
         if not personal and "\ufffd" in value:
             raise FieldInvalid("contains a replacement character (was the file UTF-8?)")
@@ -116,10 +121,15 @@ _POST_NUMBER = re.compile(r"([0-9]{3})-?([0-9]{4})")
 
 def post_number(raw: str) -> str:
     """郵便番号, stored as ``123-4567`` like the OQS result; ``1234567`` is accepted."""
-    found = _POST_NUMBER.fullmatch(unicodedata.normalize("NFKC", raw).strip())
+    found = _POST_NUMBER.fullmatch(nfkc(raw).strip())
     if not found:
         raise FieldInvalid("must be a postal code 123-4567")
     return f"{found[1]}-{found[2]}"
+
+
+def nfkc(raw: str) -> str:
+    """NFKC (full-width digits become ASCII); ASCII text is already normal, so skip the work."""
+    return raw if raw.isascii() else unicodedata.normalize("NFKC", raw)
 
 
 def _quote(raw: str) -> str:

@@ -12,7 +12,6 @@ import csv
 import datetime as dt
 import hashlib
 import re
-import unicodedata
 from collections.abc import Callable, Iterator
 from typing import BinaryIO, NamedTuple
 
@@ -106,23 +105,25 @@ def _insurer_number(raw: str) -> str:
 
 
 def _card_symbol(raw: str) -> str:
-    value = unicodedata.normalize("NFKC", raw).strip()
+    value = fields.nfkc(raw).strip()
     if len(value) > 38:
         raise FieldInvalid("is longer than 38 characters")
     return value
 
 
 def _identification_number(raw: str) -> str:
-    value = unicodedata.normalize("NFKC", raw).strip()
+    value = fields.nfkc(raw).strip()
+    if not value:
+        raise FieldInvalid("is required")
     if len(value) > 38:
         raise FieldInvalid("is longer than 38 characters")
-    if any(c.isspace() or unicodedata.category(c)[0] == "C" for c in value):
+    if fields.INVISIBLE.search(value):
         raise FieldInvalid("contains spaces or control characters")
     return value
 
 
 def _branch_number(raw: str) -> str:
-    value = unicodedata.normalize("NFKC", raw).strip()
+    value = fields.nfkc(raw).strip()
     if len(value) == 1:
         value = "0" + value
     if not (len(value) == 2 and value.isascii() and value.isdigit()):
@@ -201,7 +202,8 @@ assert tuple(CHECKS) == COLUMNS
 
 def content_digest(values: tuple[object, ...] | list[object]) -> str:
     """SHA-256 over the normalised qualification values, so formatting differences do not count."""
-    text = "\x1f".join("" if v is None else str(v) for v in values[:DIGESTED])
+    # Optional values are None, never '': writing None as '' is unambiguous.
+    text = "\x1f".join(["" if v is None else str(v) for v in values[:DIGESTED]])
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -278,15 +280,17 @@ class InsuredCsv:
                 ok = True
                 for index, slot, name, check, required in plan:
                     raw = row[index]
-                    if not raw or raw.isspace():
-                        if required:
-                            problem(line, name, "is required")
-                            ok = False
-                        continue
                     try:
-                        values[slot] = check(raw)
+                        if raw:
+                            values[slot] = check(raw)
+                            continue
                     except FieldInvalid as exc:
-                        problem(line, name, exc.reason)
+                        if not raw.isspace():  # blank values fail their check: treat as empty
+                            problem(line, name, exc.reason)
+                            ok = False
+                            continue
+                    if required:
+                        problem(line, name, "is required")
                         ok = False
                 if not ok:
                     continue

@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, BinaryIO, NamedTuple
 
 from sqlalchemy import Connection, bindparam, select, tuple_, update
@@ -79,19 +79,26 @@ def import_insured(
     parsed = InsuredCsv(stream)
     with database.engine.begin() as connection:
         store = InsuredStore(connection, now or utc_now())
-        chunk: list[InsuredRecord] = []
-        for record in parsed.records():
-            if parsed.problems:
-                chunk.clear()  # doomed: keep reading only to list every problem
-                continue
-            chunk.append(record)
-            if len(chunk) >= chunk_size:
+        for chunk in in_chunks(parsed, chunk_size):
+            if not parsed.problems:  # once doomed, keep reading only to list every problem
                 store.write(chunk)
-                chunk = []
         if parsed.problems:
             raise reject(parsed.problems, "insured-persons file")
-        store.write(chunk)
         return store.counts
+
+
+def in_chunks(parsed: InsuredCsv, chunk_size: int) -> Iterator[list[InsuredRecord]]:
+    """Records in lists of ``chunk_size``; none once a problem was found (nothing will be stored)."""
+    chunk: list[InsuredRecord] = []
+    for record in parsed.records():
+        if parsed.problems:
+            chunk.clear()
+            continue
+        chunk.append(record)
+        if len(chunk) >= chunk_size:
+            yield chunk
+            chunk = []
+    yield chunk
 
 
 class InsuredStore:
