@@ -1,0 +1,183 @@
+"""``onshi card …`` (issue, reset, status) and ``onshi reader present``.
+
+``card issue`` plays マイナポータル: it writes a virtual card and registers its link to an
+insured person directly in the central database (利用登録). ``card reset`` plays the
+municipal office. ``reader present`` is the patient at the reader, talking to the terminal's
+local API. Exit status: 0 done, 1 refused (by the card, the terminal or the central service),
+2 bad input.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, NoReturn
+
+import typer
+
+card_app = typer.Typer(help="Virtual My Number cards (マイナンバーカード) for tests and demos.", no_args_is_help=True)
+reader_app = typer.Typer(help="The face-authentication card reader (顔認証付きカードリーダー).", no_args_is_help=True)
+
+VALIDITY_JA = {"1": "有効", "2": "無効", "3": "無効（新しい資格あり）", "4": "該当資格なし", "5": "複数該当"}
+
+
+def _fail(message: str, status: int = 2) -> NoReturn:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(status)
+
+
+# -- card issue --------------------------------------------------------------------------------
+
+
+@card_app.command("issue")
+def issue(
+    insurer: Annotated[str, typer.Option("--insurer", help="InsurerNumber (6 or 8 digits).")],
+    symbol: Annotated[str, typer.Option("--symbol", help="InsuredCardSymbol ('' if none).")],
+    number: Annotated[str, typer.Option("--number", help="InsuredIdentificationNumber.")],
+    pin: Annotated[str, typer.Option("--pin", help="The card's 4-digit PIN (利用者証明用暗証番号).")],
+    out: Annotated[Path, typer.Option("--out", help="Where to write CARD.p12 (and CARD.p12.chip.json).")],
+    branch: Annotated[str | None, typer.Option("--branch", help="InsuredBranchNumber (2 digits).")] = None,
+    db: Annotated[str | None, typer.Option("--db", help="Central database URL (default: ONSHI_CENTRAL_DATABASE_URL).")] = None,
+    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Central data dir holding the JPKI CA.")] = None,
+) -> None:
+    """Make a virtual card for an insured person and register it as their health insurance card."""
+    from onshi.central.domain.qualification import CardKey
+    from onshi.oqs import identifiers as ids
+    from onshi.reader.card import check_pin_format
+    from onshi.reader.errors import ReaderError
+
+    try:
+        key = CardKey(
+            ids.insurer_number(insurer),
+            ids.insured_card_symbol(symbol),
+            ids.insured_identification_number(number),
+            ids.insured_branch_number(branch),
+        )
+        check_pin_format(pin)
+    except ids.InvalidIdentifier as exc:
+        _fail(str(exc))
+    except ReaderError as exc:
+        _fail(exc.message)
+    if out.exists():
+        _fail(f"{out} exists; a card is never overwritten")
+    central, jpki = _central_and_jpki(db, data_dir)
+    try:
+        _issue(central, jpki, key, pin, out)
+    finally:
+        central.db.dispose()
+    typer.echo(str(out))
+
+
+def _central_and_jpki(db: str | None, data_dir: Path | None) -> tuple[Any, Any]:
+    from pydantic import ValidationError
+
+    from onshi.central.services.central import Central
+    from onshi.central.settings import CentralSettings
+    from onshi.pki import CertificateAuthority, PkiError
+
+    given: dict[str, Any] = {
+        k: v for k, v in {"database_url": db, "data_dir": data_dir}.items() if v is not None
+    }
+    try:
+        settings = CentralSettings(**given)
+    except ValidationError as exc:
+        _fail(str(exc))
+    try:
+        central = Central.from_settings(settings)
+        return central, CertificateAuthority.load(settings.jpki_ca_dir)
+    except PkiError as exc:
+        _fail(str(exc), 1)
+
+
+def _issue(central: Any, jpki: Any, key: Any, pin: str, out: Path) -> None:
+    """Link first, write second: a card the central service does not know is never written."""
+    from onshi.central.errors import CentralError
+    from onshi.pki import PkiError
+    from onshi.reader.card import VirtualCard
+
+    issued = jpki.issue_card_certificate()
+    try:
+        central.link_card(key, issued.certificate)
+    except CentralError as exc:
+        _fail(exc.message, 1)
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        VirtualCard.create(out, issued, pin, ca_certificate=jpki.certificate)
+    except (PkiError, OSError) as exc:
+        _fail(f"cannot write {out}: {exc}", 1)
+
+
+# -- card reset / status -----------------------------------------------------------------------
+
+
+@card_app.command("reset")
+def reset(
+    card: Annotated[Path, typer.Argument(help="The virtual card (.p12).")],
+    pin: Annotated[str, typer.Option("--pin", help="The new 4-digit PIN.")],
+) -> None:
+    """Set a new PIN and unlock the card (as at the municipal office, 市区町村窓口)."""
+    from onshi.reader.card import VirtualCard
+    from onshi.reader.errors import ReaderError
+
+    try:
+        VirtualCard(card).reset(pin)
+    except ReaderError as exc:
+        _fail(exc.message, 2 if exc.code == "PIN_FORMAT_INVALID" else 1)
+    typer.echo("暗証番号を再設定し、ロックを解除しました。")
+
+
+@card_app.command("status")
+def status(card: Annotated[Path, typer.Argument(help="The virtual card (.p12).")]) -> None:
+    """Whether the card is locked, and how many PIN tries remain."""
+    from onshi.reader.card import VirtualCard
+    from onshi.reader.errors import ReaderError
+
+    try:
+        state = VirtualCard(card).state()
+    except ReaderError as exc:
+        _fail(exc.message, 1)
+    typer.echo("locked" if state.locked else f"usable, {state.remaining} PIN tries left")
+
+
+# -- reader present ----------------------------------------------------------------------------
+
+
+@reader_app.command("present")
+def present(
+    card: Annotated[Path, typer.Argument(help="The virtual card (.p12).")],
+    method: Annotated[str, typer.Option("--method", help="face | visual | pin")] = "face",
+    pin: Annotated[str | None, typer.Option("--pin", help="The PIN (asked for when --method pin).")] = None,
+    consent: Annotated[
+        str | None,
+        typer.Option("--consent", help="Comma-separated: drug,checkup,limit,diagnosis,operation."),
+    ] = None,
+    terminal: Annotated[
+        str, typer.Option("--terminal", envvar="ONSHI_READER_TERMINAL", help="The terminal's local URL.")
+    ] = "http://127.0.0.1:8780",
+    face_result: Annotated[
+        str | None,
+        typer.Option("--face-result", help="Simulated face authentication: match | mismatch (default: ONSHI_READER_FACE_RESULT or match)."),
+    ] = None,
+) -> None:
+    """Present a card at the reader: confirm identity, prove the card is here, get the answer."""
+    from onshi.reader.errors import ReaderError, TerminalRefused, TerminalUnavailable
+    from onshi.reader.reader import present_card
+    from onshi.reader.terminal import HttpTerminal
+
+    if method == "pin" and pin is None:
+        pin = typer.prompt("暗証番号（4桁）", hide_input=True)
+    try:
+        with HttpTerminal(terminal) as port:
+            summary = present_card(
+                card, port, method=method, pin=pin, consents=consent, face_result=face_result
+            )
+    except (TerminalRefused, TerminalUnavailable) as exc:
+        _fail(f"{exc.message} [{exc.code}]", 1)
+    except ReaderError as exc:
+        bad_input = exc.code in ("READER_ERROR", "PIN_FORMAT_INVALID", "PIN_REQUIRED")
+        _fail(f"{exc.message} [{exc.code}]", 2 if bad_input else 1)
+    validity = str(summary.get("QualificationValidity", ""))
+    typer.echo(f"QualificationValidity: {validity} ({VALIDITY_JA.get(validity, '不明')})")
+    if validity == "1" and summary.get("Name"):
+        typer.echo(f"氏名: {summary['Name']}")
+    if summary.get("face_file"):
+        typer.echo(f"face file: {summary['face_file']}")
