@@ -5,8 +5,9 @@
     OqsMessageError                 .code (stable, e.g. "OQS_SCHEMA") and .message (for a person)
     ├── UnknownMessage              OQS_UNKNOWN_MESSAGE   the file name is no request onshi knows
     ├── UnsafeXml                   (a hostile or oversized document; never parsed further)
-    │   ├── TooLarge                OQS_TOO_LARGE         more bytes than MAX_BYTES (checked before parsing)
-    │   ├── TooDeep                 OQS_TOO_DEEP          nesting deeper than MAX_DEPTH, or too many elements
+    │   ├── TooLarge                OQS_TOO_LARGE         more than MAX_BYTES (checked before parsing),
+    │   │                                                 MAX_ELEMENTS elements, or a 1 KiB attribute
+    │   ├── TooDeep                 OQS_TOO_DEEP          nesting deeper than MAX_DEPTH
     │   └── ForbiddenXml            OQS_FORBIDDEN_XML     DOCTYPE, entities, external references, XInclude
     ├── MalformedXml                OQS_MALFORMED_XML     not well-formed XML, or bytes not in the declared encoding
     ├── UnsupportedEncoding         OQS_ENCODING          an encoding other than UTF-8 or Shift_JIS

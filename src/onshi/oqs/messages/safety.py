@@ -65,7 +65,7 @@ def parse(data: bytes, limits: Limits = REQUEST_LIMITS) -> tuple[ET.Element, Enc
             if depth > limits.max_depth:
                 raise TooDeep(f"elements nest deeper than {limits.max_depth} levels")
             if elements > limits.max_elements:
-                raise TooDeep(f"the file has more than {limits.max_elements} elements")
+                raise TooLarge(f"the file has more than {limits.max_elements} elements")
             if elem.tag.startswith(XINCLUDE):
                 raise ForbiddenXml("XInclude is not allowed in OQS messages")
             for name, value in elem.attrib.items():

@@ -125,18 +125,18 @@ COMMON: dict[str, tuple[str, ...]] = {
     ),
 }
 
-# Elements that may occur more than once in their parent (given as a list in answers).
+# (parent, child) pairs where the child may occur more than once (a list in answers).
 REPEATED = frozenset(
     {
-        "ResultOfQualificationConfirmation",
-        "SpecificDiseasesCertificateInfo",
-        "QualificationConfirmSearchInfo",
-        "BulkConfirmUnit",
-        "MeTrMonthInf",
-        "DiDateInf",
-        "DrugInf",
-        "SpecificHealthCheckupInfo",
-        "HealthCheckupResultAndQuestionInfo",
+        ("ResultList", "ResultOfQualificationConfirmation"),
+        ("BulkConfirmUnit", "ResultOfQualificationConfirmation"),
+        ("SpecificDiseasesCertificateList", "SpecificDiseasesCertificateInfo"),
+        ("MessageBody", "BulkConfirmUnit"),
+        ("MessageBody", "MeTrMonthInf"),
+        ("DiDateInfs", "DiDateInf"),
+        ("DrugInfs", "DrugInf"),
+        ("MessageBody", "SpecificHealthCheckupInfo"),
+        ("HealthCheckupResultAndQuestionInfos", "HealthCheckupResultAndQuestionInfo"),
     }
 )
 

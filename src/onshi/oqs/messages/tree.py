@@ -1,6 +1,6 @@
 """Nested dicts (the central service's JSON) ⇄ XML text, driven by :mod:`shapes`.
 
-Dicts are complex elements, lists repeat an element, strings are text; ``None``, ``""``, ``[]``
+Dicts are complex elements, lists repeat an element, strings (only strings) are text; ``None``, ``""``, ``[]``
 and ``{}`` are left out (the central service never sends empty values).
 """
 
@@ -27,9 +27,9 @@ def absent(value: object) -> bool:
 
 
 def _text(name: str, value: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, str | int):
+    if not isinstance(value, str):
         raise RenderError(f"{name} must be text, got {type(value).__name__}")
-    return _NOT_XML.sub(GETA, str(value)).translate(_ESCAPES)
+    return _NOT_XML.sub(GETA, value).translate(_ESCAPES)
 
 
 def write(name: str, value: Mapping[str, Any], shapes: Shapes) -> str:
@@ -58,7 +58,7 @@ def _element(out: list[str], name: str, value: object, shapes: Shapes, depth: in
         if absent(item):
             continue
         if isinstance(item, list | tuple):
-            if child not in REPEATED:
+            if (name, child) not in REPEATED:
                 raise RenderError(f"{child} occurs once in {name}, got a list")
             for each in item:
                 if not absent(each):
@@ -74,7 +74,7 @@ def read(elem: ET.Element) -> dict[str, Any]:
     result: dict[str, Any] = {}
     for child in elem:
         value: Any = read(child) if len(child) else (child.text or "")
-        if child.tag in REPEATED:
+        if (elem.tag, child.tag) in REPEATED:
             result.setdefault(child.tag, []).append(value)
         else:
             result[child.tag] = value

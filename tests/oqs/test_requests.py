@@ -1,0 +1,284 @@
+import datetime as dt
+
+import pytest
+
+from onshi.oqs.messages import (
+    MAX_BULK_RECORDS,
+    BulkDownloadRequest,
+    BulkUploadRequest,
+    EligibilityRequest,
+    Encoding,
+    HistoryRequest,
+    InvalidValue,
+    MessageKind,
+    OqsMessageError,
+    SearchInfo,
+    parse_request,
+)
+from tests.oqs.helpers import HEADER, SEARCH, document, eligibility, history
+
+EXPECTED_SEARCH = SearchInfo(
+    InsurerNumber="123456",
+    InsuredCardSymbol="12-34",
+    InsuredIdentificationNumber="4260",
+    InsuredBranchNumber="01",
+    Birthdate=dt.date(2001, 3, 27),
+    LimitApplicationCertificateRelatedConsFlg=True,
+)
+
+
+@pytest.mark.parametrize("encoding", list(Encoding))
+def test_eligibility(encoding: Encoding) -> None:
+    request = parse_request(document(eligibility(), encoding), "OQSsiquc01req_1.xml")
+    assert request == EligibilityRequest(
+        QualificationConfirmationDate=dt.date(2024, 5, 1),
+        MedicalInstitutionCode="1311111111",
+        ArbitraryFileIdentifier="req-1",
+        search=EXPECTED_SEARCH,
+        encoding=encoding,
+    )
+
+
+def test_utf8_bom_and_no_declaration() -> None:
+    assert (
+        parse_request(document(eligibility(), bom=True), "OQSsiquc01req_1.xml").encoding
+        is Encoding.UTF8
+    )
+    bare = eligibility().encode()
+    assert parse_request(bare, "OQSsiquc01req_1.xml").encoding is Encoding.UTF8
+
+
+def test_character_code_identifier_without_declaration_means_shift_jis() -> None:
+    header = HEADER.replace(
+        "</MessageHeader>", "<CharacterCodeIdentifier>1</CharacterCodeIdentifier></MessageHeader>"
+    )
+    search = SEARCH.replace("12-34", "記号１")
+    data = eligibility(header, search).encode("cp932")
+    request = parse_request(data, "OQSsiquc01req_1.xml")
+    assert isinstance(request, EligibilityRequest)
+    assert request.encoding is Encoding.SHIFT_JIS
+    assert request.search.InsuredCardSymbol == "記号1"  # NFKC
+
+
+def test_cp932_extensions_are_read() -> None:
+    search = SEARCH.replace("12-34", "髙①㈱")
+    request = parse_request(
+        document(eligibility(search=search), Encoding.SHIFT_JIS), "OQSsiquc01req_1.xml"
+    )
+    assert isinstance(request, EligibilityRequest)
+    assert request.search.InsuredCardSymbol == "髙1(株)"  # NFKC, as identifiers normalise
+
+
+def test_lenient_element_order_and_optional_elements() -> None:
+    search = (
+        "<QualificationConfirmSearchInfo>"
+        "<Birthdate> 20010327 </Birthdate>"
+        "<InsuredIdentificationNumber>4260</InsuredIdentificationNumber>"
+        "<InsurerNumber>00123456</InsurerNumber>"
+        "<InsuredBranchNumber />"
+        "<InsuredCardSymbol></InsuredCardSymbol>"
+        "</QualificationConfirmSearchInfo>"
+    )
+    header = (
+        "<MessageHeader><MedicalInstitutionCode>1311111111</MedicalInstitutionCode>"
+        "<QualificationConfirmationDate>20240501</QualificationConfirmationDate></MessageHeader>"
+    )
+    request = parse_request(document(eligibility(header, search)), "OQSsiquc01req_1.xml")
+    assert isinstance(request, EligibilityRequest)
+    assert request.ArbitraryFileIdentifier is None
+    assert request.search == SearchInfo("123456", "", "4260", None, dt.date(2001, 3, 27), False)
+
+
+def test_bulk_upload() -> None:
+    records = "".join(
+        SEARCH.replace(
+            "</QualificationConfirmSearchInfo>",
+            f"<ArbitraryIdentifier>R{i}</ArbitraryIdentifier></QualificationConfirmSearchInfo>",
+        )
+        for i in range(3)
+    )
+    body = f"<XmlMsg>{HEADER}<MessageBody>{records}</MessageBody></XmlMsg>"
+    request = parse_request(document(body, Encoding.SHIFT_JIS), "OQSmuquc01req_1.xml")
+    assert isinstance(request, BulkUploadRequest)
+    assert [r.ArbitraryIdentifier for r in request.records] == ["R0", "R1", "R2"]
+    assert request.records[0].InsurerNumber == "123456"
+    assert request.encoding is Encoding.SHIFT_JIS
+
+
+def test_bulk_upload_cap() -> None:
+    records = SEARCH * (MAX_BULK_RECORDS + 1)
+    body = f"<XmlMsg>{HEADER}<MessageBody>{records}</MessageBody></XmlMsg>"
+    with pytest.raises(OqsMessageError) as caught:
+        parse_request(document(body), "OQSmuquc01req_1.xml")
+    assert caught.value.code == "OQS_TOO_MANY_RECORDS"
+
+
+def test_bulk_upload_needs_a_record() -> None:
+    body = f"<XmlMsg>{HEADER}<MessageBody></MessageBody></XmlMsg>"
+    with pytest.raises(OqsMessageError) as caught:
+        parse_request(document(body), "OQSmuquc01req_1.xml")
+    assert caught.value.code == "OQS_SCHEMA"
+
+
+def test_bulk_download_as_oqsdrug2_writes_it() -> None:
+    body = (
+        "<XmlMsg><MessageHeader><MedicalInstitutionCode>1311111111</MedicalInstitutionCode>"
+        "</MessageHeader><MessageBody><ReceptionNumber>20240501120000ABCDEF012345</ReceptionNumber>"
+        "</MessageBody></XmlMsg>"
+    )
+    request = parse_request(document(body, Encoding.SHIFT_JIS), "OQSmuquc02req_1.xml")
+    assert request == BulkDownloadRequest(
+        "1311111111", "20240501120000ABCDEF012345", Encoding.SHIFT_JIS
+    )
+
+
+def test_drug_request_as_oqsdrug2_writes_it() -> None:
+    body = (
+        "<StartDate>20210501</StartDate><EndDate>20240501</EndDate><FileCategory>2</FileCategory>"
+        "<PrDiInfClassification>1</PrDiInfClassification><MedicalTreatmentFlag>1</MedicalTreatmentFlag>"
+    )
+    request = parse_request(
+        document(history(body), Encoding.SHIFT_JIS), "YZKsiquc01req_002405011200123.xml"
+    )
+    assert request == HistoryRequest(
+        kind=MessageKind.DRUG,
+        MedicalInstitutionCode="1311111111",
+        InsurerNumber="06123456",
+        InsuredCardSymbol="記号",
+        InsuredIdentificationNumber="1234",
+        InsuredBranchNumber=None,
+        ArbitraryFileIdentifier="00240501120012345",
+        StartDate=dt.date(2021, 5, 1),
+        EndDate=dt.date(2024, 5, 1),
+        encoding=Encoding.SHIFT_JIS,
+        FileCategory="2",
+        PrDiInfClassification="1",
+        MedicalTreatmentFlag="1",
+    )
+
+
+def test_checkup_request_without_dates() -> None:
+    body = "<FileCategory>2</FileCategory><PrDiInfClassification>1</PrDiInfClassification>"
+    request = parse_request(
+        document(history(body, branch="<BranchNumber>02</BranchNumber>")), "TKKsiquc01req_1.xml"
+    )
+    assert isinstance(request, HistoryRequest)
+    assert (request.kind, request.StartDate, request.EndDate, request.InsuredBranchNumber) == (
+        MessageKind.CHECKUP,
+        None,
+        None,
+        "02",
+    )
+
+
+def test_zero_date_means_no_date() -> None:
+    body = (
+        "<StartDate>00000000</StartDate><EndDate>20240501</EndDate><FileCategory>2</FileCategory>"
+    )
+    request = parse_request(document(history(body)), "YZKsiquc01req_1.xml")
+    assert isinstance(request, HistoryRequest)
+    assert request.StartDate is None
+
+
+def test_pdf_is_unsupported() -> None:
+    with pytest.raises(OqsMessageError) as caught:
+        parse_request(document(history("<FileCategory>1</FileCategory>")), "YZKsiquc01req_1.xml")
+    assert caught.value.code == "OQS_UNSUPPORTED"
+    assert "FileCategory 2" in caught.value.message
+
+
+def test_end_before_start() -> None:
+    body = "<StartDate>20240501</StartDate><EndDate>20240401</EndDate>"
+    with pytest.raises(InvalidValue) as caught:
+        parse_request(document(history(body)), "YZKsiquc01req_1.xml")
+    assert caught.value.element == "EndDate"
+
+
+def _replace(old: str, new: str) -> bytes:
+    text = eligibility()
+    assert old in text
+    return document(text.replace(old, new))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "element"),
+    [
+        (
+            "<MedicalInstitutionCode>1311111111<",
+            "<MedicalInstitutionCode>131111111<",
+            "MedicalInstitutionCode",
+        ),
+        (
+            "<MedicalInstitutionCode>1311111111<",
+            "<MedicalInstitutionCode>4811111111<",
+            "MedicalInstitutionCode",
+        ),
+        (
+            "<MedicalInstitutionCode>1311111111<",
+            "<MedicalInstitutionCode>1321111111<",
+            "MedicalInstitutionCode",
+        ),
+        (
+            "<QualificationConfirmationDate>20240501<",
+            "<QualificationConfirmationDate>2024-05-01<",
+            "QualificationConfirmationDate",
+        ),
+        ("<Birthdate>20010327<", "<Birthdate>20230230<", "Birthdate"),
+        ("<Birthdate>20010327<", "<Birthdate>20011327<", "Birthdate"),
+        ("<InsurerNumber>  123456<", "<InsurerNumber>1234567<", "InsurerNumber"),
+        ("<InsurerNumber>  123456<", "<InsurerNumber>12345a<", "InsurerNumber"),
+        ("<InsuredBranchNumber>01<", "<InsuredBranchNumber>123<", "InsuredBranchNumber"),
+        (
+            "<InsuredIdentificationNumber>4260<",
+            "<InsuredIdentificationNumber><",
+            "InsuredIdentificationNumber",
+        ),
+        ("<InsuredCardSymbol>12-34<", "<InsuredCardSymbol>" + "x" * 39 + "<", "InsuredCardSymbol"),
+        (
+            "<LimitApplicationCertificateRelatedConsFlg>1<",
+            "<LimitApplicationCertificateRelatedConsFlg>2<",
+            "LimitApplicationCertificateRelatedConsFlg",
+        ),
+    ],
+)
+def test_invalid_values_name_the_element(old: str, new: str, element: str) -> None:
+    with pytest.raises(InvalidValue) as caught:
+        parse_request(_replace(old, new), "OQSsiquc01req_1.xml")
+    assert caught.value.code == "OQS_INVALID_VALUE"
+    assert caught.value.element == element
+    assert element in caught.value.message
+
+
+def test_personal_values_are_not_repeated_in_messages() -> None:
+    with pytest.raises(InvalidValue) as caught:
+        parse_request(
+            _replace("<Birthdate>20010327<", "<Birthdate>19990230<"), "OQSsiquc01req_1.xml"
+        )
+    assert "19990230" not in caught.value.message
+
+
+def test_unknown_code_in_history_request() -> None:
+    with pytest.raises(InvalidValue) as caught:
+        parse_request(document(history("<FileCategory>3</FileCategory>")), "YZKsiquc01req_1.xml")
+    assert caught.value.element == "FileCategory"
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "element"),
+    [
+        ("<Birthdate>20010327</Birthdate>", "", "QualificationConfirmSearchInfo"),
+        ("<Birthdate>", "<Unknown>1</Unknown><Birthdate>", "Unknown"),
+        ("<MedicalInstitutionCode>1311111111</MedicalInstitutionCode>", "", "MessageHeader"),
+    ],
+)
+def test_structure_errors(old: str, new: str, element: str) -> None:
+    with pytest.raises(OqsMessageError) as caught:
+        parse_request(_replace(old, new), "OQSsiquc01req_1.xml")
+    assert caught.value.code == "OQS_SCHEMA"
+    assert element in caught.value.message
+
+
+def test_wrong_kind_for_the_file_name() -> None:
+    with pytest.raises(OqsMessageError) as caught:
+        parse_request(document(eligibility()), "OQSmuquc02req_1.xml")
+    assert caught.value.code == "OQS_SCHEMA"
