@@ -143,3 +143,28 @@ def test_shuffled_and_truncated_configs_never_break_lint(lines: list[str]) -> No
     text = "\n".join(lines)
     report = lint_text(text, "east")
     assert all(1 <= f.line <= max(1, len(lines)) for f in report.findings)
+
+
+def test_hostile_filter_sets_are_bounded() -> None:
+    import random
+    import time
+
+    rnd = random.Random(1)
+    forms = ["any", "fe80::/10", "2001:db8::/32", "2001:db8:{:x}::/48", "host 2001:db8::{:x}"]
+
+    def prefix() -> str:
+        return rnd.choice(forms).format(rnd.randrange(1, 5000))
+
+    lines = [
+        f"ipv6 access-list big {rnd.choice(['permit', 'deny'])} {rnd.choice(['tcp', 'udp'])} "
+        f"src {prefix()} sport range {rnd.randrange(0, 3000)} {rnd.randrange(3000, 9000)} "
+        f"dest {prefix()} dport eq {rnd.randrange(1, 9000)}"
+        for _ in range(200)
+    ]
+    lines += ["interface GigaEthernet0.0", "  description WAN", "  ipv6 enable", "  ipv6 filter big 10 in", "!"]
+    start = time.perf_counter()
+    report = lint_text("\n".join(lines))
+    assert time.perf_counter() - start < 5
+    budget = [f for f in report.findings if "too complex" in f.message]
+    assert [f.rule for f in budget] == ["wan-inbound-default-deny"]
+    assert budget[0].severity == "warning" and 1 <= budget[0].line <= 200

@@ -164,10 +164,27 @@ def subtract_all(boxes: list[Box], cut: Box) -> list[Box]:
     return [piece for box in boxes for piece in subtract(box, cut)]
 
 
+class TooComplex(Exception):
+    """The filters split packet space into more pieces than the analysis budget allows."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line
+
+
+MAX_PIECES = 20_000  # real configurations need a few dozen; hostile ones could need millions
+
+
 def classify(
-    chain: Sequence[FilterEntry], region: Box, implicit: Action = Action.DENY
+    chain: Sequence[FilterEntry],
+    region: Box,
+    implicit: Action = Action.DENY,
+    budget: int = MAX_PIECES,
 ) -> list[tuple[Box, Verdict]]:
-    """Split ``region`` into boxes, each decided by one entry (or by the implicit verdict)."""
+    """Split ``region`` into boxes, each decided by one entry (or by the implicit verdict).
+
+    Raises :class:`TooComplex` when more than ``budget`` pieces would be needed.
+    """
     if not chain:
         return [(region, Verdict(Action.PERMIT, False, None))]
     decided: list[tuple[Box, Verdict]] = []
@@ -185,6 +202,8 @@ def classify(
             decided.append((hit, verdict))
             next_remaining += subtract(box, entry.box)
         remaining = next_remaining
+        if len(remaining) + len(decided) > budget:
+            raise TooComplex(f"more than {budget} pieces of packet space", entry.line)
     decided += [(box, Verdict(implicit, False, None)) for box in remaining]
     return decided
 

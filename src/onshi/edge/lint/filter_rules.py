@@ -6,7 +6,8 @@ filters to check the lint tells the truth, and sample packets to check its silen
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 
 from onshi.edge.ixconfig.filters import (
     ANY_PORT,
@@ -17,6 +18,7 @@ from onshi.edge.ixconfig.filters import (
     Box,
     FilterEntry,
     Packet,
+    TooComplex,
     address_space,
     classify,
     full_box,
@@ -25,7 +27,7 @@ from onshi.edge.ixconfig.filters import (
 )
 from onshi.edge.lint.context import LintContext
 from onshi.edge.lint.findings import Finding, Severity
-from onshi.edge.lint.registry import finding, rule
+from onshi.edge.lint.registry import Check, finding, rule
 
 V6 = address_space(6)
 LINK_LOCAL = prefix_interval("fe80::/10", 6)
@@ -39,6 +41,27 @@ INBOUND_ALLOWED: tuple[Box, ...] = (
     ((UDP, UDP), V6, ANY_PORT, V6, (546, 547)),
     ((ICMP6, ICMP6), V6, ANY_PORT, V6, ANY_PORT),
 )
+
+
+def _bounded(rule_id: str) -> Callable[[Check], Check]:
+    """Turn an analysis that runs out of budget into a warning instead of a hang or a crash."""
+
+    def wrap(check: Check) -> Check:
+        @functools.wraps(check)
+        def run(ctx: LintContext) -> Iterator[Finding]:
+            try:
+                yield from list(check(ctx))
+            except TooComplex as exc:
+                yield finding(
+                    rule_id,
+                    exc.line,
+                    f"filters too complex to analyse ({exc}); this rule was not checked",
+                    severity=Severity.WARNING,
+                )
+
+        return run
+
+    return wrap
 
 
 def _last_filter_line(ctx: LintContext, direction: str, family: int = 6) -> int:
@@ -60,6 +83,7 @@ def _wan_chain(ctx: LintContext, direction: str) -> list[FilterEntry] | None:
     Severity.ERROR,
     "the WAN's inbound IPv6 filters end in deny-all and let in nothing but DHCPv6 and ICMPv6",
 )
+@_bounded("wan-inbound-default-deny")
 def wan_inbound_default_deny(ctx: LintContext) -> Iterator[Finding]:
     chain = _wan_chain(ctx, "in")
     if chain is None:
@@ -115,6 +139,7 @@ def _denied_in(ctx: LintContext, region: Box) -> tuple[Packet, int] | None:
 
 
 @rule("dhcpv6-inbound-allowed", Severity.ERROR, "DHCPv6 replies (udp 546) are let in on the WAN")
+@_bounded("dhcpv6-inbound-allowed")
 def dhcpv6_inbound_allowed(ctx: LintContext) -> Iterator[Finding]:
     denied = _denied_in(ctx, DHCPV6_REPLY)
     if denied:
@@ -129,6 +154,7 @@ def dhcpv6_inbound_allowed(ctx: LintContext) -> Iterator[Finding]:
 
 
 @rule("icmpv6-inbound-allowed", Severity.ERROR, "ICMPv6 is let in on the WAN")
+@_bounded("icmpv6-inbound-allowed")
 def icmpv6_inbound_allowed(ctx: LintContext) -> Iterator[Finding]:
     denied = _denied_in(ctx, ICMPV6_ANY)
     if denied:
@@ -147,6 +173,7 @@ def icmpv6_inbound_allowed(ctx: LintContext) -> Iterator[Finding]:
     Severity.ERROR,
     "outbound traffic on the WAN passes a dynamic (stateful) filter so replies come back",
 )
+@_bounded("wan-outbound-stateful")
 def wan_outbound_stateful(ctx: LintContext) -> Iterator[Finding]:
     chain = _wan_chain(ctx, "out")
     if chain is None:
@@ -180,6 +207,7 @@ def wan_outbound_stateful(ctx: LintContext) -> Iterator[Finding]:
     Severity.ERROR,
     "the interface facing the terminal's IPv4 linkage NIC denies everything inbound",
 )
+@_bounded("linkage-inbound-deny")
 def linkage_inbound_deny(ctx: LintContext) -> Iterator[Finding]:
     link = ctx.linkage
     if link is None:
