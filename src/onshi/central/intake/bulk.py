@@ -69,6 +69,22 @@ class BulkWriter:
         sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'  # noqa: S608
         self._dbapi.cursor().executemany(sql, self._for_sqlite(table, columns, rows))
 
+    def insert_plain(
+        self, name: str, columns: Sequence[str], rows: Sequence[Sequence[Any]]
+    ) -> None:
+        """Text values into a helper table (no type conversion needed)."""
+        names = ", ".join(columns)
+        if self.dialect == "postgresql":
+            with (
+                self._dbapi.cursor() as cursor,
+                cursor.copy(f"COPY {name} ({names}) FROM STDIN") as copy,
+            ):
+                for row in rows:
+                    copy.write_row(row)
+            return
+        marks = ", ".join("?" * len(columns))
+        self._dbapi.cursor().executemany(f"INSERT INTO {name} ({names}) VALUES ({marks})", rows)  # noqa: S608
+
     def insert_new(
         self, table: Table, columns: Sequence[str], rows: Sequence[Sequence[Any]]
     ) -> int:

@@ -5,7 +5,7 @@ a changed row is updated with ``version + 1`` after its earlier state is copied,
 ``qualification_history`` (資格履歴). Individuals are found by the insurers' ``IndividualId``; a row
 without one keeps the individual its card key already has, or gets a new one.
 
-Existing rows are looked up in bulk per chunk and only for insurers that already have rows, so a
+Stored rows are looked up in bulk per chunk and only for insurers that already have rows, so a
 first import of a million persons costs no lookups at all.
 """
 
@@ -15,12 +15,13 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, BinaryIO, NamedTuple
+from typing import Any, BinaryIO
 
-from sqlalchemy import Connection, bindparam, select, tuple_, update
+from sqlalchemy import Connection, bindparam, select, update
 
 from onshi.central.errors import IntakeRejected, RowProblem
 from onshi.central.intake.bulk import BulkWriter
+from onshi.central.intake.card_keys import CardKeyLookup, Stored
 from onshi.central.intake.counts import ImportCounts
 from onshi.central.intake.insured_csv import (
     LIMIT_COLUMNS,
@@ -38,7 +39,6 @@ HISTORY = t.Base.metadata.tables["qualification_history"]
 LIMIT = t.Base.metadata.tables["limit_application_certificate"]
 
 CHUNK = 5_000
-LOOKUP_BATCH = 400  # card keys per IN (…) query: 4 parameters each, well under SQLite's limit
 QUALIFICATION_INSERT = (
     "id",
     "individual_id",
@@ -48,16 +48,6 @@ QUALIFICATION_INSERT = (
     "updated_at",
 )
 LIMIT_INSERT = ("qualification_id", *LIMIT_COLUMNS, "content_digest")
-
-CardKey = tuple[str, str, str, str]
-
-
-class Existing(NamedTuple):
-    id: int
-    individual_id: int
-    content_digest: str
-    version: int
-    external_id: str | None
 
 
 def utc_now() -> dt.datetime:
@@ -108,6 +98,7 @@ class InsuredStore:
         self.connection = connection
         self.now = now
         self.writer = BulkWriter(connection)
+        self.lookup = CardKeyLookup(connection, self.writer)
         self.counts = ImportCounts()
         if connection.dialect.name == "sqlite":
             connection.exec_driver_sql("PRAGMA cache_size = -262144")  # 256 MiB for index builds
@@ -132,7 +123,7 @@ class InsuredStore:
         if not chunk:
             return
         self._write_insurers(chunk)
-        existing = self._existing(
+        existing = self.lookup.find(
             r.card_key for r in chunk if r.InsurerNumber in self.insurers_with_rows
         )
         self._learn_individuals(
@@ -148,7 +139,7 @@ class InsuredStore:
         individuals: list[tuple[int, str | None]] = []
         adopted: list[dict[str, Any]] = []
         inserts: list[tuple[Any, ...]] = []
-        changes: list[tuple[Existing, InsuredRecord, int]] = []
+        changes: list[tuple[Stored, InsuredRecord, int]] = []
         limits: list[tuple[Any, ...]] = []
         unresolved = sum(
             1
@@ -202,33 +193,6 @@ class InsuredStore:
                 [{"b_number": k, "InsurerName": v} for k, v in renamed.items()],
             )
 
-    def _existing(self, keys: Iterable[CardKey]) -> dict[CardKey, Existing]:
-        wanted = list(dict.fromkeys(keys))
-        found: dict[CardKey, Existing] = {}
-        q = QUALIFICATION.c
-        key_columns = tuple_(
-            q.InsurerNumber,
-            q.InsuredCardSymbol,
-            q.InsuredIdentificationNumber,
-            q.InsuredBranchNumber,
-        )
-        query = select(
-            q.InsurerNumber,
-            q.InsuredCardSymbol,
-            q.InsuredIdentificationNumber,
-            q.InsuredBranchNumber,
-            q.id,
-            q.individual_id,
-            q.content_digest,
-            q.version,
-            INDIVIDUAL.c.external_id,
-        ).join(INDIVIDUAL, INDIVIDUAL.c.id == q.individual_id)
-        for start in range(0, len(wanted), LOOKUP_BATCH):
-            batch = wanted[start : start + LOOKUP_BATCH]
-            for row in self.connection.execute(query.where(key_columns.in_(batch))):
-                found[(row[0], row[1], row[2], row[3])] = Existing(*row[4:])
-        return found
-
     def _learn_individuals(self, external_ids: set[str]) -> None:
         if not external_ids or not self.external_ids_stored:
             return
@@ -244,7 +208,7 @@ class InsuredStore:
     def _individual(
         self,
         r: InsuredRecord,
-        old: Existing | None,
+        old: Stored | None,
         fresh: Any,
         individuals: list[tuple[int, str | None]],
         adopted: list[dict[str, Any]],
@@ -271,7 +235,7 @@ class InsuredStore:
         self.individual_of[r.IndividualId] = individual_id
         return individual_id
 
-    def _update(self, changes: list[tuple[Existing, InsuredRecord, int]]) -> None:
+    def _update(self, changes: list[tuple[Stored, InsuredRecord, int]]) -> None:
         if not changes:
             return
         q = QUALIFICATION.c
