@@ -106,7 +106,8 @@ def _drug(header: Json, body: Json) -> tuple[Json, Json]:
     """Flat DrugInformation lines → MeTrMonthInf / DiDateInfs / DiDateInf / DrugInfs / DrugInf.
 
     Consecutive lines of the same month start one MeTrMonthInf; consecutive lines of the same
-    DiDate and PrDate one DiDateInf. Order is kept exactly, so reading back gives the same lines.
+    DiDate and PrDate one DiDateInf. Order is kept exactly, so reading back gives the same lines
+    (lines with no drug field at all are left out: DrugInfs may not be empty).
     """
     info = body.pop("QualificationsInfo", None)
     if info is not None:
@@ -117,7 +118,11 @@ def _drug(header: Json, body: Json) -> tuple[Json, Json]:
         if not isinstance(line, Mapping) or tree.absent(line.get("DiDate")):
             raise RenderError("every DrugInformation line needs a DiDate")
         di_date, pr_date = str(line["DiDate"]), line.get("PrDate")
-        drug = {k: v for k, v in line.items() if k not in ("DiDate", "PrDate")}
+        drug = {
+            k: v for k, v in line.items() if k not in ("DiDate", "PrDate") and not tree.absent(v)
+        }
+        if not drug:
+            continue  # a dispensing date without any drug: nothing a client could show
         if not months or months[-1]["MeTrMonth"] != di_date[:6]:
             months.append({"MeTrMonth": di_date[:6], "DiDateInfs": {"DiDateInf": []}})
         dates = months[-1]["DiDateInfs"]["DiDateInf"]
