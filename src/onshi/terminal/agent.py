@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -23,6 +24,7 @@ from onshi.terminal.state import RequestRow, Stage, StateStore, now
 
 log = logging.getLogger(__name__)
 HEALTH_INTERVAL = 15.0
+REQUEST_NAME = re.compile(r"[A-Za-z0-9]+req_[^/\\]*\.xml", re.IGNORECASE)
 
 
 class CentralStatus:
@@ -106,7 +108,13 @@ class Agent:
     # -- intake ----------------------------------------------------------------------------
 
     def register(self, name: str) -> None:
-        """A file appeared in ``req``: remember it (once) and wake the scheduler."""
+        """A file appeared in ``req``: remember it (once) and wake the scheduler.
+
+        Only names of the form ``…req_….xml`` are requests; anything else (a client's
+        temporary file, a stray document) is left alone.
+        """
+        if not REQUEST_NAME.fullmatch(name):
+            return
         with self._register_lock:
             if self.state.open_row(name) is not None:
                 return

@@ -25,6 +25,12 @@ class Answer:
     summary: dict[str, Any]  # for the reception screen
 
 
+class WrongFacility(m.OqsMessageError):
+    """A request names another facility than this terminal's (a misconfigured client)."""
+
+    code = "OQS_WRONG_FACILITY"
+
+
 class RetryLater(Exception):
     """The central service could not be reached; the request stays pending."""
 
@@ -88,7 +94,7 @@ def ask_central(client: CentralClient, request: m.Request) -> dict[str, Any]:
 def _summary(kind: m.MessageKind, answer: dict[str, Any]) -> dict[str, Any]:
     body = answer.get("MessageBody", {})
     header = answer.get("MessageHeader", {})
-    summary: dict[str, Any] = {"kind": kind.value}
+    summary: dict[str, Any] = {"message_kind": kind.value}
     for field in ("QualificationValidity", "ReceptionNumber"):
         if field in body:
             summary[field] = body[field]
@@ -111,8 +117,7 @@ def process(client: CentralClient, name: str, data: bytes, *, facility_code: str
         request = m.parse_request(data, name)
         encoding = request.encoding
         if request.MedicalInstitutionCode != facility_code:
-            raise m.OqsMessageError(
-                "OQS_WRONG_FACILITY",
+            raise WrongFacility(
                 f"MedicalInstitutionCode {request.MedicalInstitutionCode} is not this terminal's "
                 f"facility ({facility_code})",
             )
@@ -127,5 +132,5 @@ def process(client: CentralClient, name: str, data: bytes, *, facility_code: str
         code, message = "TERMINAL_INTERNAL_ERROR", "the terminal failed unexpectedly; the request was kept"
     return Answer(
         m.error_name(name), m.render_error(name, code, message, encoding=encoding), code,
-        {"kind": name[:10], "error": code, "message": message},
+        {"message_kind": name[:10], "error": code, "message": message},
     )

@@ -1,0 +1,58 @@
+"""A real central service for end-to-end tests: migrated database, HTTPS with mutual TLS on an
+ephemeral 127.0.0.1 port, one registered facility and its client certificate on disk."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from onshi.central.api import create_app
+from onshi.central.api.server import BackgroundServer, ensure_server_tls
+from onshi.central.services.central import Central
+from onshi.central.settings import CentralSettings
+from onshi.oqs.identifiers import MedicalInstitutionCode
+from onshi.pki import CertificateAuthority
+
+CLINIC = "1311111111"
+
+
+@dataclass
+class CentralStack:
+    central: Central
+    settings: CentralSettings
+    server: BackgroundServer | None
+    cert_path: Path
+    key_path: Path
+    ca_path: Path
+    facility: str
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        return self.server.url
+
+    def start(self) -> CentralStack:
+        """(Re)start the HTTPS server; a restart keeps the port when it is still free."""
+        port = self.server.port if self.server else 0
+        tls = ensure_server_tls(self.settings.data_dir, self.settings.ca_dir, "127.0.0.1")
+        self.server = BackgroundServer(create_app(self.central, self.settings), tls, port=port).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+
+    def close(self) -> None:
+        self.stop()
+        self.central.db.dispose()
+
+
+def central_stack(db_url: str, root: Path, facility: str = CLINIC) -> CentralStack:
+    settings = CentralSettings(database_url=db_url, data_dir=root, identifier_key="k" * 64)
+    central = Central.from_settings(settings)
+    central.register_facility(MedicalInstitutionCode(facility), "テスト診療所")
+    ca = CertificateAuthority.load(settings.ca_dir)
+    cert_path, key_path = root / "facility.cert.pem", root / "facility.key.pem"
+    ca.issue_facility_certificate(facility, "テスト診療所").write(cert_path, key_path)
+    stack = CentralStack(central, settings, None, cert_path, key_path, ca.cert_path, facility)
+    return stack.start()

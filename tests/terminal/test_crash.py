@@ -1,0 +1,94 @@
+"""SIGKILL at any moment loses no request and duplicates no answer."""
+
+from __future__ import annotations
+
+import collections
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from tests.stack import CentralStack
+from tests.terminal.conftest import terminal_settings
+from tests.terminal.oqs_files import bulk_upload_request, drop, eligibility_request, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+class Arrivals(FileSystemEventHandler):
+    """Counts every time a file appears in res under its final name (created or renamed in)."""
+
+    def __init__(self) -> None:
+        self.count: collections.Counter[str] = collections.Counter()
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type == "moved":
+            name = Path(str(event.dest_path)).name
+        elif event.event_type == "created":
+            name = Path(str(event.src_path)).name
+        else:
+            return
+        if not name.startswith("."):
+            self.count[name] += 1
+
+
+def start(settings_file: Path) -> subprocess.Popen[str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.terminal.agent_process", str(settings_file)],
+        cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert process.stdout is not None
+    assert process.stdout.readline().strip() == "ready"
+    return process
+
+
+@pytest.mark.slow
+def test_killing_the_agent_repeatedly_loses_and_duplicates_nothing(stack: CentralStack, tmp_path: Path) -> None:
+    settings = terminal_settings(stack, tmp_path)
+    settings_file = tmp_path / "terminal.json"
+    settings_file.write_text(settings.model_dump_json())
+    req, res = settings.oqs_dir / "req", settings.oqs_dir / "res"
+    req.mkdir(parents=True)
+    res.mkdir(parents=True)
+    arrivals = Arrivals()
+    observer = Observer()
+    observer.schedule(arrivals, str(res))
+    observer.start()
+    rng = random.Random(20261123)
+    expected: list[str] = []
+    try:
+        for round_ in range(6):
+            for i in range(15):
+                name = f"OQSsiquc01req_r{round_}_{i}.xml"
+                drop(req, name, eligibility_request(identifier=f"r{round_}-{i}"))
+                expected.append(name.replace("req", "res"))
+            name = f"OQSmuquc01req_r{round_}.xml"
+            drop(req, name, bulk_upload_request(1500))
+            expected.append(name.replace("req", "res"))
+            process = start(settings_file)
+            time.sleep(rng.uniform(0.05, 0.6))
+            process.send_signal(signal.SIGKILL)
+            process.wait()
+        process = start(settings_file)
+        try:
+            for name in expected:
+                wait_for(res / name, timeout=60)
+        finally:
+            process.terminate()
+            process.wait(10)
+        time.sleep(0.5)
+    finally:
+        observer.stop()
+        observer.join()
+    answers = sorted(p.name for p in res.iterdir())
+    assert answers == sorted(expected)  # nothing lost, nothing extra, no temporary files left
+    assert not list(req.iterdir())
+    duplicated = {name: n for name, n in arrivals.count.items() if n != 1}
+    assert duplicated == {}
