@@ -94,7 +94,7 @@ def ask_central(client: CentralClient, request: m.Request) -> dict[str, Any]:
 def _summary(kind: m.MessageKind, answer: dict[str, Any]) -> dict[str, Any]:
     body = answer.get("MessageBody", {})
     header = answer.get("MessageHeader", {})
-    summary: dict[str, Any] = {"message_kind": kind.value}
+    summary: dict[str, Any] = {"file_kind": kind.value}
     for field in ("QualificationValidity", "ReceptionNumber"):
         if field in body:
             summary[field] = body[field]
@@ -132,5 +132,5 @@ def process(client: CentralClient, name: str, data: bytes, *, facility_code: str
         code, message = "TERMINAL_INTERNAL_ERROR", "the terminal failed unexpectedly; the request was kept"
     return Answer(
         m.error_name(name), m.render_error(name, code, message, encoding=encoding), code,
-        {"message_kind": name[:10], "error": code, "message": message},
+        {"file_kind": name[:10], "error": code, "message": message},
     )
