@@ -172,7 +172,7 @@ def create_reception_app(agent: Any) -> FastAPI:
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         host = _host_of(request.headers.get("host", ""))
-        if host not in LOOPBACK_HOSTS and host != "testserver":
+        if host not in LOOPBACK_HOSTS:
             return error(403, "FORBIDDEN_ORIGIN")
         origin = request.headers.get("origin")
         if request.method == "POST" and origin and _host_of(urlsplit(origin).netloc) not in LOOPBACK_HOSTS:

@@ -94,7 +94,7 @@
         const event = JSON.parse(message.data);
         addEvent(event);
         if (kind === "central") { centralReachable = !!event.reachable; renderBanner(); }
-        if (kind === "answer" && String(event.kind_of || event.request || "").startsWith("OQSmuquc")) refreshBulk();
+        if (kind === "answer" && String(event.file_kind || event.request || "").startsWith("OQSmuquc")) refreshBulk();
       });
     }
   }
