@@ -17,6 +17,14 @@ import typer
 card_app = typer.Typer(help="Virtual My Number cards (マイナンバーカード) for tests and demos.", no_args_is_help=True)
 reader_app = typer.Typer(help="The face-authentication card reader (顔認証付きカードリーダー).", no_args_is_help=True)
 
+
+
+@reader_app.callback()
+def _reader() -> None:
+    """The face-authentication card reader (顔認証付きカードリーダー)."""
+    # A callback keeps ``present`` a sub-command even while it is the only one.
+
+
 VALIDITY_JA = {"1": "有効", "2": "無効", "3": "無効（新しい資格あり）", "4": "該当資格なし", "5": "複数該当"}
 
 
