@@ -364,6 +364,8 @@ class PopulationWriter:
         given = rng.choice(names.given_names(sex))
         if birth is None:
             birth = self.as_of - dt.timedelta(days=int(age * 365.25) + rng.randrange(365))
+        as_of = self.as_of
+        age = as_of.year - birth.year - ((as_of.month, as_of.day) < (birth.month, birth.day))
         self.counts.persons += 1
         return _Person(
             f"P{self.counts.persons:010d}",
@@ -542,8 +544,11 @@ class PopulationWriter:
         """Qualifications of one household under one insurer: one card number, branch per member."""
         rows: list[_Row] = []
         head = members[0]
-        family = [m for m in members if m.age < 75] if insurer.kind != "koki" else [head]
-        elders = [m for m in members if m not in family]
+        if insurer.kind == "koki":
+            family, others = [head], members[1:]
+        else:
+            family = [m for m in members if m.age < 75]
+            others = [m for m in members if m.age >= 75]
         card = self._card_number(insurer)
         if len(family) > 1:
             self.counts.families += 1
@@ -556,11 +561,14 @@ class PopulationWriter:
                     insurer, card, branch, person, insured, place, address, start, classification
                 )
             )
-        for elder in elders:  # 75 and over: each in 後期高齢者医療 under their own number
-            koki = self.koki[place[0]]
+        for other in others:
+            # 75 and over: each in 後期高齢者医療 under their own number; a younger spouse of a
+            # 後期 insured cannot be a dependant there and joins 国保.
+            own = self.koki[place[0]] if other.age >= 75 else self._kokuho_of(place)
+            branch = "" if own.kind == "koki" else "00"
             rows.append(
                 self._qualification(
-                    koki, self._card_number(koki), "", elder, elder, place, address, start, "1"
+                    own, self._card_number(own), branch, other, other, place, address, start, "1"
                 )
             )
         return rows

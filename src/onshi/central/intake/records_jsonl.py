@@ -246,8 +246,8 @@ class LinkedRecords:
                 problems.append(
                     RowProblem(line, str(name)[:40], f"unknown key for {self.kind.name} records")
                 )
-        if self.kind.name == "cards" and "certificate" in obj:
-            self._derive_card(line, obj)
+        if self.kind.name == "cards" and "certificate" in obj and not self._derive_card(line, obj):
+            return None
         key: list[str] = []
         for name, check, required in _KEY_CHECKS:
             key.append(self._value(line, obj, name, check, required, False) or "")  # type: ignore[arg-type]
@@ -263,16 +263,17 @@ class LinkedRecords:
                 return None
         return LinkedRecord(line, (key[0], key[1], key[2], key[3]), tuple(values))
 
-    def _derive_card(self, line: int, obj: dict[str, Any]) -> None:
+    def _derive_card(self, line: int, obj: dict[str, Any]) -> bool:
+        """Fill issuer, serial and digest from a PEM certificate; False if it is not one."""
         pem = obj.pop("certificate")
         if not isinstance(pem, str):
             self.problems.append(RowProblem(line, "certificate", "must be a PEM text"))
-            return
+            return False
         try:
             issuer, serial, digest = certificate_identity(pem)
         except FieldInvalid as exc:
             self.problems.append(RowProblem(line, "certificate", exc.reason))
-            return
+            return False
         for name, derived in (
             ("issuer", issuer),
             ("serial", serial),
@@ -281,6 +282,7 @@ class LinkedRecords:
             given = obj.setdefault(name, derived)
             if given != derived:
                 self.problems.append(RowProblem(line, name, "differs from the certificate's"))
+        return True
 
     def _value(
         self,
