@@ -34,7 +34,7 @@ class FormInvalid(Exception):
 def parse_date(raw: str) -> dt.date:
     """A date as typed; ValueError if it is not one."""
     text = unicodedata.normalize("NFKC", raw).strip().replace(" ", "")
-    if re.fullmatch(r"[0-9]{8}", text):
+    if text.isdigit():  # digits only: exactly YYYYMMDD (1980041 could be 4/1 or 4/11)
         return ids.oqs_date(text)
     match = _DATE.fullmatch(text)
     if match is None or not (match[2] and match[3]):
