@@ -239,3 +239,28 @@ def test_bulk_status(client: TestClient, fake_agent: Agent) -> None:
     [row] = client.get("/api/bulk").json()["requests"]
     assert row["name"] == "OQSmuquc01req_tomorrow.xml"
     assert (row["stage"], row["ReceptionNumber"]) == ("pending", "R0001")
+
+
+def test_face_file_in_the_configured_encoding(
+    fake_client: FakeClient, issue_card: Callable[..., VirtualCard], tmp_path: Path
+) -> None:
+    from onshi.oqs.messages import Encoding
+    from onshi.terminal import face
+    from onshi.terminal.settings import TerminalSettings
+
+    settings = TerminalSettings(
+        oqs_dir=tmp_path / "OQS", state_dir=tmp_path / "terminal", face_encoding=Encoding.SHIFT_JIS
+    )
+    agent = Agent(settings, fake_client)  # type: ignore[arg-type]
+    try:
+        card = issue_card(tmp_path / "c")
+        summary = face.confirm_card(
+            agent, certificate_pem=card.certificate_pem(), nonce="ab" * 32, signature="AAAA",
+            method="face", consents=[],
+        )
+        data = (agent.folders.face / summary["face_file"]).read_bytes()
+    finally:
+        agent.stop()
+    assert b'encoding="Shift_JIS"' in data[:100]
+    assert "診療".encode("cp932") in data
+    assert b"<CharacterCodeIdentifier>1</CharacterCodeIdentifier>" in data
