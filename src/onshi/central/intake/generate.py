@@ -12,16 +12,23 @@ from __future__ import annotations
 
 import csv
 import datetime as dt
-import json
 import random
 from collections.abc import Iterator
-from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from onshi.central.intake import names
+from onshi.central.intake.generate_history import HISTORY_FILES, HistoryWriter
 from onshi.central.intake.insured_csv import COLUMNS
+from onshi.central.intake.synthetic import (
+    GeneratedCounts,
+    Insurer,
+    Person,
+    Row,
+    add_years,
+    check_digit,
+    yyyymmdd,
+)
 
 INSURED_HEADER = ["InsurerNumber", "InsurerName", *COLUMNS[1:24], "IndividualId"]
 
@@ -48,239 +55,6 @@ AGE_BANDS = (
     1.5,
     0.4,
 )
-
-DRUGS = (
-    (
-        "2149044F1027",
-        "アムロジピン錠5mg「サワイ」",
-        "アムロジピンベシル酸塩",
-        "1",
-        "錠",
-        "1日1回朝食後",
-        "28",
-    ),
-    (
-        "2189017F1022",
-        "ロスバスタチン錠2.5mg「DSEP」",
-        "ロスバスタチンカルシウム",
-        "1",
-        "錠",
-        "1日1回夕食後",
-        "28",
-    ),
-    (
-        "3969007F1023",
-        "メトホルミン塩酸塩錠250mgMT「トーワ」",
-        "メトホルミン塩酸塩",
-        "2",
-        "錠",
-        "1日2回朝夕食後",
-        "28",
-    ),
-    (
-        "1149019F1560",
-        "ロキソプロフェンNa錠60mg「サワイ」",
-        "ロキソプロフェンナトリウム水和物",
-        "3",
-        "錠",
-        "1日3回毎食後",
-        "5",
-    ),
-    (
-        "2325003F1024",
-        "ファモチジン錠20mg「サワイ」",
-        "ファモチジン",
-        "2",
-        "錠",
-        "1日2回朝食後・就寝前",
-        "14",
-    ),
-    (
-        "6132005C1053",
-        "セフカペンピボキシル塩酸塩細粒10%小児用「日医工」",
-        "セフカペンピボキシル塩酸塩水和物",
-        "0.9",
-        "g",
-        "1日3回毎食後",
-        "5",
-    ),
-    (
-        "4490025F1022",
-        "フェキソフェナジン塩酸塩錠60mg「サワイ」",
-        "フェキソフェナジン塩酸塩",
-        "2",
-        "錠",
-        "1日2回朝夕食後",
-        "14",
-    ),
-    (
-        "2239001F1173",
-        "カルボシステイン錠500mg「サワイ」",
-        "L-カルボシステイン",
-        "3",
-        "錠",
-        "1日3回毎食後",
-        "7",
-    ),
-    (
-        "1124017F1040",
-        "ゾルピデム酒石酸塩錠5mg「サワイ」",
-        "ゾルピデム酒石酸塩",
-        "1",
-        "錠",
-        "1日1回就寝前",
-        "14",
-    ),
-    (
-        "2144012F1029",
-        "カンデサルタン錠8mg「あすか」",
-        "カンデサルタンシレキセチル",
-        "1",
-        "錠",
-        "1日1回朝食後",
-        "28",
-    ),
-    ("3399007H1021", "バイアスピリン錠100mg", "アスピリン", "1", "錠", "1日1回朝食後", "28"),
-    (
-        "2649843S2024",
-        "ロキソプロフェンNaテープ100mg「ユートク」",
-        "ロキソプロフェンナトリウム水和物",
-        "14",
-        "枚",
-        "1日1回貼付",
-        "1",
-    ),
-    ("1141007C1075", "カロナール細粒20%", "アセトアミノフェン", "1.5", "g", "疼痛時", "5"),
-    (
-        "6250021R1024",
-        "オセルタミビルDS3%「サワイ」",
-        "オセルタミビルリン酸塩",
-        "2",
-        "g",
-        "1日2回朝夕食後",
-        "5",
-    ),
-    (
-        "3961008F1020",
-        "グリメピリド錠1mg「サワイ」",
-        "グリメピリド",
-        "1",
-        "錠",
-        "1日1回朝食後",
-        "28",
-    ),
-    (
-        "2171014F1020",
-        "ニフェジピンCR錠20mg「サワイ」",
-        "ニフェジピン",
-        "1",
-        "錠",
-        "1日1回朝食後",
-        "28",
-    ),
-)
-
-# (ItemCode (JLAC10), ItemName, DataType, Unit, value generator (mean, sd, decimals))
-CHECKUP_ITEMS = (
-    ("9N001000000000001", "身長", "PQ", "cm", (162.0, 9.0, 1)),
-    ("9N006000000000001", "体重", "PQ", "kg", (62.0, 11.0, 1)),
-    ("9N011000000000001", "BMI", "PQ", "kg/m2", (23.0, 3.5, 1)),
-    ("9N016160100000001", "腹囲（実測）", "PQ", "cm", (84.0, 9.0, 1)),
-    ("9A751000000000001", "収縮期血圧(その他)", "PQ", "mmHg", (128.0, 16.0, 0)),
-    ("9A761000000000001", "拡張期血圧(その他)", "PQ", "mmHg", (78.0, 11.0, 0)),
-    ("3F015000002327101", "空腹時中性脂肪(トリグリセリド)", "PQ", "mg/dL", (120.0, 60.0, 0)),
-    ("3F070000002327101", "HDLコレステロール", "PQ", "mg/dL", (60.0, 14.0, 0)),
-    ("3F077000002327101", "LDLコレステロール", "PQ", "mg/dL", (122.0, 30.0, 0)),
-    ("3B035000002327201", "GOT(AST)", "PQ", "U/L", (23.0, 8.0, 0)),
-    ("3B045000002327201", "GPT(ALT)", "PQ", "U/L", (22.0, 12.0, 0)),
-    ("3B090000002327101", "γ-GT(γ-GTP)", "PQ", "U/L", (35.0, 25.0, 0)),
-    ("3D046000001906202", "HbA1c(NGSP値)", "PQ", "%", (5.7, 0.5, 1)),
-)
-URINE_GLUCOSE = {
-    "ItemCode": "1A020000000191111",
-    "ItemName": "尿糖",
-    "DataType": "CD",
-    "Oid": "1.2.392.200119.6.2101",
-}
-URINE_GLUCOSE_VALUES = (("1", "－"), ("2", "±"), ("3", "＋"))
-
-
-@dataclass(frozen=True, slots=True)
-class Insurer:
-    number: str
-    name: str
-    kind: str  # kyokai, union, kokuho, koki, mutual
-
-
-@dataclass
-class GeneratedCounts:
-    persons: int = 0
-    qualifications: int = 0
-    households: int = 0
-    families: int = 0  # households of two or more under one card number
-    twins: int = 0
-    lost: int = 0
-    moved: int = 0
-    drug: int = 0
-    checkup: int = 0
-    limit: int = 0
-    specific_disease: int = 0
-
-
-def check_digit(body: str) -> str:
-    """検証番号 of an insurer number: weights 2, 1, 2, 1… from the right, digits of products summed."""
-    total = 0
-    for i, ch in enumerate(reversed(body)):
-        product = int(ch) * (2 if i % 2 == 0 else 1)
-        total += product // 10 + product % 10
-    return str((10 - total % 10) % 10)
-
-
-def _add_years(day: dt.date, years: int) -> dt.date:
-    try:
-        return day.replace(year=day.year + years)
-    except ValueError:  # 29 February
-        return day.replace(year=day.year + years, month=3, day=1)
-
-
-_YYYYMMDD: dict[dt.date, str] = {}
-
-
-def _d(day: dt.date | None) -> str:
-    if day is None:
-        return ""
-    found = _YYYYMMDD.get(day)
-    if found is None:
-        found = _YYYYMMDD[day] = f"{day.year:04d}{day.month:02d}{day.day:02d}"
-    return found
-
-
-def _fragment(values: dict[str, str]) -> str:
-    """JSON members without braces, to splice constant parts into lines written at speed."""
-    return json.dumps(values, ensure_ascii=False)[1:-1]
-
-
-@dataclass
-class _Person:
-    individual_id: str
-    name: str
-    kana: str
-    sex: str
-    birth: dt.date
-    age: int
-
-
-@dataclass
-class _Row:
-    """One qualification as written to insured.csv, with what the history writers need."""
-
-    insurer: Insurer
-    symbol: str
-    number: str
-    branch: str
-    person: _Person
-    values: dict[str, str] = field(default_factory=dict)
-    lost: bool = False
 
 
 class PopulationWriter:
@@ -359,7 +133,7 @@ class PopulationWriter:
 
     def _person(
         self, surname: tuple[str, str], sex: str, age: int, birth: dt.date | None = None
-    ) -> _Person:
+    ) -> Person:
         rng = self.rng
         given = rng.choice(names.given_names(sex))
         if birth is None:
@@ -367,7 +141,7 @@ class PopulationWriter:
         as_of = self.as_of
         age = as_of.year - birth.year - ((as_of.month, as_of.day) < (birth.month, birth.day))
         self.counts.persons += 1
-        return _Person(
+        return Person(
             f"P{self.counts.persons:010d}",
             f"{surname[0]}　{given[0]}",
             f"{surname[1]} {given[1]}",
@@ -376,7 +150,7 @@ class PopulationWriter:
             age,
         )
 
-    def _household(self) -> list[_Person]:
+    def _household(self) -> list[Person]:
         rng = self.rng
         surname = rng.choice(names.surnames())
         head_age = self._age(20, 100)
@@ -413,17 +187,17 @@ class PopulationWriter:
         insurer: Insurer,
         card: tuple[str, str],
         branch: str,
-        person: _Person,
-        insured: _Person,
+        person: Person,
+        insured: Person,
         place: tuple[str, ...],
         address: tuple[str, str],
         start: dt.date,
         classification: str,
-    ) -> _Row:
+    ) -> Row:
         rng, as_of = self.rng, self.as_of
         start = max(start, person.birth)
         if insurer.kind == "koki":
-            start = max(start, _add_years(person.birth, 75))
+            start = max(start, add_years(person.birth, 75))
         issued = max(start, as_of - dt.timedelta(days=rng.randrange(1, 1500)))
         july = dt.date(as_of.year if as_of.month < 8 else as_of.year + 1, 7, 31)
         ratio = self._ratio(person.age)
@@ -438,33 +212,35 @@ class PopulationWriter:
             "Name": person.name,
             "NameKana": person.kana,
             "Sex1": person.sex,
-            "Birthdate": _d(person.birth),
+            "Birthdate": yyyymmdd(person.birth),
             "Address": address[0],
             "PostNumber": address[1],
             "InsuredCardClassification": "01",
-            "InsuredCertificateIssuanceDate": _d(issued),
-            "InsuredCardValidDate": _d(issued),
-            "InsuredCardExpirationDate": _d(july) if insurer.kind in {"kokuho", "koki"} else "",
+            "InsuredCertificateIssuanceDate": yyyymmdd(issued),
+            "InsuredCardValidDate": yyyymmdd(issued),
+            "InsuredCardExpirationDate": yyyymmdd(july)
+            if insurer.kind in {"kokuho", "koki"}
+            else "",
             "InsuredPartialContributionRatio": ratio,
-            "QualificationDate": _d(start),
+            "QualificationDate": yyyymmdd(start),
             "IndividualId": person.individual_id,
         }
         if 70 <= person.age < 75:
-            seventy = _add_years(person.birth, 70)
+            seventy = add_years(person.birth, 70)
             first = (
                 seventy
                 if seventy.day == 1
                 else (seventy.replace(day=1) + dt.timedelta(days=32)).replace(day=1)
             )
             values |= {
-                "ElderlyRecipientCertificateDate": _d(first),
-                "ElderlyRecipientValidStartDate": _d(first),
-                "ElderlyRecipientValidEndDate": _d(july),
+                "ElderlyRecipientCertificateDate": yyyymmdd(first),
+                "ElderlyRecipientValidStartDate": yyyymmdd(first),
+                "ElderlyRecipientValidEndDate": yyyymmdd(july),
                 "ElderlyRecipientContributionRatio": ratio,
             }
-        return _Row(insurer, card[0], card[1], branch, person, values)
+        return Row(insurer, card[0], card[1], branch, person, values)
 
-    def _lose(self, row: _Row, on: dt.date, reason: str) -> None:
+    def _lose(self, row: Row, on: dt.date, reason: str) -> None:
         start = dt.date.fromisoformat(
             row.values["QualificationDate"][:4]
             + "-"
@@ -473,11 +249,11 @@ class PopulationWriter:
             + row.values["QualificationDate"][6:]
         )
         on = max(on, start + dt.timedelta(days=1))
-        row.values["DisqualificationDate"] = _d(on)
+        row.values["DisqualificationDate"] = yyyymmdd(on)
         row.values["ReasonOfLoss"] = reason
         row.lost = True
 
-    def households(self, persons: int) -> Iterator[list[_Row]]:
+    def households(self, persons: int) -> Iterator[list[Row]]:
         rng, as_of = self.rng, self.as_of
         while self.counts.persons < persons:
             members = self._household()
@@ -505,7 +281,7 @@ class PopulationWriter:
                 else self._employer_insurer(place)
             )
             tenure = rng.randrange(0, max(1, min(head.age - 18, 40)) * 365)
-            start = max(_add_years(head.birth, 18), as_of - dt.timedelta(days=tenure))
+            start = max(add_years(head.birth, 18), as_of - dt.timedelta(days=tenure))
             rows = self._cards(insurer, members, place, address, start)
             moved = rng.random() < 0.03 and kind != "koki"
             if moved:
@@ -536,13 +312,13 @@ class PopulationWriter:
     def _cards(
         self,
         insurer: Insurer,
-        members: list[_Person],
+        members: list[Person],
         place: tuple[str, ...],
         address: tuple[str, str],
         start: dt.date,
-    ) -> list[_Row]:
+    ) -> list[Row]:
         """Qualifications of one household under one insurer: one card number, branch per member."""
-        rows: list[_Row] = []
+        rows: list[Row] = []
         head = members[0]
         if insurer.kind == "koki":
             family, others = [head], members[1:]
@@ -573,103 +349,6 @@ class PopulationWriter:
             )
         return rows
 
-    # Histories ----------------------------------------------------------------------------
-    def _key(self, row: _Row) -> dict[str, str]:
-        return {
-            "InsurerNumber": row.insurer.number,
-            "InsuredCardSymbol": row.symbol,
-            "InsuredIdentificationNumber": row.number,
-            "InsuredBranchNumber": row.branch,
-        }
-
-    def _days_ago(self, recent: int, older: int, older_share: float) -> dt.date:
-        rng = self.rng
-        days = (
-            rng.randrange(recent, older) if rng.random() < older_share else rng.randrange(1, recent)
-        )
-        return self.as_of - dt.timedelta(days=days)
-
-    def histories(self, row: _Row, files: dict[str, IO[str]]) -> None:
-        rng, counts = self.rng, self.counts
-        person = row.person
-        key = _fragment(self._key(row))
-        if rng.random() < 0.25 + person.age / 250:
-            for _ in range(rng.randint(1, 5)):
-                day = self._days_ago(3 * 365, 5 * 365, 0.1)
-                prescribed = day - dt.timedelta(days=rng.choice((0, 0, 0, 1, 2)))
-                dates = _fragment({"DiDate": _d(day), "PrDate": _d(prescribed)})
-                for drug in rng.sample(_drug_fragments(), rng.randint(1, 3)):
-                    files["drug"].write(f"{{{key}, {dates}, {drug}}}\n")
-                    counts.drug += 1
-        if 40 <= person.age < 75 and rng.random() < 0.4:
-            for year in range(rng.randint(1, 3)):
-                day = self._days_ago(365, 7 * 365, 0.1) - dt.timedelta(days=365 * year)
-                when = _d(day)
-                for (mean, sd, decimals), item in _checkup_fragments():
-                    value = round(max(0.0, rng.gauss(mean, sd)), decimals)
-                    files["checkup"].write(
-                        f'{{{key}, "EffectiveTime": "{when}", {item}, "DataValue": "{value:.{decimals}f}"}}\n'
-                    )
-                value_code, label = rng.choices(URINE_GLUCOSE_VALUES, (0.9, 0.06, 0.04))[0]
-                record = URINE_GLUCOSE | {
-                    "EffectiveTime": when,
-                    "DataValue": value_code,
-                    "DataValueName": label,
-                }
-                files["checkup"].write(f"{{{key}, {_fragment(record)}}}\n")
-                counts.checkup += 1 + len(CHECKUP_ITEMS)
-        if rng.random() < 0.02:
-            start = self._days_ago(330, 700, 0.2).replace(day=1)
-            flag = (
-                rng.choice(("B01", "B02", "B03", "B05", "B06"))
-                if person.age >= 70
-                else rng.choice(("A01", "A02", "A03", "A04", "A05"))
-            )
-            record = {
-                "LimitApplicationCertificateClassification": "02"
-                if flag in {"A05", "B05", "B06"}
-                else "01",
-                "LimitApplicationCertificateClassificationFlag": flag,
-                "LimitApplicationCertificateDate": _d(start),
-                "LimitApplicationCertificateValidStartDate": _d(start),
-                "LimitApplicationCertificateValidEndDate": _d(
-                    _add_years(start, 1) - dt.timedelta(days=1)
-                ),
-            }
-            files["limit"].write(f"{{{key}, {_fragment(record)}}}\n")
-            counts.limit += 1
-        if rng.random() < 0.003:
-            start = self._days_ago(365, 3000, 0.5)
-            disease: dict[str, Any] = {
-                "SpecificDiseasesDiseaseCategory": rng.choices("123", (0.9, 0.08, 0.02))[0],
-                "SpecificDiseasesCertificateDate": _d(start),
-                "SpecificDiseasesValidStartDate": _d(start),
-                "SpecificDiseasesSelfPay": 20000
-                if person.age < 70 and rng.random() < 0.2
-                else 10000,
-            }
-            files["specific-disease"].write(
-                f"{{{key}, {json.dumps(disease, ensure_ascii=False)[1:-1]}}}\n"
-            )
-            counts.specific_disease += 1
-
-
-@cache
-def _drug_fragments() -> list[str]:
-    names_ = ("DrugC", "DrugN", "IngreN", "Qua1", "Unit", "UsageN", "Times")
-    return [_fragment(dict(zip(names_, drug, strict=True))) for drug in DRUGS]
-
-
-@cache
-def _checkup_fragments() -> list[tuple[tuple[float, float, int], str]]:
-    return [
-        (shape, _fragment({"ItemCode": c, "ItemName": n, "DataType": k, "Unit": u}))
-        for c, n, k, u, shape in CHECKUP_ITEMS
-    ]
-
-
-HISTORY_FILES = ("drug", "checkup", "limit", "specific-disease")
-
 
 def generate_population(
     out: Path, persons: int, *, seed: int = 1, as_of: dt.date | None = None, history: bool = True
@@ -677,6 +356,7 @@ def generate_population(
     """Write ``insured.csv`` (and, with ``history``, the JSON Lines files) into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     writer = PopulationWriter(out, seed=seed, as_of=as_of or dt.date.today(), history=history)
+    histories = HistoryWriter(writer.rng, writer.as_of, writer.counts)
     files: dict[str, Any] = {}
     try:
         if history:
@@ -690,7 +370,7 @@ def generate_population(
                 if history:
                     for row in household:
                         if not row.lost:
-                            writer.histories(row, files)
+                            histories.write(row, files)
     finally:
         for handle in files.values():
             handle.close()
