@@ -90,7 +90,6 @@ class Agent:
         self._wake.set()
         if self._observer is not None:
             self._observer.stop()
-            self._observer.join(5)
         for thread in self._threads:
             thread.join(5)
         self._pool.shutdown(wait=True)

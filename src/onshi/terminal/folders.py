@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import os
 from pathlib import Path
 
 
@@ -29,11 +28,11 @@ class OqsFolders:
         return final.with_name(f".{final.name}.onshi-tmp")
 
     def write_temporary(self, final: Path, data: bytes) -> Path:
+        # No fsync: the rename protects readers from half a file, and the page cache survives
+        # the agent's death; fsync would add milliseconds to every answer for power loss only,
+        # where the state database (synchronous=NORMAL) is not durable either.
         tmp = self.temporary(final)
-        with tmp.open("wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
+        tmp.write_bytes(data)
         return tmp
 
     def publish(self, final: Path) -> None:
