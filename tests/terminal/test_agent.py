@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 from onshi.terminal.agent import Agent
 from tests.stack import CentralStack
@@ -107,3 +108,22 @@ def test_bulk_upload_then_download(agent: Agent) -> None:
     assert len(units) == 25
     assert {text(u, "QualificationConfirmSearchInfo/ArbitraryIdentifier") for u in units} == {f"R{i}" for i in range(25)}
     assert {text(u, "QualificationValidity") for u in units} == {"1"}
+
+
+def test_requests_written_in_place_or_moved_in_from_elsewhere(agent: Agent, tmp_path: Path) -> None:
+    # Written directly: only the close after writing makes it a request.
+    with (agent.folders.req / "OQSsiquc01req_direct.xml").open("wb") as fh:
+        data = eligibility_request()
+        fh.write(data[:40])
+        fh.flush()
+        time.sleep(0.3)
+        assert not (agent.folders.res / "OQSsiquc01res_direct.xml").exists()
+        assert not list(agent.folders.res.glob("*.err"))
+        fh.write(data[40:])
+    wait_for(agent.folders.res / "OQSsiquc01res_direct.xml")
+    # Prepared in another folder and moved in whole.
+    elsewhere = tmp_path / "outbox" / "OQSsiquc01req_moved.xml"
+    elsewhere.parent.mkdir()
+    elsewhere.write_bytes(eligibility_request())
+    elsewhere.rename(agent.folders.req / elsewhere.name)
+    wait_for(agent.folders.res / "OQSsiquc01res_moved.xml")
