@@ -116,3 +116,35 @@ def test_manual_check_against_the_real_service(agent: Agent, screen: ReceptionSe
     assert (answer.json()["validity_label"], answer.json()["Name"]) == ("有効", "診療　太郎")
     lost = httpx.post(f"{screen.url}/api/check", json={**body, "number": "5000"}, timeout=10).json()
     assert lost["validity_label"] == "無効"
+
+
+def test_answered_request_files_reach_the_screen(agent: Agent, screen: ReceptionServer) -> None:
+    from tests.terminal.oqs_files import drop, eligibility_request
+
+    seen: list[dict[str, Any]] = []
+    ready = threading.Event()
+
+    def listen() -> None:
+        with httpx.stream("GET", f"{screen.url}/events", timeout=10) as response:
+            ready.set()
+            event = ""
+            for line in response.iter_lines():
+                if line.startswith("event:"):
+                    event = line.split(":", 1)[1].strip()
+                elif line.startswith("data:") and event == "answer":
+                    seen.append(json.loads(line.split(":", 1)[1]))
+                    if len(seen) == 2:
+                        return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    assert ready.wait(10)
+    drop(agent.folders.req, "OQSsiquc01req_screen.xml", eligibility_request())
+    drop(agent.folders.req, "OQSsiquc01req_other.xml", eligibility_request(facility="1311112222"))
+    listener.join(15)
+    by_name = {e["request"]: e for e in seen}
+    ok, refused = by_name["OQSsiquc01req_screen.xml"], by_name["OQSsiquc01req_other.xml"]
+    assert (ok["file_kind"], ok["validity_label"], ok["Name"]) == ("OQSsiquc01", "有効", "診療　太郎")
+    assert refused["outcome"] == "OQS_WRONG_FACILITY"
+    assert refused["outcome_label"].startswith("依頼ファイルの医療機関コード")
+    assert "message" not in refused

@@ -7,6 +7,7 @@ import datetime as dt
 import pytest
 
 from onshi.central import errors as central_errors
+from onshi.oqs.messages import errors as oqs_errors
 from onshi.reader import errors as reader_errors
 from onshi.terminal.reception.forms import parse_date
 from onshi.terminal.reception.messages_ja import (
@@ -27,8 +28,10 @@ def _codes(module: object, base: type) -> set[str]:
 
 
 def test_every_central_and_reader_code_reads_as_a_sentence() -> None:
-    codes = _codes(central_errors, central_errors.CentralError) | _codes(
-        reader_errors, reader_errors.ReaderError
+    codes = (
+        _codes(central_errors, central_errors.CentralError)
+        | _codes(reader_errors, reader_errors.ReaderError)
+        | _codes(oqs_errors, oqs_errors.OqsMessageError)
     )
     codes -= {"INTAKE_REJECTED", "AUDIT_CHAIN_BROKEN", "CARD_ERROR", "IDENTITY_NOT_CONFIRMED"}
     missing = sorted(c for c in codes if c not in MESSAGES)

@@ -99,6 +99,9 @@ def labelled(summary: dict[str, Any]) -> dict[str, Any]:
     out = dict(summary)
     if "QualificationValidity" in out:
         out["validity_label"] = validity_label(out["QualificationValidity"])
+    if out.get("outcome") not in (None, "ok"):
+        out["outcome_label"] = message_for(str(out["outcome"]))
+        out.pop("message", None)  # the technical (English) reason stays in the .err file
     if out.get("InsuredPartialContributionRatio"):
         out["ratio_label"] = contribution_label(out["InsuredPartialContributionRatio"])
     return out

@@ -58,7 +58,7 @@
     if (event.kind === "error") return event.message || "エラーが発生しました";
     if (event.kind === "answer") {
       parts.push(event.request || "");
-      if (event.outcome && event.outcome !== "ok") parts.push("エラー応答 " + event.outcome);
+      if (event.outcome && event.outcome !== "ok") parts.push("エラー応答: " + (event.outcome_label || event.outcome));
     }
     if (event.kind === "card" && event.method) parts.push(METHOD[event.method] || event.method);
     if (event.validity_label) parts.push(event.validity_label);
