@@ -118,9 +118,14 @@ class FakeCentral:
         self.calls.append((name, facility.value, q))
         if self.fail_with is not None:
             raise self.fail_with
-        return {"MessageHeader": {"MedicalInstitutionCode": facility.value}, "MessageBody": {"ok": name}}
+        return {
+            "MessageHeader": {"MedicalInstitutionCode": facility.value},
+            "MessageBody": {"ok": name},
+        }
 
-    def confirm_by_card_number(self, f: MedicalInstitutionCode, q: CardNumberQuestion) -> dict[str, Any]:
+    def confirm_by_card_number(
+        self, f: MedicalInstitutionCode, q: CardNumberQuestion
+    ) -> dict[str, Any]:
         return self._answer("confirm_by_card_number", f, q)
 
     def issue_nonce(self, f: MedicalInstitutionCode) -> dict[str, str]:
@@ -192,4 +197,3 @@ def assert_error(response: httpx.Response, status: int, code: str) -> dict[str, 
     assert body["code"] == code, body
     assert body["message"]
     return dict(body)
-

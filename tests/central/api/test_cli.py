@@ -19,8 +19,16 @@ from onshi.pki import load_certificate, medical_institution_code_of
 from tests.central import factories
 
 QUERY = [
-    "--insurer", "06139999", "--symbol", "12-34", "--number", "4260",
-    "--birthdate", "19800401", "--date", "20261123",
+    "--insurer",
+    "06139999",
+    "--symbol",
+    "12-34",
+    "--number",
+    "4260",
+    "--birthdate",
+    "19800401",
+    "--date",
+    "20261123",
 ]
 
 
@@ -28,7 +36,11 @@ def onshi(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONSHI_CENTRAL_")}
     return subprocess.run(
         [sys.executable, "-m", "onshi", "central", *args],
-        capture_output=True, text=True, cwd=cwd, env=env, timeout=120,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env=env,
+        timeout=120,
     )
 
 
@@ -62,7 +74,9 @@ def test_query_prints_one_json_object_with_oqs_names(sqlite_url: str, tmp_path: 
 def test_query_bad_input_exits_2_with_a_message(sqlite_url: str, tmp_path: Path) -> None:
     bad = [*QUERY]
     bad[bad.index("19800401")] = "19800231"
-    done = onshi("query", "--db", sqlite_url, "--data-dir", str(tmp_path / "data"), *bad, cwd=tmp_path)
+    done = onshi(
+        "query", "--db", sqlite_url, "--data-dir", str(tmp_path / "data"), *bad, cwd=tmp_path
+    )
     assert done.returncode == 2
     assert "--birthdate" in done.stderr and "calendar date" in done.stderr
     assert done.stdout == ""
@@ -72,21 +86,44 @@ def test_facility_add_registers_and_writes_the_certificate(sqlite_url: str, tmp_
     out = tmp_path / "clinic"
     result = CliRunner().invoke(
         app,
-        ["facility", "add", "1311111111", "オンシ診療所", "--out", str(out),
-         "--db", sqlite_url, "--data-dir", str(tmp_path / "data")],
+        [
+            "facility",
+            "add",
+            "1311111111",
+            "オンシ診療所",
+            "--out",
+            str(out),
+            "--db",
+            sqlite_url,
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
     )
     assert result.exit_code == 0, result.output
     certificate = load_certificate(out / "facility.cert.pem")
     assert medical_institution_code_of(certificate) == "1311111111"
     assert (out / "facility.key.pem").stat().st_mode & 0o777 == 0o600
-    assert (out / "ca.cert.pem").read_bytes() == (tmp_path / "data" / "ca" / "ca.cert.pem").read_bytes()
+    assert (out / "ca.cert.pem").read_bytes() == (
+        tmp_path / "data" / "ca" / "ca.cert.pem"
+    ).read_bytes()
     database = Database(sqlite_url)
     with database.sessions() as s:
         assert s.get(t.Facility, "1311111111") is not None
     database.dispose()
     refused = CliRunner().invoke(
-        app, ["facility", "add", "9911111111", "x", "--out", str(out), "--db", sqlite_url,
-              "--data-dir", str(tmp_path / "data")],
+        app,
+        [
+            "facility",
+            "add",
+            "9911111111",
+            "x",
+            "--out",
+            str(out),
+            "--db",
+            sqlite_url,
+            "--data-dir",
+            str(tmp_path / "data"),
+        ],
     )
     assert refused.exit_code == 2 and "prefecture" in refused.output
 

@@ -53,7 +53,10 @@ def test_no_connection_is_unavailable() -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    with pytest.raises(CentralUnavailable) as error, client_answering(httpx.MockTransport(handler)) as client:
+    with (
+        pytest.raises(CentralUnavailable) as error,
+        client_answering(httpx.MockTransport(handler)) as client,
+    ):
         client.health()
     assert error.value.code == "CENTRAL_UNAVAILABLE"
 
@@ -72,10 +75,15 @@ def test_card_exchange_signs_the_facility_bound_challenge(
         return httpx.Response(200, json={"MessageHeader": {"ReferenceClassification": "1"}})
 
     client = CentralClient(
-        "https://central.test", pki.clinic.cert, pki.clinic.key, transport=httpx.MockTransport(handler)
+        "https://central.test",
+        pki.clinic.cert,
+        pki.clinic.key,
+        transport=httpx.MockTransport(handler),
     )
     assert client.facility_code == CLINIC
-    client.confirm_with_card(card.cert_pem, card.signing_key, identity_method="face", consents=["drug"])
+    client.confirm_with_card(
+        card.cert_pem, card.signing_key, identity_method="face", consents=["drug"]
+    )
     verify_challenge(
         card.certificate,
         card_presence_challenge(CLINIC, "cd" * 32),

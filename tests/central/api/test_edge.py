@@ -27,7 +27,10 @@ BODY = {
 
 def _with_info(**changes: object) -> dict[str, object]:
     info = {**BODY["QualificationConfirmSearchInfo"], **changes}  # type: ignore[dict-item]
-    return {**BODY, "QualificationConfirmSearchInfo": {k: v for k, v in info.items() if v is not None}}
+    return {
+        **BODY,
+        "QualificationConfirmSearchInfo": {k: v for k, v in info.items() if v is not None},
+    }
 
 
 def _error_classes() -> list[type[errors.CentralError]]:
@@ -74,12 +77,20 @@ def test_every_service_error_has_its_status_and_code(
         ({"Birthdate": "20230230"}, "QualificationConfirmSearchInfo.Birthdate"),
         ({"Birthdate": None}, "QualificationConfirmSearchInfo.Birthdate"),
         ({"InsuredBranchNumber": "abc"}, "QualificationConfirmSearchInfo.InsuredBranchNumber"),
-        ({"InsuredIdentificationNumber": " "}, "QualificationConfirmSearchInfo.InsuredIdentificationNumber"),
-        ({"LimitApplicationCertificateRelatedConsFlg": "2"}, "QualificationConfirmSearchInfo.LimitApplicationCertificateRelatedConsFlg"),
+        (
+            {"InsuredIdentificationNumber": " "},
+            "QualificationConfirmSearchInfo.InsuredIdentificationNumber",
+        ),
+        (
+            {"LimitApplicationCertificateRelatedConsFlg": "2"},
+            "QualificationConfirmSearchInfo.LimitApplicationCertificateRelatedConsFlg",
+        ),
         ({"Unknown": "x"}, "QualificationConfirmSearchInfo.Unknown"),
     ],
 )
-def test_malformed_fields_are_named(fake_api: Running, change: dict[str, object], field: str) -> None:
+def test_malformed_fields_are_named(
+    fake_api: Running, change: dict[str, object], field: str
+) -> None:
     response = fake_api.client().post("/v1/eligibility/card-number", json=_with_info(**change))
     body = assert_error(response, 422, "REQUEST_INVALID")
     assert body["message"].startswith(f"{field}: "), body
@@ -100,9 +111,12 @@ def test_malformed_date_and_json(fake_api: Running) -> None:
     )
     assert assert_error(broken, 422, "REQUEST_INVALID")["message"].startswith("body: ")
     facility = {**BODY, "MedicalInstitutionCode": "9911111111"}
-    assert "MedicalInstitutionCode" in assert_error(
-        client.post("/v1/eligibility/card-number", json=facility), 422, "REQUEST_INVALID"
-    )["message"]
+    assert (
+        "MedicalInstitutionCode"
+        in assert_error(
+            client.post("/v1/eligibility/card-number", json=facility), 422, "REQUEST_INVALID"
+        )["message"]
+    )
 
 
 def test_card_request_fields(fake_api: Running) -> None:
@@ -181,7 +195,9 @@ def test_log_lines_carry_facility_path_status_and_no_personal_data(
             "/v1/eligibility/card-number", json=BODY, headers={"x-request-id": "reader-7.42"}
         )
     assert response.headers["x-request-id"] == "reader-7.42"
-    line = next(r.getMessage() for r in caplog.records if "request_id=reader-7.42" in r.getMessage())
+    line = next(
+        r.getMessage() for r in caplog.records if "request_id=reader-7.42" in r.getMessage()
+    )
     assert f"facility={CLINIC}" in line
     assert "path=/v1/eligibility/card-number" in line and "status=200" in line
     for personal in ("123456", "4260", "19800401", "12-34"):
@@ -207,8 +223,16 @@ def test_bulk_worker_runs_with_the_app(fake_api: Running) -> None:
 
 def test_every_route_reaches_its_service_method(fake_api: Running) -> None:
     client = fake_api.client()
-    history = {"InsurerNumber": "06139999", "InsuranceCardSymbol": "1", "InsuredPersonIdentificationNumber": "2", "StartDate": "20240101"}
-    bulk = {"QualificationConfirmationDate": "20261123", "QualificationConfirmSearchInfo": [BODY["QualificationConfirmSearchInfo"]]}
+    history = {
+        "InsurerNumber": "06139999",
+        "InsuranceCardSymbol": "1",
+        "InsuredPersonIdentificationNumber": "2",
+        "StartDate": "20240101",
+    }
+    bulk = {
+        "QualificationConfirmationDate": "20261123",
+        "QualificationConfirmSearchInfo": [BODY["QualificationConfirmSearchInfo"]],
+    }
     assert client.post("/v1/eligibility/card/nonce").json()["nonce"] == "ab" * 32
     assert client.post("/v1/bulk", json=bulk).status_code == 202
     assert client.get("/v1/bulk/20261123ABC").status_code == 200
@@ -224,4 +248,3 @@ def test_every_route_reaches_its_service_method(fake_api: Running) -> None:
 def test_error_codes_are_unique() -> None:
     codes = [cls.code for cls in _error_classes()]
     assert len(codes) == len(set(codes))
-

@@ -145,9 +145,7 @@ def test_card_number_unknown_person_is_validity_4(api: Running) -> None:
     assert answer["MessageBody"]["QualificationValidity"] == "4"
 
 
-def test_card_confirmation_and_replayed_nonce(
-    api: Running, card: pki.IssuedCertificate
-) -> None:
+def test_card_confirmation_and_replayed_nonce(api: Running, card: pki.IssuedCertificate) -> None:
     request = card_request(api, card, consents=["drug", "limit"])
     response = api.client().post("/v1/eligibility/card", json=request)
     assert response.status_code == 200, response.text
@@ -168,8 +166,11 @@ def test_nonce_of_another_facility_is_refused(
 
 
 def test_card_refusals_have_distinct_codes(
-    api: Running, central: Central, card: pki.IssuedCertificate,
-    jpki: pki.CertificateAuthority, tmp_path: Path,
+    api: Running,
+    central: Central,
+    card: pki.IssuedCertificate,
+    jpki: pki.CertificateAuthority,
+    tmp_path: Path,
 ) -> None:
     stranger = pki.CertificateAuthority.create(tmp_path / "stranger", "not JPKI")
     expired = jpki.issue_card_certificate(
@@ -185,7 +186,9 @@ def test_card_refusals_have_distinct_codes(
         assert_error(api.client().post("/v1/eligibility/card", json=request), status, code)
     forged = card_request(api, card)
     forged["Signature"] = card_request(api, new_card(jpki), nonce=forged["Nonce"])["Signature"]
-    assert_error(api.client().post("/v1/eligibility/card", json=forged), 403, "CARD_SIGNATURE_INVALID")
+    assert_error(
+        api.client().post("/v1/eligibility/card", json=forged), 403, "CARD_SIGNATURE_INVALID"
+    )
     central.revoke_card(card.certificate)
     request = card_request(api, card)
     assert_error(api.client().post("/v1/eligibility/card", json=request), 403, "CARD_REVOKED")
@@ -248,8 +251,11 @@ def test_bulk_submit_then_fetch_processing_then_completed(api: Running, central:
         for u in done["MessageBody"]["BulkConfirmUnit"]
     }
     assert validity == {
-        "reservation-0": "4", "reservation-1": "1", "reservation-2": "4",
-        "reservation-3": "1", "reservation-4": "4",
+        "reservation-0": "4",
+        "reservation-1": "1",
+        "reservation-2": "4",
+        "reservation-3": "1",
+        "reservation-4": "4",
     }
 
 
@@ -267,9 +273,7 @@ def test_bulk_refusals(api: Running, pki: Pki, database: Database) -> None:
     assert_error(api.client(pki.pharmacy).get(f"/v1/bulk/{number}"), 404, "RECEPTION_NOT_FOUND")
 
 
-def test_bulk_worker_answers_while_serving(
-    central: Central, pki: Pki, tmp_path: Path
-) -> None:
+def test_bulk_worker_answers_while_serving(central: Central, pki: Pki, tmp_path: Path) -> None:
     for running in serve(central, make_settings(tmp_path), pki):
         client = running.client()
         number = client.post("/v1/bulk", json=_bulk(20)).json()["MessageBody"]["ReceptionNumber"]
@@ -288,7 +292,10 @@ def test_oversized_request_then_service_goes_on(api: Running) -> None:
     assert_error(api.client().post("/v1/bulk", json=big), 413, "REQUEST_TOO_LARGE")
     ok = api.client().post(
         "/v1/eligibility/card-number",
-        json={"QualificationConfirmationDate": "20261123", "QualificationConfirmSearchInfo": SEARCH},
+        json={
+            "QualificationConfirmationDate": "20261123",
+            "QualificationConfirmSearchInfo": SEARCH,
+        },
     )
     assert ok.status_code == 200
 

@@ -128,3 +128,16 @@ def test_background_server_stops_and_frees_its_port(pki: Pki, tmp_path: Path) ->
     assert central_worker_running
     with pytest.raises(httpx.ConnectError):
         httpx.get(server.url + "/v1/health", verify=False, timeout=2)
+
+
+def test_listening_socket_is_tcp_so_asyncio_disables_nagle() -> None:
+    # With proto 0 asyncio leaves Nagle on, and every answer waits ~40 ms for a delayed ACK.
+    import socket
+
+    from onshi.central.api.server import bind
+
+    sock = bind("127.0.0.1", 0)
+    try:
+        assert sock.proto == socket.IPPROTO_TCP
+    finally:
+        sock.close()

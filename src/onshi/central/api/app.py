@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from onshi.central.api.errors import error_response, install_error_handlers
 from onshi.central.api.middleware import EdgeMiddleware, request_context
 from onshi.central.api.responses import OqsJSONResponse
-from onshi.central.api.routes import bulk, eligibility, health, history
+from onshi.central.api.routes import RegisteredFacilities, bulk, eligibility, health, history
 from onshi.central.api.service import CentralService
 from onshi.central.settings import CentralSettings
 
@@ -29,9 +29,17 @@ Refusals are `{"code": …, "message": …}`; the codes are listed in docs/centr
 
 
 def create_app(
-    central: CentralService, settings: CentralSettings, *, run_bulk_worker: bool = True
+    central: CentralService,
+    settings: CentralSettings,
+    *,
+    run_bulk_worker: bool = True,
+    facility_cache_seconds: float = 5.0,
 ) -> FastAPI:
-    """The API around ``central``; with ``run_bulk_worker`` its bulk worker runs while it serves."""
+    """The API around ``central``; with ``run_bulk_worker`` its bulk worker runs while it serves.
+
+    A facility's registration, once confirmed, is trusted for ``facility_cache_seconds``
+    (0: ask the service on every request).
+    """
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -52,6 +60,7 @@ def create_app(
     )
     app.state.central = central
     app.state.settings = settings
+    app.state.registered_facilities = RegisteredFacilities(facility_cache_seconds)
     install_error_handlers(app)
 
     @app.exception_handler(Exception)

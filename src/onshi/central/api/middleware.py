@@ -72,7 +72,10 @@ class EdgeMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                headers = [*message.get("headers", []), (b"x-request-id", context.request_id.encode())]
+                headers = [
+                    *message.get("headers", []),
+                    (b"x-request-id", context.request_id.encode()),
+                ]
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -39,6 +39,10 @@ class ErrorBody(BaseModel):
 
 def refusals(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI ``responses=`` entries for the given error statuses, all with :class:`ErrorBody`."""
-    described = {403: "refused (facility, card, consent, kind)", 404: "not found",
-                 413: "request too large", 422: "a field is malformed or missing"}
+    described = {
+        403: "refused (facility, card, consent, kind)",
+        404: "not found",
+        413: "request too large",
+        422: "a field is malformed or missing",
+    }
     return {s: {"model": ErrorBody, "description": described.get(s, "error")} for s in statuses}

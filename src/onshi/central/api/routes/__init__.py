@@ -7,6 +7,7 @@ the blocking database work never stalls the event loop. Dependencies are ``async
 
 from __future__ import annotations
 
+import time
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -24,12 +25,35 @@ async def _central(request: Request) -> CentralService:
 CentralDep = Annotated[CentralService, Depends(_central)]
 
 
-def authorised(
-    central: CentralService, code: str, claimed: str | None = None
-) -> MedicalInstitutionCode:
+class RegisteredFacilities:
+    """Recently confirmed registrations, so a keep-alive client does not cost a query per request.
+
+    Only successes are remembered, for ``ttl`` seconds: a facility the service refuses is asked
+    about again on every request, and a withdrawn registration stops working within ``ttl``.
+    """
+
+    def __init__(self, ttl: float = 5.0) -> None:
+        self.ttl = ttl
+        self._confirmed: dict[str, tuple[float, MedicalInstitutionCode]] = {}
+
+    def require(self, central: CentralService, code: str) -> MedicalInstitutionCode:
+        now = time.monotonic()
+        known = self._confirmed.get(code)
+        if known is not None and now - known[0] < self.ttl:
+            return known[1]
+        facility = central.require_facility(code)
+        if len(self._confirmed) > 10_000:  # bounded: certificates are few, but be safe
+            self._confirmed.clear()
+        self._confirmed[code] = (now, facility)
+        return facility
+
+
+def authorised(request: Request, code: str, claimed: str | None = None) -> MedicalInstitutionCode:
     """The registered facility behind the certificate (raises FacilityNotAuthorised)."""
     check_claimed(code, claimed)
-    return central.require_facility(code)
+    registered: RegisteredFacilities = request.app.state.registered_facilities
+    central: CentralService = request.app.state.central
+    return registered.require(central, code)
 
 
 __all__ = ["CentralDep", "CertificateFacility", "authorised"]

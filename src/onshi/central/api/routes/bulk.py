@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path
+from fastapi import APIRouter, Path, Request
 
 from onshi.central.api.responses import OqsJSONResponse, refusals
 from onshi.central.api.routes import CentralDep, CertificateFacility, authorised
@@ -19,8 +19,10 @@ router = APIRouter(prefix="/v1/bulk", tags=["bulk"])
     status_code=202,
     responses=refusals(403, 413, 422),
 )
-def submit(body: BulkRequest, code: CertificateFacility, central: CentralDep) -> OqsJSONResponse:
-    facility = authorised(central, code, body.MedicalInstitutionCode)
+def submit(
+    body: BulkRequest, request: Request, code: CertificateFacility, central: CentralDep
+) -> OqsJSONResponse:
+    facility = authorised(request, code, body.MedicalInstitutionCode)
     return OqsJSONResponse(central.submit_bulk(facility, body.to_question()), status_code=202)
 
 
@@ -30,9 +32,12 @@ def submit(body: BulkRequest, code: CertificateFacility, central: CentralDep) ->
     responses=refusals(403, 404, 422),
 )
 def fetch(
-    ReceptionNumber: Annotated[str, Path(max_length=32, pattern=RECEPTION_NUMBER_PATTERN)],  # the OQS name
+    ReceptionNumber: Annotated[
+        str, Path(max_length=32, pattern=RECEPTION_NUMBER_PATTERN)
+    ],  # the OQS name
+    request: Request,
     code: CertificateFacility,
     central: CentralDep,
 ) -> OqsJSONResponse:
-    facility = authorised(central, code)
+    facility = authorised(request, code)
     return OqsJSONResponse(central.fetch_bulk(facility, ReceptionNumber))

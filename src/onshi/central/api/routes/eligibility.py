@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from onshi.central.api.responses import OqsJSONResponse, refusals
 from onshi.central.api.routes import CentralDep, CertificateFacility, authorised
@@ -17,9 +17,9 @@ router = APIRouter(prefix="/v1/eligibility", tags=["eligibility"])
     responses=refusals(403, 413, 422),
 )
 def by_card_number(
-    body: CardNumberRequest, code: CertificateFacility, central: CentralDep
+    body: CardNumberRequest, request: Request, code: CertificateFacility, central: CentralDep
 ) -> OqsJSONResponse:
-    facility = authorised(central, code, body.MedicalInstitutionCode)
+    facility = authorised(request, code, body.MedicalInstitutionCode)
     return OqsJSONResponse(central.confirm_by_card_number(facility, body.to_question()))
 
 
@@ -28,8 +28,8 @@ def by_card_number(
     summary="A one-time nonce for the card at the reader to sign",
     responses=refusals(403),
 )
-def card_nonce(code: CertificateFacility, central: CentralDep) -> OqsJSONResponse:
-    facility = authorised(central, code)
+def card_nonce(request: Request, code: CertificateFacility, central: CentralDep) -> OqsJSONResponse:
+    facility = authorised(request, code)
     return OqsJSONResponse(central.issue_nonce(facility))
 
 
@@ -38,6 +38,8 @@ def card_nonce(code: CertificateFacility, central: CentralDep) -> OqsJSONRespons
     summary="Eligibility by My Number card (certificate, signed nonce, identity method, consents)",
     responses=refusals(403, 404, 413, 422),
 )
-def by_card(body: CardRequest, code: CertificateFacility, central: CentralDep) -> OqsJSONResponse:
-    facility = authorised(central, code, body.MedicalInstitutionCode)
+def by_card(
+    body: CardRequest, request: Request, code: CertificateFacility, central: CentralDep
+) -> OqsJSONResponse:
+    facility = authorised(request, code, body.MedicalInstitutionCode)
     return OqsJSONResponse(central.confirm_by_card(facility, body.to_question()))

@@ -6,7 +6,7 @@ FACILITY_KIND_REFUSED (checkups asked by a pharmacy), and clips the period to 3 
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from onshi.central.api.responses import OqsJSONResponse, refusals
 from onshi.central.api.routes import CentralDep, CertificateFacility, authorised
@@ -21,9 +21,9 @@ router = APIRouter(prefix="/v1", tags=["history"])
     responses=refusals(403, 413, 422),
 )
 def drug_information(
-    body: HistoryRequest, code: CertificateFacility, central: CentralDep
+    body: HistoryRequest, request: Request, code: CertificateFacility, central: CentralDep
 ) -> OqsJSONResponse:
-    facility = authorised(central, code, body.MedicalInstitutionCode)
+    facility = authorised(request, code, body.MedicalInstitutionCode)
     return OqsJSONResponse(central.drug_information(facility, body.to_question()))
 
 
@@ -32,6 +32,8 @@ def drug_information(
     summary="Specific health checkups, 5 years back at most (medical institutions only, with consent)",
     responses=refusals(403, 413, 422),
 )
-def checkups(body: HistoryRequest, code: CertificateFacility, central: CentralDep) -> OqsJSONResponse:
-    facility = authorised(central, code, body.MedicalInstitutionCode)
+def checkups(
+    body: HistoryRequest, request: Request, code: CertificateFacility, central: CentralDep
+) -> OqsJSONResponse:
+    facility = authorised(request, code, body.MedicalInstitutionCode)
     return OqsJSONResponse(central.checkups(facility, body.to_question()))
