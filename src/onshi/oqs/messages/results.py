@@ -17,7 +17,7 @@ from onshi.oqs.messages.encoding import Encoding, declaration, encode
 from onshi.oqs.messages.errors import OqsMessageError, RenderError
 from onshi.oqs.messages.names import MessageKind
 from onshi.oqs.messages.safety import OWN_OUTPUT_LIMITS, parse
-from onshi.oqs.messages.schemas import validate
+from onshi.oqs.messages.schemas import is_valid, validate
 from onshi.oqs.messages.shapes import ERROR_SHAPES, RESULT_SHAPES
 
 Json = dict[str, Any]
@@ -157,9 +157,12 @@ def _finish(
 ) -> bytes:
     text = tree.write("XmlMsg", message, {**shapes, "XmlMsg": ("MessageHeader", "MessageBody")})
     data = encode(declaration(encoding) + text, encoding)
+    if is_valid(schema, data, encoding.codec):
+        return data
+    # Invalid: parse it again the slow way for an error that names the element and the rule.
     try:
         root, _ = parse(data, OWN_OUTPUT_LIMITS)
         validate(schema, root)
     except OqsMessageError as exc:
         raise RenderError(f"onshi would write an invalid {schema} file: {exc.message}") from exc
-    return data
+    raise RenderError(f"onshi would write an invalid {schema} file")

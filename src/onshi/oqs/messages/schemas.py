@@ -7,6 +7,7 @@ import xml.etree.ElementTree as ET
 from importlib import resources
 
 import xmlschema
+from lxml import etree
 from xmlschema.validators import XsdAtomic, XsdFacet
 
 from onshi.oqs.messages.errors import InvalidValue, OqsMessageError, SchemaViolation
@@ -57,8 +58,37 @@ def schema_for(name: str) -> xmlschema.XMLSchema:
         return xmlschema.XMLSchema(str(file), allow="local", defuse="always")
 
 
+@functools.cache
+def _fast_schema(name: str) -> etree.XMLSchema:
+    path = resources.files("onshi.oqs.messages") / "schemas" / f"{name}.xsd"
+    with resources.as_file(path) as file:
+        return etree.XMLSchema(etree.parse(str(file), _OWN_FILES))
+
+
+# Only onshi's own schema files and documents it has already parsed safely pass through here.
+_OWN_FILES = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+
+
+def is_valid(name: str, data: bytes, codec: str = "utf-8") -> bool:
+    """libxml2's yes/no for a document onshi wrote itself (no need to parse it defensively).
+
+    libxml2's Shift_JIS lacks cp932's extensions (①, ㈱…), so other encodings are handed to it
+    as UTF-8 text without their declaration.
+    """
+    if codec != "utf-8":
+        data = data.decode(codec).split("?>", 1)[1].encode("utf-8")
+    return bool(_fast_schema(name).validate(etree.fromstring(data, _OWN_FILES)))
+
+
 def validate(name: str, root: ET.Element) -> None:
-    """Raise :class:`InvalidValue` for a bad value, :class:`SchemaViolation` for a bad structure."""
+    """Raise :class:`InvalidValue` for a bad value, :class:`SchemaViolation` for a bad structure.
+
+    libxml2 answers "valid or not" in C, fast enough for a 10,000-record bulk result; only an
+    invalid document goes through xmlschema, whose errors name the element and the rule.
+    """
+    document = etree.fromstring(ET.tostring(root), _OWN_FILES)
+    if _fast_schema(name).validate(document):
+        return
     error = next(iter(schema_for(name).iter_errors(root)), None)
     if error is None:
         return
