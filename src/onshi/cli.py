@@ -7,6 +7,8 @@ import typer
 from onshi.central.cli import app as central_app
 from onshi.central.cli import demo
 from onshi.edge.cli import router_app, subsidy
+from onshi.reader.cli import card_app, reader_app
+from onshi.terminal.cli import app as terminal_app
 
 app = typer.Typer(
     name="onshi",
@@ -15,6 +17,9 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(central_app, name="central")
+app.add_typer(terminal_app, name="terminal")
+app.add_typer(card_app, name="card")
+app.add_typer(reader_app, name="reader")
 app.add_typer(router_app, name="router")
 app.command("subsidy")(subsidy)
 app.command("demo")(demo)
