@@ -72,7 +72,9 @@ def _central(settings: Any) -> Any:
 
 def _configure_logging() -> None:
     logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s", stream=sys.stderr
+        level=logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+        stream=sys.stderr,
     )
 
 
@@ -82,7 +84,9 @@ def _configure_logging() -> None:
 @app.command()
 def serve(
     db: DbOption = None,
-    host: Annotated[str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on (default 127.0.0.1).")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 0: a free one, printed).")] = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -103,7 +107,9 @@ def serve(
         _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}", 1)
     url = _url(settings.host, sock.getsockname()[1])
     typer.echo(f"onshi central API on {url}  (OpenAPI: {url}/docs)")
-    typer.echo(f"clients trust {tls.client_ca_path}; add facilities with `onshi central facility add`")
+    typer.echo(
+        f"clients trust {tls.client_ca_path}; add facilities with `onshi central facility add`"
+    )
     serve_forever(create_app(central, settings), tls, sock)
 
 
@@ -234,7 +240,9 @@ def audit_verify(db: DbOption = None) -> None:
 
 def demo(
     db: DbOption = None,
-    port: Annotated[int, typer.Option(help="Port of the API (default 8443; 0: any free one).")] = 8443,
+    port: Annotated[
+        int, typer.Option(help="Port of the API (default 8443; 0: any free one).")
+    ] = 8443,
     facility: Annotated[str, typer.Option(help="The demo facility's code.")] = DEMO_FACILITY,
 ) -> None:
     """Start the demo: sample data, a registered facility with its certificate, the HTTPS API."""
@@ -275,15 +283,20 @@ def _demo_data(central: Any, data_dir: Path) -> None:
     try:
         from onshi.central.intake.generate import generate_population
         from onshi.central.intake.insured_store import import_insured
+        from onshi.central.intake.records_store import import_linked
     except ImportError:  # pragma: no cover — intake not installed
         typer.echo("note: the intake generator is not available; the database stays empty")
         return
     sample = data_dir / "sample"
     typer.echo(f"generating {DEMO_PERSONS} sample insured persons in {sample} …")
-    generate_population(sample, DEMO_PERSONS, history=False)
+    generate_population(sample, DEMO_PERSONS, history=True)
     with (sample / "insured.csv").open("rb") as stream:
-        counts = import_insured(central.db, stream)
-    typer.echo(f"imported: {counts.summary()}")
+        typer.echo(f"insured.csv: {import_insured(central.db, stream).summary()}")
+    for kind in ("limit", "specific-disease", "drug", "checkup"):
+        path = sample / f"{kind}.jsonl"
+        if path.exists():
+            with path.open("rb") as stream:
+                typer.echo(f"{path.name}: {import_linked(central.db, kind, stream).summary()}")
 
 
 def _sample_person(central: Any) -> dict[str, str] | None:
