@@ -11,9 +11,10 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import hashlib
+import operator
 import re
 from collections.abc import Callable, Iterator
-from typing import BinaryIO, NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from onshi.central.errors import RowProblem
 from onshi.central.intake import fields
@@ -256,6 +257,16 @@ class InsuredCsv:
         blank: list[object] = [None] * len(COLUMNS)
         for name in KEEP_EMPTY:
             blank[slot_of[name]] = ""
+        # The fast path checks a whole row in one comprehension and reorders it with C-level
+        # getters; any doubt (a failed check, a missing required value) falls back to the
+        # column-by-column path, which names every problem.
+        checks = [CHECKS[name] for name in self.header]
+        required = [i for i, name in enumerate(self.header) if name in REQUIRED_VALUES]
+        required_of = operator.itemgetter(*required, required[0])  # always a tuple
+        position = {name: i for i, name in enumerate(self.header)}
+        missing = width  # index of a None appended after the row's own values
+        reorder = operator.itemgetter(*(position.get(name, missing) for name in COLUMNS))
+        keep_empty = [slot_of[name] for name in KEEP_EMPTY]
         keys: dict[tuple[str, str, str, str], int] = {}
         insurer_names: dict[str, tuple[str, int]] = {}
         undecodable = self.lines.undecodable
@@ -276,33 +287,32 @@ class InsuredCsv:
                     for name in bad or [RECORD]:
                         problem(line, name, NOT_UTF8)
                     continue
-                values = blank.copy()
-                ok = True
-                for index, slot, name, check, required in plan:
-                    raw = row[index]
-                    try:
-                        if raw:
-                            values[slot] = check(raw)
-                            continue
-                    except FieldInvalid as exc:
-                        if not raw.isspace():  # blank values fail their check: treat as empty
-                            problem(line, name, exc.reason)
-                            ok = False
-                            continue
-                    if required:
-                        problem(line, name, "is required")
-                        ok = False
-                if not ok:
-                    continue
+                try:
+                    checked = [
+                        check(raw) if raw else None for check, raw in zip(checks, row, strict=True)
+                    ]
+                except FieldInvalid:
+                    checked = None
+                if checked is not None and None not in required_of(checked):
+                    checked.append(None)
+                    values: list[Any] = list(reorder(checked))
+                    for slot in keep_empty:
+                        if values[slot] is None:
+                            values[slot] = ""
+                else:
+                    slow = self._column_by_column(line, row, plan, blank)
+                    if slow is None:
+                        continue
+                    values = slow
                 if not self._consistent(line, values):
                     continue
                 key = (values[0], values[1], values[2], values[3])
-                first = keys.setdefault(key, line)  # type: ignore[arg-type]
+                first = keys.setdefault(key, line)
                 if first != line:
                     problem(line, "InsuredIdentificationNumber", f"same card key as line {first}")
                     continue
                 number, name_of_insurer = values[0], values[25]
-                known = insurer_names.setdefault(number, (name_of_insurer, line))  # type: ignore[arg-type]
+                known = insurer_names.setdefault(number, (name_of_insurer, line))
                 if known[0] != name_of_insurer:
                     problem(
                         line, "InsurerName", f"differs from line {known[1]} for this InsurerNumber"
@@ -313,6 +323,32 @@ class InsuredCsv:
                 yield InsuredRecord._make(values)
         except csv.Error as exc:
             problem(reader.line_num, RECORD, f"malformed CSV: {exc}; reading stopped here")
+
+    def _column_by_column(
+        self,
+        line: int,
+        row: list[str],
+        plan: list[tuple[int, int, str, Callable[[str], object], bool]],
+        blank: list[object],
+    ) -> list[object] | None:
+        """Check each field on its own, recording a problem for each bad one; None if any."""
+        values = blank.copy()
+        ok = True
+        for index, slot, name, check, required in plan:
+            raw = row[index]
+            try:
+                if raw:
+                    values[slot] = check(raw)
+                    continue
+            except FieldInvalid as exc:
+                if not raw.isspace():  # blank values fail their check: treat as empty
+                    self._problem(line, name, exc.reason)
+                    ok = False
+                    continue
+            if required:
+                self._problem(line, name, "is required")
+                ok = False
+        return values if ok else None
 
     def _consistent(self, line: int, v: list[object]) -> bool:
         """Rules across fields of one record (dates in order, a reason only with a loss)."""
