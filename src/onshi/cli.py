@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from onshi.central.cli import app as central_app
-from onshi.central.cli import demo
+from onshi.demo import demo
 from onshi.edge.cli import router_app, subsidy
 from onshi.reader.cli import card_app, reader_app
 from onshi.terminal.cli import app as terminal_app

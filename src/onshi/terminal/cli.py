@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -55,9 +54,10 @@ def run(
     polling: Annotated[bool, typer.Option(help="Poll the folder (only where inotify fails).")] = False,
 ) -> None:
     """Watch OQS/req, answer in OQS/res, serve the reception screen until interrupted."""
+    from onshi.logs import configure_logging
     from onshi.terminal.reception import serve_reception
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     settings = build_settings(
         oqs_dir=oqs_dir, central_url=central_url, facility_code=facility, cert_path=cert,
         key_path=key, ca_path=ca, state_dir=state_dir, port=port, use_polling=polling or None,

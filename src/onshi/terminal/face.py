@@ -9,13 +9,13 @@ summary through the in-memory event bus only.
 
 from __future__ import annotations
 
-import datetime as dt
 import logging
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from onshi.central.client import CentralRefused, CentralUnavailable
+from onshi.central.services.clock import jst_now
 from onshi.oqs import messages as m
 from onshi.terminal.reception.messages_ja import message_for
 
@@ -120,7 +120,7 @@ def confirm_card(
         )
         raise
     _central_up(agent)
-    name = m.face_file_name(dt.datetime.now(), uuid.uuid4().hex[:12])
+    name = m.face_file_name(jst_now(), uuid.uuid4().hex[:12])
     try:
         agent.folders.write_atomically(
             agent.folders.face / name,

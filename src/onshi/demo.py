@@ -1,0 +1,168 @@
+"""``onshi demo``: a whole clinic on one machine, on an embedded SQLite database.
+
+The central eligibility service (HTTPS with client certificates, on a port of its own), the
+facility's eligibility terminal agent watching an OQS folder, its reception screen and the card
+reader's local API on 127.0.0.1:PORT, a sample population, and a few virtual My Number cards.
+Everything lives under ``var/demo``; a second start reuses it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shlex
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+DEMO_DIR = Path("var/demo")
+DEMO_FACILITY = "1311111111"
+DEMO_FACILITY_NAME = "オンシ デモ診療所"
+DEMO_CARDS = 3
+DEMO_PIN = "1234"
+
+
+def demo(
+    db: Annotated[str | None, typer.Option(help="Central database URL (default: SQLite under var/demo).")] = None,
+    oqs_dir: Annotated[Path | None, typer.Option(help="The shared OQS folder (default var/demo/OQS).")] = None,
+    port: Annotated[int, typer.Option(help="Port of the reception screen and the reader's local API.")] = 8780,
+    facility: Annotated[str, typer.Option(help="The demo facility's MedicalInstitutionCode.")] = DEMO_FACILITY,
+) -> None:
+    """Start the demo stack: central service, terminal agent, reception screen, sample data."""
+    from onshi.central.api import create_app
+    from onshi.central.api.server import BackgroundServer, ensure_server_tls
+    from onshi.central.cli import _add_facility, _central, _demo_data, _settings
+    from onshi.logs import configure_logging
+    from onshi.terminal.cli import build_settings, start_agent
+    from onshi.terminal.reception import serve_reception
+
+    data_dir = DEMO_DIR.resolve()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    configure_logging()
+    settings = _settings(
+        database_url=db or f"sqlite:///{data_dir / 'central.sqlite3'}",
+        data_dir=data_dir, host="127.0.0.1", port=0,
+    )
+    central = _central(settings)
+    _demo_data(central, data_dir)
+    cert, key, ca = _add_facility(settings, facility, DEMO_FACILITY_NAME, data_dir / "facility")
+    tls = ensure_server_tls(settings.data_dir, settings.ca_dir, settings.host)
+    server = BackgroundServer(create_app(central, settings), tls, log_level="warning").start()
+    terminal = build_settings(
+        oqs_dir=(oqs_dir or data_dir / "OQS").resolve(), state_dir=data_dir / "terminal",
+        central_url=server.url, facility_code=facility, cert_path=cert, key_path=key,
+        ca_path=ca, port=port,
+    )
+    cards = demo_cards(central, settings.jpki_ca_dir, terminal.state_dir / "cards")
+    example = write_example_request(central, data_dir / "examples", facility)
+    agent = start_agent(terminal)
+    try:
+        typer.echo(_guide(server.url, settings.database_url, terminal, cards, example, port))
+        serve_reception(agent, terminal.host, port, announce=typer.echo)
+    finally:
+        agent.stop()
+        server.stop()
+        central.db.dispose()
+
+
+def demo_cards(central: Any, jpki_dir: Path, folder: Path) -> list[tuple[Path, dict[str, str]]]:
+    """Virtual cards (PIN 1234) for the first few insured persons with a valid qualification."""
+    from sqlalchemy import select
+
+    from onshi.central.domain.qualification import CardKey
+    from onshi.central.storage import tables as t
+    from onshi.pki import CertificateAuthority
+    from onshi.reader.card import VirtualCard
+
+    existing = sorted(folder.glob("*.p12"))
+    if existing:
+        return [(p, {}) for p in existing]
+    jpki = CertificateAuthority.load(jpki_dir)
+    with central.db.sessions() as session:
+        rows = session.execute(
+            select(
+                t.Qualification.InsurerNumber, t.Qualification.InsuredCardSymbol,
+                t.Qualification.InsuredIdentificationNumber, t.Qualification.InsuredBranchNumber,
+            )
+            .where(t.Qualification.DisqualificationDate.is_(None))
+            .order_by(t.Qualification.id)
+            .limit(DEMO_CARDS)
+        ).all()
+    folder.mkdir(parents=True, exist_ok=True)
+    cards = []
+    for n, (insurer, symbol, number, branch) in enumerate(rows, start=1):
+        issued = jpki.issue_card_certificate()
+        central.link_card(CardKey(insurer, symbol, number, branch or None), issued.certificate)
+        path = folder / f"card{n}.p12"
+        VirtualCard.create(path, issued, DEMO_PIN, ca_certificate=jpki.certificate)
+        cards.append((path, {"InsurerNumber": insurer, "InsuredCardSymbol": symbol,
+                             "InsuredIdentificationNumber": number, "InsuredBranchNumber": branch}))
+    return cards
+
+
+def write_example_request(central: Any, folder: Path, facility: str) -> Path | None:
+    """An OQSsiquc01 request for a sample person, to copy into OQS/req."""
+    from sqlalchemy import select
+
+    from onshi.central.storage import tables as t
+    from onshi.oqs.identifiers import insurer_number_for_message
+
+    with central.db.sessions() as session:
+        row = session.scalars(
+            select(t.Qualification).where(t.Qualification.DisqualificationDate.is_(None))
+            .order_by(t.Qualification.id).limit(1)
+        ).first()
+    if row is None:
+        return None
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "OQSsiquc01req_example.xml"
+    branch = f"<InsuredBranchNumber>{row.InsuredBranchNumber}</InsuredBranchNumber>" if row.InsuredBranchNumber else ""
+    path.write_text(
+        '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n<XmlMsg><MessageHeader>'
+        f"<QualificationConfirmationDate>{dt.date.today():%Y%m%d}</QualificationConfirmationDate>"
+        f"<MedicalInstitutionCode>{facility}</MedicalInstitutionCode>"
+        "<ArbitraryFileIdentifier>demo-1</ArbitraryFileIdentifier></MessageHeader><MessageBody>"
+        "<QualificationConfirmSearchInfo>"
+        f"<InsurerNumber>{insurer_number_for_message(row.InsurerNumber)}</InsurerNumber>"
+        f"<InsuredCardSymbol>{row.InsuredCardSymbol}</InsuredCardSymbol>"
+        f"<InsuredIdentificationNumber>{row.InsuredIdentificationNumber}</InsuredIdentificationNumber>"
+        f"{branch}<Birthdate>{row.Birthdate:%Y%m%d}</Birthdate>"
+        "<LimitApplicationCertificateRelatedConsFlg>1</LimitApplicationCertificateRelatedConsFlg>"
+        "</QualificationConfirmSearchInfo></MessageBody></XmlMsg>\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def _guide(
+    central_url: str, db_url: str, terminal: Any, cards: list[tuple[Path, dict[str, str]]],
+    example: Path | None, port: int,
+) -> str:
+    screen = f"http://127.0.0.1:{port}"
+    oqs = terminal.oqs_dir
+    first_card = shlex.quote(str(cards[0][0])) if cards else "CARD.p12"
+    copy = (
+        f"cp {shlex.quote(str(example))} {shlex.quote(str(oqs / 'req'))}/"
+        if example else f"drop an OQSsiquc01req_*.xml into {oqs / 'req'}"
+    )
+    return "\n".join(
+        [
+            "",
+            "onshi demo — オンライン資格確認 on one machine",
+            f"  reception screen (受付画面)   {screen}/",
+            f"  OQS folder (req/res/face)     {oqs}",
+            f"  central service API           {central_url}   (OpenAPI at /docs; client certificate required)",
+            f"  central database              {db_url}",
+            f"  facility certificate          {terminal.cert_path}",
+            f"  virtual cards (PIN {DEMO_PIN})       {terminal.state_dir / 'cards'}",
+            "",
+            "Try:",
+            "  - open the reception screen, type an insurance card number and birth date, press Enter;",
+            f"  - present a card:  onshi reader present {first_card} --method face --consent drug,checkup --terminal {screen}",
+            f"  - play the billing software:  {copy}",
+            f"    then read the answer in {oqs / 'res'};",
+            f"  - card confirmations appear in {oqs / 'face'}.",
+            "",
+            "Ctrl-C stops everything.",
+        ]
+    )
