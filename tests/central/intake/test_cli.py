@@ -39,7 +39,7 @@ def test_unreadable_file(tmp_path: Path, sqlite_url: str) -> None:
     assert result.exit_code == 2
 
 
-def test_generate_then_import_every_kind(tmp_path: Path, sqlite_url: str, monkeypatch: object) -> None:
+def test_generate_then_import_every_kind(tmp_path: Path, sqlite_url: str) -> None:
     out = tmp_path / "sample"
     result = runner.invoke(app, ["generate", "--persons", "150", "--out", str(out), "--seed", "3", "--as-of", "20250601"])
     assert result.exit_code == 0, result.output

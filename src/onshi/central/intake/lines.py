@@ -23,11 +23,9 @@ class TextLines:
 
     stream: BinaryIO
     undecodable: set[int] = field(default_factory=set)
-    count: int = 0
 
     def __iter__(self) -> Iterator[str]:
         for number, raw in enumerate(self.stream, start=1):
-            self.count = number
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError:
