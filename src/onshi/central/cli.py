@@ -2,7 +2,9 @@
 
 ``serve`` runs the HTTPS API (mutual TLS), ``facility add`` registers a facility and writes its
 client certificate, ``query`` answers one eligibility question in-process as flat JSON,
-``audit verify`` walks the audit chain; ``onshi demo`` puts it all together on sample data.
+``audit verify`` walks the audit chain; ``central demo`` puts them together on sample data.
+``onshi.demo`` (the whole-clinic ``onshi demo``) reuses ``_settings``, ``_central``,
+``_demo_data`` and ``_add_facility``: keep their signatures.
 Exit status: 0 done, 1 the check failed (audit) or the service failed, 2 bad input.
 """
 
@@ -238,6 +240,7 @@ def audit_verify(db: DbOption = None) -> None:
 # -- demo --------------------------------------------------------------------------------------
 
 
+@app.command("demo")
 def demo(
     db: DbOption = None,
     port: Annotated[
@@ -245,7 +248,10 @@ def demo(
     ] = 8443,
     facility: Annotated[str, typer.Option(help="The demo facility's code.")] = DEMO_FACILITY,
 ) -> None:
-    """Start the demo: sample data, a registered facility with its certificate, the HTTPS API."""
+    """The central service alone on sample data: a facility certificate, the HTTPS API, a curl line.
+
+    (``onshi demo`` starts the whole clinic, terminal agent and reception screen included.)
+    """
     from onshi.central.api import create_app
     from onshi.central.api.server import bind, ensure_server_tls, serve_forever
 

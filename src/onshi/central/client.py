@@ -194,4 +194,3 @@ class CentralClient:
             "CENTRAL_ERROR",
             f"unexpected answer (HTTP {response.status_code}) from {path}",
         )
-

@@ -1,4 +1,4 @@
-"""``onshi demo`` end to end: sample data, a facility certificate, HTTPS, the printed example works."""
+"""``onshi central demo`` end to end: sample data, a facility certificate, HTTPS, the printed example works."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ from onshi.pki import client_ssl_context
 def test_demo_serves_the_example_it_prints(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONSHI_CENTRAL_")}
     process = subprocess.Popen(
-        [sys.executable, "-m", "onshi", "demo", "--port", "0"],
+        [sys.executable, "-m", "onshi", "central", "demo", "--port", "0"],
         cwd=tmp_path,
         env=env,
         stdout=subprocess.PIPE,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 
 import pytest
 
@@ -187,6 +188,17 @@ def test_unexpected_errors_leak_nothing_and_the_server_keeps_serving(
     assert fake_api.client().post("/v1/eligibility/card-number", json=BODY).status_code == 200
 
 
+def _logged(caplog: pytest.LogCaptureFixture, needle: str) -> str:
+    # The line is written once the response has gone out, so it may trail the client a little.
+    deadline = time.monotonic() + 5
+    while True:
+        for record in caplog.records:
+            if needle in record.getMessage():
+                return record.getMessage()
+        assert time.monotonic() < deadline, caplog.text
+        time.sleep(0.01)
+
+
 def test_log_lines_carry_facility_path_status_and_no_personal_data(
     fake_api: Running, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -194,10 +206,8 @@ def test_log_lines_carry_facility_path_status_and_no_personal_data(
         response = fake_api.client().post(
             "/v1/eligibility/card-number", json=BODY, headers={"x-request-id": "reader-7.42"}
         )
+        line = _logged(caplog, "request_id=reader-7.42")
     assert response.headers["x-request-id"] == "reader-7.42"
-    line = next(
-        r.getMessage() for r in caplog.records if "request_id=reader-7.42" in r.getMessage()
-    )
     assert f"facility={CLINIC}" in line
     assert "path=/v1/eligibility/card-number" in line and "status=200" in line
     for personal in ("123456", "4260", "19800401", "12-34"):

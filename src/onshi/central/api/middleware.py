@@ -130,7 +130,8 @@ class EdgeMiddleware:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > limit:
-                await self._drain(receive, limit * _DRAIN_FACTOR - size)
+                if message.get("more_body", False):  # the last chunk needs no draining
+                    await self._drain(receive, limit * _DRAIN_FACTOR - size)
                 raise _TooLarge
             chunks.append(chunk)
             if not message.get("more_body", False):
