@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import socket
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -90,7 +91,11 @@ class CentralClient:
             if ca_path is None:
                 raise ValueError("ca_path is required unless a transport is given")
             context = client_ssl_context(cert_path, key_path, ca_path)
-            transport = httpx.HTTPTransport(verify=context)
+            # TCP_NODELAY: httpx writes headers and body separately; with Nagle the body waits
+            # for the ACK of the headers, adding a millisecond or more to every POST.
+            transport = httpx.HTTPTransport(
+                verify=context, socket_options=[(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)]
+            )
         headers = {"x-request-id": request_id} if request_id else None
         self._http = httpx.Client(
             base_url=base_url, transport=transport, timeout=timeout, headers=headers
