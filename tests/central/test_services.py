@@ -471,3 +471,35 @@ def test_altered_or_removed_audit_entries_are_found(central: Central, database: 
         s.execute(t.AuditEntry.__table__.delete().where(t.AuditEntry.seq == 2))
     with pytest.raises(AuditChainBroken, match="entry 2 is missing"):
         verify_chain(database)
+
+
+def test_leap_day_birthdays_are_answered(central: Central, database: Database) -> None:
+    with database.transaction() as s:
+        factories.qualification(s, Birthdate=dt.date(2024, 2, 29), InsuredPartialContributionRatio="020")
+    body = ask(central, birth=dt.date(2024, 2, 29))["MessageBody"]
+    assert body["QualificationValidity"] == "1"
+    assert body["ResultList"]["ResultOfQualificationConfirmation"][0]["PreschoolClassification"] == "1"
+
+
+def test_a_record_that_fails_does_not_block_its_bulk(central: Central, database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+    from onshi.oqs import messages
+
+    with database.transaction() as s:
+        factories.qualification(s)
+    records = tuple(BulkRecordQuestion(KEY, dt.date(1980, 4, 1), f"r{i}") for i in range(3))
+    number = central.submit_bulk(CLINIC, BulkQuestion(TODAY, records))["MessageBody"]["ReceptionNumber"]
+    real = central._bulk_unit
+
+    def flaky(session, q, found, on, now):  # type: ignore[no-untyped-def]
+        if q.get("ArbitraryIdentifier") == "r1":
+            raise RuntimeError("poison")
+        return real(session, q, found, on, now)
+
+    monkeypatch.setattr(central, "_bulk_unit", flaky)
+    assert central.process_pending_bulk() == 3
+    answer = central.fetch_bulk(CLINIC, number)
+    assert answer["MessageHeader"]["NumberOfError"] == "1"
+    statuses = [u["ProcessingResultStatus"] for u in answer["MessageBody"]["BulkConfirmUnit"]]
+    assert statuses == ["1", "2", "1"]
+    # The answer with an error record is still a valid OQS bulk result file.
+    assert messages.render_result(messages.MessageKind.BULK_DOWNLOAD, answer, encoding=messages.Encoding.UTF8)

@@ -117,3 +117,15 @@ def test_card_holder_answer_follows_valid_count(
         assert answer.validity is V.INVALID
     else:
         assert answer.validity is V.NOT_FOUND
+
+
+@given(st.dates(min_value=dt.date(1900, 1, 1), max_value=dt.date(2090, 12, 31)))
+def test_preschool_ends_on_the_first_31_march_after_turning_six(birth: dt.date) -> None:
+    from onshi.central.services.answers import preschool_until
+
+    end = preschool_until(birth)
+    assert (end.month, end.day) == (3, 31)
+    # Six years minus a day after birth, one has turned six; the school year starts 1 April.
+    assert 6 <= (end.year - birth.year) <= 7
+    born_early = (birth.month, birth.day) <= (4, 1)
+    assert end.year == birth.year + (6 if born_early else 7)

@@ -69,11 +69,16 @@ def require_facility_may_see(kind: ConsentKind, facility: MedicalInstitutionCode
         )
 
 
-def years_before(on: dt.date, years: int) -> dt.date:
+def years_after(on: dt.date, years: int) -> dt.date:
+    """The same day ``years`` later (negative: earlier); 29 February becomes 28 February."""
     try:
-        return on.replace(year=on.year - years)
-    except ValueError:  # 29 February
-        return on.replace(year=on.year - years, day=28)
+        return on.replace(year=on.year + years)
+    except ValueError:  # 29 February in a common year
+        return on.replace(year=on.year + years, day=28)
+
+
+def years_before(on: dt.date, years: int) -> dt.date:
+    return years_after(on, -years)
 
 
 def lookback_period(

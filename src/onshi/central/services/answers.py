@@ -10,7 +10,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from onshi.central.domain.consent import CONSENT_WINDOW, ConsentKind
+from onshi.central.domain.consent import CONSENT_WINDOW, ConsentKind, years_after
 from onshi.central.domain.qualification import CardKey, Confirmation, Qualification
 from onshi.central.storage import tables as t
 from onshi.oqs.codes import (
@@ -47,7 +47,7 @@ def preschool_until(birthdate: dt.date) -> dt.date:
     One turns six, legally, the day before the sixth birthday; so children born 1 January to
     1 April start school in the year they turn six.
     """
-    turns_six = birthdate.replace(year=birthdate.year + 6) - dt.timedelta(days=1)
+    turns_six = years_after(birthdate, 6) - dt.timedelta(days=1)
     year = turns_six.year if turns_six.month <= 3 else turns_six.year + 1
     return dt.date(year, 3, 31)
 

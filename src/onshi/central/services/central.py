@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import logging
 import secrets
 from collections.abc import Iterable
 from pathlib import Path
@@ -60,6 +61,7 @@ from onshi.oqs.identifiers import (
 
 Json = dict[str, Any]
 BULK_CHUNK = 500
+log = logging.getLogger(__name__)
 
 
 class Central:
@@ -568,7 +570,7 @@ class Central:
                     [
                         {
                             "b_seq": seq,
-                            "b_result": dumps(self._bulk_unit(session, q, found, on, now)),
+                            "b_result": dumps(self._safe_bulk_unit(session, q, found, on, now)),
                         }
                         for seq, q in questions
                     ],
@@ -597,6 +599,26 @@ class Central:
                 )
             ].append(q)
         return found
+
+    def _safe_bulk_unit(
+        self,
+        session: Session,
+        q: Json,
+        found: dict[tuple[str, str, str], list[Qualification]],
+        on: dt.date,
+        now: dt.datetime,
+    ) -> Json:
+        """One record's answer; a record that cannot be answered gets status 2, never blocks the rest."""
+        try:
+            return self._bulk_unit(session, q, found, on, now)
+        except Exception:
+            log.exception("a bulk record could not be answered")
+            return {
+                "QualificationConfirmSearchInfo": q,
+                "ProcessingResultStatus": ProcessingResultStatus.ERROR.value,
+                "ProcessingResultCode": "CENTRAL_ERROR",
+                "ProcessingResultMessage": "this record could not be answered; ask again singly",
+            }
 
     def _bulk_unit(
         self,
