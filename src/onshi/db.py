@@ -31,6 +31,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # Web workers run in a thread pool of 40: keep that many connections open rather than
+        # reconnecting (and re-running the pragmas) on every request beyond the default five.
+        kwargs.setdefault("pool_size", 20)
+        kwargs.setdefault("max_overflow", 40)
         engine = create_engine(
             url, connect_args={"check_same_thread": False, "timeout": 30}, **kwargs
         )

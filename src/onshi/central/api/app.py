@@ -18,6 +18,7 @@ from onshi.central.api.responses import OqsJSONResponse
 from onshi.central.api.routes import RegisteredFacilities, bulk, eligibility, health, history
 from onshi.central.api.service import CentralService
 from onshi.central.settings import CentralSettings
+from onshi.db import is_sqlite
 
 DESCRIPTION = """\
 オンライン資格確認 — the central eligibility service of onshi.
@@ -61,6 +62,8 @@ def create_app(
     app.state.central = central
     app.state.settings = settings
     app.state.registered_facilities = RegisteredFacilities(facility_cache_seconds)
+    # Quick calls run inline on an embedded database only (see routes.answer).
+    app.state.inline_service_calls = is_sqlite(settings.database_url)
     install_error_handlers(app)
 
     @app.exception_handler(Exception)

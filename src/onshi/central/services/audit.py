@@ -11,13 +11,14 @@ Removing the newest entries cannot be seen from the chain alone: publish ``head(
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
 import threading
 from dataclasses import dataclass
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 
 from onshi.central.errors import AuditChainBroken
 from onshi.central.services.clock import Clock, jst_now, naive_jst
@@ -51,12 +52,29 @@ class ChainReport:
     head: str
 
 
+@dataclass
+class _Pending:
+    facility: str | None
+    action: str
+    subject: str | None
+    outcome: str
+    recorded_at: dt.datetime
+    done: bool = False
+    error: BaseException | None = None
+
+
 class AuditLog:
+    """Appends entries with group commit: whoever holds the write lock writes every entry
+    waiting at that moment in one transaction, so concurrent requests share one commit instead
+    of queueing for one each. ``record`` returns only once its entry is committed."""
+
     def __init__(self, db: Database, identifier_key: str, clock: Clock = jst_now) -> None:
         self._db = db
         self._key = identifier_key.encode()
         self._clock = clock
-        self._lock = threading.Lock()
+        self._queue: list[_Pending] = []
+        self._queue_lock = threading.Lock()
+        self._write_lock = threading.Lock()
 
     def subject(self, *parts: str | None) -> str:
         """Keyed digest of an identifier (card key, certificate serial…), never the identifier."""
@@ -66,33 +84,67 @@ class AuditLog:
     def record(
         self, *, facility: str | None, action: str, subject: str | None, outcome: str
     ) -> None:
-        """Append one entry in its own transaction, after the access's outcome is known."""
-        with self._lock, self._db.transaction() as session:
+        """Append one entry, after the access's outcome is known; raise if it cannot be stored."""
+        entry = _Pending(
+            facility, action, subject, outcome, naive_jst(self._clock()).replace(microsecond=0)
+        )
+        with self._queue_lock:
+            self._queue.append(entry)
+        with self._write_lock:
+            if not entry.done:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                try:
+                    self._write(batch)
+                except BaseException as exc:
+                    for pending in batch:
+                        pending.error = exc
+                    raise
+                finally:
+                    for pending in batch:
+                        pending.done = True
+        if entry.error is not None:
+            raise entry.error
+
+    def _write(self, batch: list[_Pending]) -> None:
+        with self._db.engine.begin() as connection:
             if self._db.dialect == "postgresql":
-                session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_ID})
-            last = session.execute(
-                select(t.AuditEntry.seq, t.AuditEntry.entry_hash)
-                .order_by(t.AuditEntry.seq.desc())
-                .limit(1)
-            ).first()
-            seq = (last.seq + 1) if last else 1
-            previous = last.entry_hash if last else GENESIS
-            recorded_at = naive_jst(self._clock()).replace(microsecond=0)
-            entry_hash = _entry_hash(
-                seq, recorded_at.isoformat(), facility, action, subject, outcome, previous
-            )
-            session.add(
-                t.AuditEntry(
-                    seq=seq,
-                    recorded_at=recorded_at,
-                    MedicalInstitutionCode=facility,
-                    action=action,
-                    subject=subject,
-                    outcome=outcome,
-                    previous_hash=previous,
-                    entry_hash=entry_hash,
+                connection.execute(
+                    text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_ID}
                 )
-            )
+            last = connection.execute(_HEAD).first()
+            seq, previous = (last.seq, last.entry_hash) if last else (0, GENESIS)
+            rows = []
+            for e in batch:
+                seq += 1
+                entry_hash = _entry_hash(
+                    seq,
+                    e.recorded_at.isoformat(),
+                    e.facility,
+                    e.action,
+                    e.subject,
+                    e.outcome,
+                    previous,
+                )
+                rows.append(
+                    {
+                        "seq": seq,
+                        "recorded_at": e.recorded_at,
+                        "MedicalInstitutionCode": e.facility,
+                        "action": e.action,
+                        "subject": e.subject,
+                        "outcome": e.outcome,
+                        "previous_hash": previous,
+                        "entry_hash": entry_hash,
+                    }
+                )
+                previous = entry_hash
+            connection.execute(_INSERT, rows)
+
+
+# Built once: SQLAlchemy then reuses their compiled form on every append.
+_HEAD = select(t.AuditEntry.seq, t.AuditEntry.entry_hash).order_by(t.AuditEntry.seq.desc()).limit(1)
+_INSERT = insert(t.AuditEntry)
 
 
 def verify_chain(db: Database, *, batch: int = 10_000) -> ChainReport:

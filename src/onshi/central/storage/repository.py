@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
 from onshi.central.domain import qualification as domain
@@ -86,16 +86,29 @@ def _to_domain(r: Any) -> domain.Qualification:
     )
 
 
+_BY_KEY_ANY_BRANCH = _SELECT_QUALIFICATION.where(
+    t.Qualification.InsurerNumber == bindparam("insurer"),
+    t.Qualification.InsuredCardSymbol == bindparam("symbol"),
+    t.Qualification.InsuredIdentificationNumber == bindparam("number"),
+)
+_BY_KEY = _BY_KEY_ANY_BRANCH.where(t.Qualification.InsuredBranchNumber == bindparam("branch"))
+
+
 def find_by_card_key(session: Session, key: domain.CardKey) -> list[domain.Qualification]:
-    """Qualifications with this card key; every branch when the key has none."""
-    query = _SELECT_QUALIFICATION.where(
-        t.Qualification.InsurerNumber == key.insurer_number,
-        t.Qualification.InsuredCardSymbol == key.insured_card_symbol,
-        t.Qualification.InsuredIdentificationNumber == key.insured_identification_number,
-    )
+    """Qualifications with this card key; every branch when the key has none.
+
+    The hot path of every inquiry: prebuilt statements run on the session's connection, so
+    SQLAlchemy reuses their compiled form and skips the ORM layer.
+    """
+    params = {
+        "insurer": key.insurer_number,
+        "symbol": key.insured_card_symbol,
+        "number": key.insured_identification_number,
+    }
+    statement = _BY_KEY_ANY_BRANCH
     if key.insured_branch_number is not None:
-        query = query.where(t.Qualification.InsuredBranchNumber == key.insured_branch_number)
-    return [_to_domain(row) for row in session.execute(query)]
+        statement, params["branch"] = _BY_KEY, key.insured_branch_number
+    return [_to_domain(row) for row in session.connection().execute(statement, params)]
 
 
 def find_by_card_keys(

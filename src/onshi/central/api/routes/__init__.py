@@ -1,16 +1,21 @@
 """The API's routers, one small module per kind of question.
 
-Endpoints that call the service are plain ``def``: FastAPI runs them in its thread pool, so
-the blocking database work never stalls the event loop. Dependencies are ``async`` and cheap
-(no extra thread hop per request).
+Endpoints are ``async`` and hand the blocking service call to :func:`answer`: single inquiries
+on an embedded SQLite database take a fraction of a millisecond, less than a hop to the thread
+pool and back costs, so they run inline on the event loop (measured: twice the throughput);
+on PostgreSQL (network round trips) and for heavy calls (bulk, history) they go to the thread
+pool, so the event loop never waits on the network or on a long query (bulk and history
+endpoints are plain ``def`` for that reason). Dependencies are ``async`` and cheap.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Annotated
+from collections.abc import Callable
+from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
+from starlette.concurrency import run_in_threadpool
 
 from onshi.central.api.identity import CertificateFacility, check_claimed
 from onshi.central.api.service import CentralService
@@ -56,4 +61,14 @@ def authorised(request: Request, code: str, claimed: str | None = None) -> Medic
     return registered.require(central, code)
 
 
-__all__ = ["CentralDep", "CertificateFacility", "authorised"]
+T = TypeVar("T")
+
+
+async def answer(request: Request, call: Callable[[], T]) -> T:
+    """Run a quick blocking service call inline (embedded database) or in the thread pool."""
+    if request.app.state.inline_service_calls:
+        return call()
+    return await run_in_threadpool(call)
+
+
+__all__ = ["CentralDep", "CertificateFacility", "answer", "authorised"]

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter, Request
 
 from onshi.central.api.responses import OqsJSONResponse, refusals
-from onshi.central.api.routes import CentralDep, CertificateFacility, authorised
+from onshi.central.api.routes import CentralDep, CertificateFacility, answer, authorised
 from onshi.central.api.schemas import CardNumberRequest, CardRequest
 
 router = APIRouter(prefix="/v1/eligibility", tags=["eligibility"])
@@ -16,11 +18,14 @@ router = APIRouter(prefix="/v1/eligibility", tags=["eligibility"])
     summary="Eligibility by insurance-card number on a date (OQSsiquc01)",
     responses=refusals(403, 413, 422),
 )
-def by_card_number(
+async def by_card_number(
     body: CardNumberRequest, request: Request, code: CertificateFacility, central: CentralDep
 ) -> OqsJSONResponse:
-    facility = authorised(request, code, body.MedicalInstitutionCode)
-    return OqsJSONResponse(central.confirm_by_card_number(facility, body.to_question()))
+    def call() -> Any:
+        facility = authorised(request, code, body.MedicalInstitutionCode)
+        return central.confirm_by_card_number(facility, body.to_question())
+
+    return OqsJSONResponse(await answer(request, call))
 
 
 @router.post(
@@ -28,9 +33,13 @@ def by_card_number(
     summary="A one-time nonce for the card at the reader to sign",
     responses=refusals(403),
 )
-def card_nonce(request: Request, code: CertificateFacility, central: CentralDep) -> OqsJSONResponse:
-    facility = authorised(request, code)
-    return OqsJSONResponse(central.issue_nonce(facility))
+async def card_nonce(
+    request: Request, code: CertificateFacility, central: CentralDep
+) -> OqsJSONResponse:
+    def call() -> Any:
+        return central.issue_nonce(authorised(request, code))
+
+    return OqsJSONResponse(await answer(request, call))
 
 
 @router.post(
@@ -38,8 +47,11 @@ def card_nonce(request: Request, code: CertificateFacility, central: CentralDep)
     summary="Eligibility by My Number card (certificate, signed nonce, identity method, consents)",
     responses=refusals(403, 404, 413, 422),
 )
-def by_card(
+async def by_card(
     body: CardRequest, request: Request, code: CertificateFacility, central: CentralDep
 ) -> OqsJSONResponse:
-    facility = authorised(request, code, body.MedicalInstitutionCode)
-    return OqsJSONResponse(central.confirm_by_card(facility, body.to_question()))
+    def call() -> Any:
+        facility = authorised(request, code, body.MedicalInstitutionCode)
+        return central.confirm_by_card(facility, body.to_question())
+
+    return OqsJSONResponse(await answer(request, call))
