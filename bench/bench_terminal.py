@@ -21,11 +21,6 @@ import time
 from pathlib import Path
 
 from sqlalchemy import insert
-
-from onshi.central.client import CentralClient
-from onshi.central.storage import tables as t
-from onshi.central.storage.database import Database
-from onshi.terminal.agent import Agent
 from tests.stack import central_stack
 from tests.terminal.conftest import terminal_settings
 from tests.terminal.oqs_files import (
@@ -36,6 +31,11 @@ from tests.terminal.oqs_files import (
     text,
     wait_for,
 )
+
+from onshi.central.client import CentralClient
+from onshi.central.storage import tables as t
+from onshi.central.storage.database import Database
+from onshi.terminal.agent import Agent
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTION = {
@@ -87,7 +87,7 @@ def bulk_request(count: int) -> bytes:
 
 def percentile(values: list[float], p: float) -> float:
     ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
 
 
 def idle_cpu(settings_file: Path, seconds: float) -> float:
