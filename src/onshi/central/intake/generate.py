@@ -56,6 +56,9 @@ AGE_BANDS = (
     0.4,
 )
 
+MOVE_RATE_BELOW_75 = 0.04  # of households headed by someone under 75
+
+
 
 class PopulationWriter:
     """Generates households one at a time and writes them to the intake files."""
@@ -283,7 +286,9 @@ class PopulationWriter:
             tenure = rng.randrange(0, max(1, min(head.age - 18, 40)) * 365)
             start = max(add_years(head.birth, 18), as_of - dt.timedelta(days=tenure))
             rows = self._cards(insurer, members, place, address, start)
-            moved = rng.random() < 0.03 and kind != "koki"
+            # 後期高齢者 do not change insurer by moving jobs; the others move often enough that
+            # about 3 % of all households carry an old and a new qualification.
+            moved = kind != "koki" and rng.random() < MOVE_RATE_BELOW_75
             if moved:
                 self.counts.moved += 1
                 move_on = as_of - dt.timedelta(days=rng.randrange(30, 900))
@@ -292,10 +297,12 @@ class PopulationWriter:
                     if kind == "employer" and rng.random() < 0.3
                     else self._employer_insurer(place, avoid=insurer)
                 )
-                old_rows = rows
-                for row in old_rows:
-                    self._lose(row, move_on, "03")
-                rows = old_rows + self._cards(new_insurer, members, place, address, move_on)
+                # Members of 75 and over stay in 後期高齢者医療: only the others change insurer.
+                movers = [m for m in members if m.age < 75]
+                for row in rows:
+                    if row.person.age < 75:
+                        self._lose(row, move_on, "03")
+                rows = rows + self._cards(new_insurer, movers, place, address, move_on)
             for row in rows:
                 if not row.lost and rng.random() < 0.04:
                     days = rng.randrange(1, 1000)
