@@ -135,8 +135,9 @@ def facility_files(settings: Any) -> Files:
 
 def _server_main(settings: Any, ports: Any) -> None:
     from onshi.central.api import create_app
-    from onshi.central.api.server import bind, ensure_server_tls, serve_forever
+    from onshi.central.api.server import ensure_server_tls, serve_forever
     from onshi.central.services.central import Central
+    from onshi.web import bind
 
     central = Central.from_settings(settings)
     tls = ensure_server_tls(settings.data_dir, settings.ca_dir, "127.0.0.1")

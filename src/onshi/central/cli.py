@@ -97,7 +97,8 @@ def serve(
     On first run this creates the facility CA and the server certificate under the data dir.
     """
     from onshi.central.api import create_app
-    from onshi.central.api.server import bind, ensure_server_tls, serve_forever
+    from onshi.central.api.server import ensure_server_tls, serve_forever
+    from onshi.web import bind
 
     settings = _settings(database_url=db, host=host, port=port, data_dir=data_dir)
     _configure_logging()
@@ -253,7 +254,8 @@ def demo(
     (``onshi demo`` starts the whole clinic, terminal agent and reception screen included.)
     """
     from onshi.central.api import create_app
-    from onshi.central.api.server import bind, ensure_server_tls, serve_forever
+    from onshi.central.api.server import ensure_server_tls, serve_forever
+    from onshi.web import bind
 
     data_dir = DEMO_DIR.resolve()
     settings = _settings(

@@ -134,7 +134,7 @@ def test_listening_socket_is_tcp_so_asyncio_disables_nagle() -> None:
     # With proto 0 asyncio leaves Nagle on, and every answer waits ~40 ms for a delayed ACK.
     import socket
 
-    from onshi.central.api.server import bind
+    from onshi.web import bind
 
     sock = bind("127.0.0.1", 0)
     try:

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import threading
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +24,7 @@ import uvicorn
 
 from onshi.pki import server_ssl_context
 from onshi.pki.asgi import ClientCertificateH11Protocol
+from onshi.web import ThreadedServer, bind
 
 
 @dataclass(frozen=True)
@@ -38,19 +37,6 @@ class ServerTls:
 
     def context(self) -> ssl.SSLContext:
         return server_ssl_context(self.cert_path, self.key_path, self.client_ca_path)
-
-
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket; with port 0 the OS picks a free port (read it from getsockname)."""
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    # IPPROTO_TCP explicitly: asyncio only switches Nagle off (TCP_NODELAY) on sockets whose
-    # proto says TCP, and with Nagle on every answer waits ~40 ms for a delayed ACK.
-    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(1024)
-    sock.set_inheritable(True)
-    return sock
 
 
 def uvicorn_config(app: Any, tls: ServerTls, *, log_level: str = "warning") -> uvicorn.Config:
@@ -75,12 +61,10 @@ def serve_forever(
     server.run(sockets=[sock])
 
 
-class BackgroundServer:
-    """The API served in a daemon thread on 127.0.0.1 (or ``host``); a context manager.
+class BackgroundServer(ThreadedServer):
+    """The API served over mutual TLS in a daemon thread on 127.0.0.1 (or ``host``)."""
 
-    ``url`` is ready once :meth:`start` returns: the socket is bound before the thread starts
-    and the call waits until uvicorn has run the app's startup.
-    """
+    scheme = "https"
 
     def __init__(
         self,
@@ -92,43 +76,14 @@ class BackgroundServer:
         log_level: str = "warning",
         startup_timeout: float = 20.0,
     ) -> None:
-        self.sock = bind(host, port)
-        self.host = host
-        self.port: int = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(uvicorn_config(app, tls, log_level=log_level))
-        self._thread = threading.Thread(
-            target=self.server.run,
-            kwargs={"sockets": [self.sock]},
-            daemon=True,
-            name=f"onshi-central-{self.port}",
+        super().__init__(
+            uvicorn_config(app, tls, log_level=log_level), bind(host, port), name="onshi-central"
         )
         self._startup_timeout = startup_timeout
 
-    @property
-    def url(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"https://{host}:{self.port}"
-
-    def start(self) -> BackgroundServer:
-        self._thread.start()
-        deadline = time.monotonic() + self._startup_timeout
-        while not self.server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.sock.close()
-                raise RuntimeError("the central API server did not start")
-            time.sleep(0.01)
+    def start(self, timeout: float | None = None) -> BackgroundServer:
+        super().start(self._startup_timeout if timeout is None else timeout)
         return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.server.should_exit = True
-        self._thread.join(timeout)
-        self.sock.close()
-
-    def __enter__(self) -> BackgroundServer:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()
 
 
 SERVER_CERT_FILE = "server.cert.pem"

@@ -8,13 +8,12 @@ stream (server-sent events) never ends by itself, so shutdown waits at most
 from __future__ import annotations
 
 import ipaddress
-import socket
-import threading
-import time
 from collections.abc import Callable
 from typing import Any
 
 import uvicorn
+
+from onshi.web import ThreadedServer, bind, url_of
 
 GRACEFUL_SECONDS = 1
 
@@ -29,15 +28,6 @@ def _loopback(host: str) -> str:
     raise ValueError(f"the reception screen listens on loopback only, not {host!r}")
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, port))
-    sock.listen(128)
-    return sock
-
-
 def _config(app: Any, log_level: str) -> uvicorn.Config:
     return uvicorn.Config(
         app,
@@ -49,10 +39,6 @@ def _config(app: Any, log_level: str) -> uvicorn.Config:
     )
 
 
-def _url(host: str, port: int) -> str:
-    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
-
-
 def serve_reception(
     agent: Any, host: str, port: int, *, announce: Callable[[str], Any] = print
 ) -> None:
@@ -60,8 +46,8 @@ def serve_reception(
     from onshi.terminal.reception.app import create_reception_app
 
     host = _loopback(host)
-    sock = _bind(host, port)
-    announce(f"reception screen (受付画面): {_url(host, sock.getsockname()[1])}/")
+    sock = bind(host, port, backlog=128)
+    announce(f"reception screen (受付画面): {url_of('http', host, sock.getsockname()[1])}/")
     server = uvicorn.Server(_config(create_reception_app(agent), "info"))
     try:
         server.run(sockets=[sock])
@@ -71,7 +57,7 @@ def serve_reception(
         sock.close()
 
 
-class ReceptionServer:
+class ReceptionServer(ThreadedServer):
     """The screen in a daemon thread (tests, demo); port 0 picks a free one. A context manager."""
 
     def __init__(
@@ -79,36 +65,9 @@ class ReceptionServer:
     ) -> None:
         from onshi.terminal.reception.app import create_reception_app
 
-        self.host = _loopback(host)
-        self.sock = _bind(self.host, port)
-        self.port: int = self.sock.getsockname()[1]
-        self.server = uvicorn.Server(_config(create_reception_app(agent), log_level))
-        self._thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [self.sock]}, daemon=True,
-            name=f"onshi-reception-{self.port}",
-        )
-
-    @property
-    def url(self) -> str:
-        return _url(self.host, self.port)
+        sock = bind(_loopback(host), port, backlog=128)
+        super().__init__(_config(create_reception_app(agent), log_level), sock, name="onshi-reception")
 
     def start(self, timeout: float = 20.0) -> ReceptionServer:
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self.server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                self.sock.close()
-                raise RuntimeError("the reception screen did not start")
-            time.sleep(0.01)
+        super().start(timeout)
         return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        self.server.should_exit = True
-        self._thread.join(timeout)
-        self.sock.close()
-
-    def __enter__(self) -> ReceptionServer:
-        return self.start()
-
-    def __exit__(self, *_exc: object) -> None:
-        self.stop()

@@ -1,0 +1,76 @@
+"""The web stack every onshi service shares: uvicorn on a socket onshi binds itself.
+
+Binding first lets a caller ask for port 0 and learn the port before serving, and keeps the
+one socket detail that matters for latency in one place. :class:`ThreadedServer` serves in a
+daemon thread (tests, benchmarks, the demo); services started by a command run uvicorn in the
+foreground on the same kind of socket.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import uvicorn
+
+
+def bind(host: str, port: int, *, backlog: int = 1024) -> socket.socket:
+    """A listening socket; with port 0 the OS picks a free port (read it from getsockname)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    # IPPROTO_TCP explicitly: asyncio only switches Nagle off (TCP_NODELAY) on sockets whose
+    # proto says TCP, and with Nagle on every answer waits ~40 ms for a delayed ACK.
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(backlog)
+    sock.set_inheritable(True)
+    return sock
+
+
+def url_of(scheme: str, host: str, port: int) -> str:
+    return f"{scheme}://[{host}]:{port}" if ":" in host else f"{scheme}://{host}:{port}"
+
+
+class ThreadedServer:
+    """A uvicorn server in a daemon thread on an already bound socket; a context manager.
+
+    ``start`` returns once uvicorn has run the app's startup, so the port answers at once.
+    """
+
+    scheme = "http"
+
+    def __init__(self, config: uvicorn.Config, sock: socket.socket, *, name: str) -> None:
+        self.sock = sock
+        self.host: str = sock.getsockname()[0]
+        self.port: int = sock.getsockname()[1]
+        self.server = uvicorn.Server(config)
+        self._name = name
+        self._thread = threading.Thread(
+            target=self.server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"{name}-{self.port}"
+        )
+
+    @property
+    def url(self) -> str:
+        return url_of(self.scheme, self.host, self.port)
+
+    def start(self, timeout: float = 20.0) -> ThreadedServer:
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self.server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                self.sock.close()
+                raise RuntimeError(f"{self._name} did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self.server.should_exit = True
+        self._thread.join(timeout)
+        self.sock.close()
+
+    def __enter__(self) -> ThreadedServer:
+        return self.start()
+
+    def __exit__(self, *_exc: object) -> None:
+        self.stop()
