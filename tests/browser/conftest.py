@@ -31,8 +31,11 @@ PIN = "1234"
 pytestmark = pytest.mark.browser
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 def browser() -> Iterator[object]:
+    # Per test, not per session: Playwright's sync API keeps an asyncio loop running in this
+    # thread while it is open, which would break any later test of the same worker that
+    # starts an event loop of its own.
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
             pytest.fail(f"{CHROMIUM} is missing: the browser tests must run under CI (apt-get install chromium)")
