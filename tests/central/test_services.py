@@ -488,14 +488,16 @@ def test_a_record_that_fails_does_not_block_its_bulk(central: Central, database:
         factories.qualification(s)
     records = tuple(BulkRecordQuestion(KEY, dt.date(1980, 4, 1), f"r{i}") for i in range(3))
     number = central.submit_bulk(CLINIC, BulkQuestion(TODAY, records))["MessageBody"]["ReceptionNumber"]
-    real = central._bulk_unit
+    from onshi.central.services import bulk
 
-    def flaky(session, q, found, on, now):  # type: ignore[no-untyped-def]
+    real = bulk._bulk_unit
+
+    def flaky(central, session, q, found, on, now):  # type: ignore[no-untyped-def]
         if q.get("ArbitraryIdentifier") == "r1":
             raise RuntimeError("poison")
-        return real(session, q, found, on, now)
+        return real(central, session, q, found, on, now)
 
-    monkeypatch.setattr(central, "_bulk_unit", flaky)
+    monkeypatch.setattr(bulk, "_bulk_unit", flaky)
     assert central.process_pending_bulk() == 3
     answer = central.fetch_bulk(CLINIC, number)
     assert answer["MessageHeader"]["NumberOfError"] == "1"

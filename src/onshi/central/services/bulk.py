@@ -6,10 +6,32 @@ the first unanswered record when it starts again, and every record is answered e
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import logging
+import secrets
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.orm import Session
+
+from onshi.central.domain.qualification import Qualification
+from onshi.central.errors import ReceptionNotFound, RequestInvalid, RequestTooLarge
+from onshi.central.services import answers
+from onshi.central.services.clock import naive_jst
+from onshi.central.services.questions import BulkQuestion
+from onshi.central.storage import repository
+from onshi.central.storage import tables as t
+from onshi.oqs.codes import ProcessingResultStatus, SegmentOfResult
+from onshi.oqs.identifiers import MedicalInstitutionCode, format_oqs_time
+
+if TYPE_CHECKING:
+    from onshi.central.services.central import Central
+
+Json = dict[str, Any]
+BULK_CHUNK = 500  # records answered per transaction
 
 log = logging.getLogger(__name__)
 
@@ -53,3 +75,258 @@ class BulkWorker:
 
 def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def submit(central: Central, facility: MedicalInstitutionCode, q: BulkQuestion) -> Json:
+    if not q.records:
+        raise RequestInvalid("a bulk request needs at least one QualificationConfirmSearchInfo")
+    if len(q.records) > central.max_bulk_records:
+        raise RequestTooLarge(
+            f"a bulk request may carry at most {central.max_bulk_records} records, got {len(q.records)}"
+        )
+    now = central.clock()
+    reception = now.strftime("%Y%m%d%H%M%S") + secrets.token_hex(6).upper()
+    with central.db.transaction() as session:
+        session.add(
+            t.BulkReception(
+                ReceptionNumber=reception,
+                MedicalInstitutionCode=facility.value,
+                ArbitraryFileIdentifier=q.arbitrary_file_identifier,
+                QualificationConfirmationDate=q.on,
+                ReceptionDateTime=naive_jst(now),
+                record_count=len(q.records),
+            )
+        )
+        session.flush()
+        session.execute(
+            insert(t.BulkRecord),
+            [
+                {
+                    "ReceptionNumber": reception,
+                    "seq": i,
+                    "ArbitraryIdentifier": r.arbitrary_identifier,
+                    "request": dumps(
+                        {
+                            **answers.search_info(
+                                r.key, r.birthdate, limit_consent=r.limit_consent
+                            ),
+                            **(
+                                {"ArbitraryIdentifier": r.arbitrary_identifier}
+                                if r.arbitrary_identifier
+                                else {}
+                            ),
+                        }
+                    ),
+                    "result": None,
+                }
+                for i, r in enumerate(q.records)
+            ],
+        )
+    central.audit.record(
+        facility=facility.value,
+        action="bulk.submit",
+        subject=None,
+        outcome=f"accepted-{len(q.records)}",
+    )
+    central.bulk_worker.notify()
+    return {
+        "MessageHeader": {
+            "ProcessExecutionTime": format_oqs_time(now),
+            "MedicalInstitutionCode": facility.value,
+            **(
+                {"ArbitraryFileIdentifier": q.arbitrary_file_identifier}
+                if q.arbitrary_file_identifier
+                else {}
+            ),
+            "CharacterCodeIdentifier": "0",
+        },
+        "MessageBody": {
+            "ReceptionNumber": reception,
+            "ReceptionDateTime": format_oqs_time(now),
+        },
+    }
+
+
+def process_pending(central: Central) -> int:
+    """Answer every unanswered record of every open reception; return how many were answered."""
+    answered = 0
+    with central.db.sessions() as session:
+        pending = session.scalars(
+            select(t.BulkReception)
+            .where(t.BulkReception.completed_at.is_(None))
+            .order_by(t.BulkReception.ReceptionDateTime)
+        ).all()
+    for reception in pending:
+        answered += _process_reception(
+            central, reception.ReceptionNumber, reception.QualificationConfirmationDate
+        )
+    return answered
+
+
+def _process_reception(central: Central, reception_number: str, on: dt.date) -> int:
+    answered = 0
+    while True:
+        now = central.clock()
+        with central.db.transaction() as session:
+            records = session.execute(
+                select(t.BulkRecord.seq, t.BulkRecord.request)
+                .where(
+                    t.BulkRecord.ReceptionNumber == reception_number,
+                    t.BulkRecord.result.is_(None),
+                )
+                .order_by(t.BulkRecord.seq)
+                .limit(BULK_CHUNK)
+            ).all()
+            if not records:
+                session.execute(
+                    update(t.BulkReception)
+                    .where(t.BulkReception.ReceptionNumber == reception_number)
+                    .values(completed_at=naive_jst(now))
+                )
+                return answered
+            questions = [(seq, json.loads(request)) for seq, request in records]
+            found = _bulk_candidates(central, session, [q for _, q in questions])
+            records_table = t.BulkRecord.__table__
+            assert isinstance(records_table, Table)
+            session.execute(
+                update(records_table)
+                .where(
+                    records_table.c.ReceptionNumber == reception_number,
+                    records_table.c.seq == bindparam("b_seq"),
+                )
+                .values(result=bindparam("b_result")),
+                [
+                    {
+                        "b_seq": seq,
+                        "b_result": dumps(_safe_bulk_unit(central, session, q, found, on, now)),
+                    }
+                    for seq, q in questions
+                ],
+            )
+            answered += len(records)
+
+
+def _bulk_candidates(
+    central: Central, session: Session, questions: list[Json]
+) -> dict[tuple[str, str, str], list[Qualification]]:
+    """Every qualification any question of the chunk may match, in one query."""
+    keys = {
+        (
+            q["InsurerNumber"].strip(),
+            q.get("InsuredCardSymbol", ""),
+            q["InsuredIdentificationNumber"],
+        )
+        for q in questions
+    }
+    found: dict[tuple[str, str, str], list[Qualification]] = {k: [] for k in keys}
+    for q in repository.find_by_card_keys(session, keys):
+        found[
+            (
+                q.key.insurer_number,
+                q.key.insured_card_symbol,
+                q.key.insured_identification_number,
+            )
+        ].append(q)
+    return found
+
+
+def _safe_bulk_unit(
+    central: Central,
+    session: Session,
+    q: Json,
+    found: dict[tuple[str, str, str], list[Qualification]],
+    on: dt.date,
+    now: dt.datetime,
+) -> Json:
+    """One record's answer; a record that cannot be answered gets status 2, never blocks the rest."""
+    try:
+        return _bulk_unit(central, session, q, found, on, now)
+    except Exception:
+        log.exception("a bulk record could not be answered")
+        return {
+            "QualificationConfirmSearchInfo": q,
+            "ProcessingResultStatus": ProcessingResultStatus.ERROR.value,
+            "ProcessingResultCode": "CENTRAL_ERROR",
+            "ProcessingResultMessage": "this record could not be answered; ask again singly",
+        }
+
+
+def _bulk_unit(
+    central: Central,
+    session: Session,
+    q: Json,
+    found: dict[tuple[str, str, str], list[Qualification]],
+    on: dt.date,
+    now: dt.datetime,
+) -> Json:
+    branch = q.get("InsuredBranchNumber")
+    key = (
+        q["InsurerNumber"].strip(),
+        q.get("InsuredCardSymbol", ""),
+        q["InsuredIdentificationNumber"],
+    )
+    matches = [
+        m for m in found.get(key, []) if branch is None or m.key.insured_branch_number == branch
+    ]
+    birthdate = dt.date(int(q["Birthdate"][:4]), int(q["Birthdate"][4:6]), int(q["Birthdate"][6:]))
+    confirmation = central.judge_matches(session, matches, birthdate, on)
+    limit_consent = q.get("LimitApplicationCertificateRelatedConsFlg") == "1"
+    results = central.results_for(
+        session, confirmation, on=on, now=now, limit_consent=limit_consent
+    )
+    unit: Json = {
+        "QualificationConfirmSearchInfo": q,
+        "ProcessingResultStatus": ProcessingResultStatus.OK.value,
+        "QualificationValidity": confirmation.validity.value,
+    }
+    if results:
+        unit["ResultOfQualificationConfirmation"] = results if len(results) > 1 else results[0]
+    return unit
+
+
+def fetch(central: Central, facility: MedicalInstitutionCode, reception_number: str) -> Json:
+    now = central.clock()
+    with central.db.sessions() as session:
+        reception = session.get(t.BulkReception, reception_number)
+        if reception is None or reception.MedicalInstitutionCode != facility.value:
+            raise ReceptionNotFound(f"no bulk reception {reception_number!r} for this facility")
+        header: Json = {
+            "ProcessExecutionTime": format_oqs_time(now),
+            "MedicalInstitutionCode": facility.value,
+            **(
+                {"ArbitraryFileIdentifier": reception.ArbitraryFileIdentifier}
+                if reception.ArbitraryFileIdentifier
+                else {}
+            ),
+        }
+        if reception.completed_at is None:
+            header["SegmentOfResult"] = SegmentOfResult.PROCESSING.value
+            body: Json = {"ReceptionNumber": reception_number}
+        else:
+            units = [
+                json.loads(r or "{}")
+                for r in session.scalars(
+                    select(t.BulkRecord.result)
+                    .where(t.BulkRecord.ReceptionNumber == reception_number)
+                    .order_by(t.BulkRecord.seq)
+                )
+            ]
+            errors = sum(
+                1 for u in units if u["ProcessingResultStatus"] != ProcessingResultStatus.OK.value
+            )
+            header.update(
+                {
+                    "SegmentOfResult": SegmentOfResult.COMPLETED.value,
+                    "NumberOfProcessingResult": str(len(units)),
+                    "NumberOfNormalProcessing": str(len(units) - errors),
+                    "NumberOfError": str(errors),
+                }
+            )
+            body = {"ReceptionNumber": reception_number, "BulkConfirmUnit": units}
+    central.audit.record(
+        facility=facility.value,
+        action="bulk.fetch",
+        subject=None,
+        outcome="completed" if reception.completed_at else "processing",
+    )
+    return {"MessageHeader": header, "MessageBody": body}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import logging
 import secrets
 from collections.abc import Iterable
@@ -11,11 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from onshi import pki
-from onshi.central.domain import consent as consent_rules
 from onshi.central.domain.consent import ConsentKind
 from onshi.central.domain.qualification import (
     CardKey,
@@ -27,13 +25,11 @@ from onshi.central.domain.qualification import (
 from onshi.central.errors import (
     CentralError,
     FacilityNotAuthorised,
-    ReceptionNotFound,
     RequestInvalid,
-    RequestTooLarge,
 )
-from onshi.central.services import answers, cards, history
+from onshi.central.services import answers, bulk, cards, history
 from onshi.central.services.audit import AuditLog
-from onshi.central.services.bulk import BulkWorker, dumps
+from onshi.central.services.bulk import BulkWorker
 from onshi.central.services.clock import Clock, jst_now, naive_jst
 from onshi.central.services.questions import (
     BulkQuestion,
@@ -47,16 +43,12 @@ from onshi.central.storage import repository
 from onshi.central.storage import tables as t
 from onshi.central.storage.database import Database
 from onshi.oqs.codes import (
-    ProcessingResultStatus,
     QualificationValidity,
     ReferenceClassification,
-    SegmentOfResult,
 )
 from onshi.oqs.identifiers import (
     InvalidIdentifier,
     MedicalInstitutionCode,
-    format_oqs_date,
-    format_oqs_time,
 )
 
 Json = dict[str, Any]
@@ -137,9 +129,9 @@ class Central:
         self, session: Session, key: CardKey, birthdate: dt.date, on: dt.date
     ) -> Confirmation:
         matches = repository.find_by_card_key(session, key)
-        return self._judge_matches(session, matches, birthdate, on)
+        return self.judge_matches(session, matches, birthdate, on)
 
-    def _judge_matches(
+    def judge_matches(
         self, session: Session, matches: list[Qualification], birthdate: dt.date, on: dt.date
     ) -> Confirmation:
         confirmation = confirm_by_card_number(matches, birthdate=birthdate, on=on)
@@ -150,7 +142,7 @@ class Central:
             )
         return confirmation
 
-    def _results(
+    def results_for(
         self,
         session: Session,
         confirmation: Confirmation,
@@ -185,13 +177,13 @@ class Central:
         now = self.clock()
         with self.db.sessions() as session:
             confirmation = self._judge(session, q.key, q.birthdate, q.on)
-            results = self._results(
+            results = self.results_for(
                 session, confirmation, on=q.on, now=now, limit_consent=q.limit_consent
             )
         self.audit.record(
             facility=facility.value,
             action="eligibility.card-number",
-            subject=self._card_key_subject(q.key),
+            subject=self.card_key_subject(q.key),
             outcome=f"validity-{confirmation.validity.value}",
         )
         return answers.message(
@@ -210,13 +202,13 @@ class Central:
         now = self.clock()
         with self.db.sessions() as session:
             confirmation = self._judge(session, q.key, q.birthdate, q.on)
-            results = self._results(
+            results = self.results_for(
                 session, confirmation, on=q.on, now=now, limit_consent=q.limit_consent
             )
         self.audit.record(
             facility=None,
             action="eligibility.operator-query",
-            subject=self._card_key_subject(q.key),
+            subject=self.card_key_subject(q.key),
             outcome=f"validity-{confirmation.validity.value}",
         )
         flat: Json = {"QualificationValidity": confirmation.validity.value}
@@ -226,7 +218,7 @@ class Central:
             flat["ResultList"] = results
         return flat
 
-    def _card_key_subject(self, key: CardKey) -> str:
+    def card_key_subject(self, key: CardKey) -> str:
         return self.audit.subject(
             key.insurer_number,
             key.insured_card_symbol,
@@ -270,7 +262,7 @@ class Central:
                     )
                 held = repository.held_by(session, [individual_id])
                 confirmation = confirm_by_individual(held, on=on)
-                results = self._results(
+                results = self.results_for(
                     session,
                     confirmation,
                     on=on,
@@ -352,354 +344,23 @@ class Central:
 
     # -- drug information and checkups ------------------------------------------------------
 
-    def _history_holder(
-        self,
-        session: Session,
-        facility: MedicalInstitutionCode,
-        q: HistoryQuestion,
-        kind: ConsentKind,
-        now: dt.datetime,
-    ) -> Qualification:
-        consent_rules.require_facility_may_see(kind, facility)
-        matches = repository.find_by_card_key(session, q.key)
-        individuals = {m.individual_id for m in matches}
-        if not individuals:
-            raise RequestInvalid("no insured person has this card key")
-        if len(individuals) > 1:
-            raise RequestInvalid("the card key matches several persons: give the branch number")
-        holder = max(matches, key=lambda m: m.qualification_date)
-        rows = session.scalars(
-            select(t.Consent).where(
-                t.Consent.individual_id == holder.individual_id,
-                t.Consent.MedicalInstitutionCode == facility.value,
-                t.Consent.kind == kind.value,
-            )
-        ).all()
-        consent_rules.require_consent(
-            (
-                consent_rules.Consent(
-                    r.individual_id, r.MedicalInstitutionCode, ConsentKind(r.kind), r.given_at
-                )
-                for r in rows
-            ),
-            kind=kind,
-            facility=facility.value,
-            at=naive_jst(now),
-        )
-        return holder
-
-    def _history(
-        self, facility: MedicalInstitutionCode, q: HistoryQuestion, kind: ConsentKind
-    ) -> Json:
-        now = self.clock()
-        on = now.date()
-        try:
-            with self.db.sessions() as session:
-                holder = self._history_holder(session, facility, q, kind, now)
-                start, end = consent_rules.lookback_period(kind, on=on, start=q.start, end=q.end)
-                if kind is ConsentKind.DRUG:
-                    body: Json = {
-                        "DrugInformation": history.drug_lines(
-                            session, holder.individual_id, start, end
-                        )
-                    }
-                else:
-                    body = {
-                        "SpecificHealthCheckupInfo": history.checkup_items(
-                            session, holder.individual_id, start, end
-                        )
-                    }
-        except CentralError as exc:
-            self.audit.record(
-                facility=facility.value,
-                action=f"history.{kind.value}",
-                subject=self._card_key_subject(q.key),
-                outcome=exc.code,
-            )
-            raise
-        self.audit.record(
-            facility=facility.value,
-            action=f"history.{kind.value}",
-            subject=self._card_key_subject(q.key),
-            outcome="provided",
-        )
-        return {
-            "MessageHeader": {
-                "ProcessExecutionTime": format_oqs_time(now),
-                "MedicalInstitutionCode": facility.value,
-                **(
-                    {"ArbitraryFileIdentifier": q.arbitrary_file_identifier}
-                    if q.arbitrary_file_identifier
-                    else {}
-                ),
-                "SegmentOfResult": SegmentOfResult.COMPLETED.value,
-            },
-            "MessageBody": {
-                "ResultCode": "1",
-                "StartDate": format_oqs_date(start),
-                "EndDate": format_oqs_date(end),
-                "QualificationsInfo": history.qualification_info(holder),
-                **body,
-            },
-        }
-
     def drug_information(self, facility: MedicalInstitutionCode, q: HistoryQuestion) -> Json:
-        return self._history(facility, q, ConsentKind.DRUG)
+        return history.answer_history(self, facility, q, ConsentKind.DRUG)
 
     def checkups(self, facility: MedicalInstitutionCode, q: HistoryQuestion) -> Json:
-        return self._history(facility, q, ConsentKind.CHECKUP)
+        return history.answer_history(self, facility, q, ConsentKind.CHECKUP)
 
     # -- bulk -------------------------------------------------------------------------------
 
     def submit_bulk(self, facility: MedicalInstitutionCode, q: BulkQuestion) -> Json:
-        if not q.records:
-            raise RequestInvalid("a bulk request needs at least one QualificationConfirmSearchInfo")
-        if len(q.records) > self.max_bulk_records:
-            raise RequestTooLarge(
-                f"a bulk request may carry at most {self.max_bulk_records} records, got {len(q.records)}"
-            )
-        now = self.clock()
-        reception = now.strftime("%Y%m%d%H%M%S") + secrets.token_hex(6).upper()
-        with self.db.transaction() as session:
-            session.add(
-                t.BulkReception(
-                    ReceptionNumber=reception,
-                    MedicalInstitutionCode=facility.value,
-                    ArbitraryFileIdentifier=q.arbitrary_file_identifier,
-                    QualificationConfirmationDate=q.on,
-                    ReceptionDateTime=naive_jst(now),
-                    record_count=len(q.records),
-                )
-            )
-            session.flush()
-            session.execute(
-                insert(t.BulkRecord),
-                [
-                    {
-                        "ReceptionNumber": reception,
-                        "seq": i,
-                        "ArbitraryIdentifier": r.arbitrary_identifier,
-                        "request": dumps(
-                            {
-                                **answers.search_info(
-                                    r.key, r.birthdate, limit_consent=r.limit_consent
-                                ),
-                                **(
-                                    {"ArbitraryIdentifier": r.arbitrary_identifier}
-                                    if r.arbitrary_identifier
-                                    else {}
-                                ),
-                            }
-                        ),
-                        "result": None,
-                    }
-                    for i, r in enumerate(q.records)
-                ],
-            )
-        self.audit.record(
-            facility=facility.value,
-            action="bulk.submit",
-            subject=None,
-            outcome=f"accepted-{len(q.records)}",
-        )
-        self.bulk_worker.notify()
-        return {
-            "MessageHeader": {
-                "ProcessExecutionTime": format_oqs_time(now),
-                "MedicalInstitutionCode": facility.value,
-                **(
-                    {"ArbitraryFileIdentifier": q.arbitrary_file_identifier}
-                    if q.arbitrary_file_identifier
-                    else {}
-                ),
-                "CharacterCodeIdentifier": "0",
-            },
-            "MessageBody": {
-                "ReceptionNumber": reception,
-                "ReceptionDateTime": format_oqs_time(now),
-            },
-        }
+        return bulk.submit(self, facility, q)
 
     def process_pending_bulk(self) -> int:
         """Answer every unanswered record of every open reception; return how many were answered."""
-        answered = 0
-        with self.db.sessions() as session:
-            pending = session.scalars(
-                select(t.BulkReception)
-                .where(t.BulkReception.completed_at.is_(None))
-                .order_by(t.BulkReception.ReceptionDateTime)
-            ).all()
-        for reception in pending:
-            answered += self._process_reception(
-                reception.ReceptionNumber, reception.QualificationConfirmationDate
-            )
-        return answered
-
-    def _process_reception(self, reception_number: str, on: dt.date) -> int:
-        answered = 0
-        while True:
-            now = self.clock()
-            with self.db.transaction() as session:
-                records = session.execute(
-                    select(t.BulkRecord.seq, t.BulkRecord.request)
-                    .where(
-                        t.BulkRecord.ReceptionNumber == reception_number,
-                        t.BulkRecord.result.is_(None),
-                    )
-                    .order_by(t.BulkRecord.seq)
-                    .limit(BULK_CHUNK)
-                ).all()
-                if not records:
-                    session.execute(
-                        update(t.BulkReception)
-                        .where(t.BulkReception.ReceptionNumber == reception_number)
-                        .values(completed_at=naive_jst(now))
-                    )
-                    return answered
-                questions = [(seq, json.loads(request)) for seq, request in records]
-                found = self._bulk_candidates(session, [q for _, q in questions])
-                records_table = t.BulkRecord.__table__
-                assert isinstance(records_table, Table)
-                session.execute(
-                    update(records_table)
-                    .where(
-                        records_table.c.ReceptionNumber == reception_number,
-                        records_table.c.seq == bindparam("b_seq"),
-                    )
-                    .values(result=bindparam("b_result")),
-                    [
-                        {
-                            "b_seq": seq,
-                            "b_result": dumps(self._safe_bulk_unit(session, q, found, on, now)),
-                        }
-                        for seq, q in questions
-                    ],
-                )
-                answered += len(records)
-
-    def _bulk_candidates(
-        self, session: Session, questions: list[Json]
-    ) -> dict[tuple[str, str, str], list[Qualification]]:
-        """Every qualification any question of the chunk may match, in one query."""
-        keys = {
-            (
-                q["InsurerNumber"].strip(),
-                q.get("InsuredCardSymbol", ""),
-                q["InsuredIdentificationNumber"],
-            )
-            for q in questions
-        }
-        found: dict[tuple[str, str, str], list[Qualification]] = {k: [] for k in keys}
-        for q in repository.find_by_card_keys(session, keys):
-            found[
-                (
-                    q.key.insurer_number,
-                    q.key.insured_card_symbol,
-                    q.key.insured_identification_number,
-                )
-            ].append(q)
-        return found
-
-    def _safe_bulk_unit(
-        self,
-        session: Session,
-        q: Json,
-        found: dict[tuple[str, str, str], list[Qualification]],
-        on: dt.date,
-        now: dt.datetime,
-    ) -> Json:
-        """One record's answer; a record that cannot be answered gets status 2, never blocks the rest."""
-        try:
-            return self._bulk_unit(session, q, found, on, now)
-        except Exception:
-            log.exception("a bulk record could not be answered")
-            return {
-                "QualificationConfirmSearchInfo": q,
-                "ProcessingResultStatus": ProcessingResultStatus.ERROR.value,
-                "ProcessingResultCode": "CENTRAL_ERROR",
-                "ProcessingResultMessage": "this record could not be answered; ask again singly",
-            }
-
-    def _bulk_unit(
-        self,
-        session: Session,
-        q: Json,
-        found: dict[tuple[str, str, str], list[Qualification]],
-        on: dt.date,
-        now: dt.datetime,
-    ) -> Json:
-        branch = q.get("InsuredBranchNumber")
-        key = (
-            q["InsurerNumber"].strip(),
-            q.get("InsuredCardSymbol", ""),
-            q["InsuredIdentificationNumber"],
-        )
-        matches = [
-            m for m in found.get(key, []) if branch is None or m.key.insured_branch_number == branch
-        ]
-        birthdate = dt.date(
-            int(q["Birthdate"][:4]), int(q["Birthdate"][4:6]), int(q["Birthdate"][6:])
-        )
-        confirmation = self._judge_matches(session, matches, birthdate, on)
-        limit_consent = q.get("LimitApplicationCertificateRelatedConsFlg") == "1"
-        results = self._results(session, confirmation, on=on, now=now, limit_consent=limit_consent)
-        unit: Json = {
-            "QualificationConfirmSearchInfo": q,
-            "ProcessingResultStatus": ProcessingResultStatus.OK.value,
-            "QualificationValidity": confirmation.validity.value,
-        }
-        if results:
-            unit["ResultOfQualificationConfirmation"] = results if len(results) > 1 else results[0]
-        return unit
+        return bulk.process_pending(self)
 
     def fetch_bulk(self, facility: MedicalInstitutionCode, reception_number: str) -> Json:
-        now = self.clock()
-        with self.db.sessions() as session:
-            reception = session.get(t.BulkReception, reception_number)
-            if reception is None or reception.MedicalInstitutionCode != facility.value:
-                raise ReceptionNotFound(f"no bulk reception {reception_number!r} for this facility")
-            header: Json = {
-                "ProcessExecutionTime": format_oqs_time(now),
-                "MedicalInstitutionCode": facility.value,
-                **(
-                    {"ArbitraryFileIdentifier": reception.ArbitraryFileIdentifier}
-                    if reception.ArbitraryFileIdentifier
-                    else {}
-                ),
-            }
-            if reception.completed_at is None:
-                header["SegmentOfResult"] = SegmentOfResult.PROCESSING.value
-                body: Json = {"ReceptionNumber": reception_number}
-            else:
-                units = [
-                    json.loads(r or "{}")
-                    for r in session.scalars(
-                        select(t.BulkRecord.result)
-                        .where(t.BulkRecord.ReceptionNumber == reception_number)
-                        .order_by(t.BulkRecord.seq)
-                    )
-                ]
-                errors = sum(
-                    1
-                    for u in units
-                    if u["ProcessingResultStatus"] != ProcessingResultStatus.OK.value
-                )
-                header.update(
-                    {
-                        "SegmentOfResult": SegmentOfResult.COMPLETED.value,
-                        "NumberOfProcessingResult": str(len(units)),
-                        "NumberOfNormalProcessing": str(len(units) - errors),
-                        "NumberOfError": str(errors),
-                    }
-                )
-                body = {"ReceptionNumber": reception_number, "BulkConfirmUnit": units}
-        self.audit.record(
-            facility=facility.value,
-            action="bulk.fetch",
-            subject=None,
-            outcome="completed" if reception.completed_at else "processing",
-        )
-        return {"MessageHeader": header, "MessageBody": body}
+        return bulk.fetch(self, facility, reception_number)
 
 
 def _persistent_key(path: Path) -> str:

@@ -3,14 +3,26 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from onshi.central.domain import consent as consent_rules
+from onshi.central.domain.consent import ConsentKind
 from onshi.central.domain.qualification import Qualification
+from onshi.central.errors import CentralError, RequestInvalid
+from onshi.central.services.clock import naive_jst
+from onshi.central.services.questions import HistoryQuestion
+from onshi.central.storage import repository
 from onshi.central.storage import tables as t
-from onshi.oqs.identifiers import format_oqs_date
+from onshi.oqs.codes import SegmentOfResult
+from onshi.oqs.identifiers import MedicalInstitutionCode, format_oqs_date, format_oqs_time
+
+if TYPE_CHECKING:
+    from onshi.central.services.central import Central
+
+Json = dict[str, Any]
 
 
 def _date(value: dt.date | None) -> str | None:
@@ -95,3 +107,94 @@ def checkup_items(
         }
         for day, items in grouped.items()
     ]
+
+
+def _history_holder(
+    central: Central,
+    session: Session,
+    facility: MedicalInstitutionCode,
+    q: HistoryQuestion,
+    kind: ConsentKind,
+    now: dt.datetime,
+) -> Qualification:
+    consent_rules.require_facility_may_see(kind, facility)
+    matches = repository.find_by_card_key(session, q.key)
+    individuals = {m.individual_id for m in matches}
+    if not individuals:
+        raise RequestInvalid("no insured person has this card key")
+    if len(individuals) > 1:
+        raise RequestInvalid("the card key matches several persons: give the branch number")
+    holder = max(matches, key=lambda m: m.qualification_date)
+    rows = session.scalars(
+        select(t.Consent).where(
+            t.Consent.individual_id == holder.individual_id,
+            t.Consent.MedicalInstitutionCode == facility.value,
+            t.Consent.kind == kind.value,
+        )
+    ).all()
+    consent_rules.require_consent(
+        (
+            consent_rules.Consent(
+                r.individual_id, r.MedicalInstitutionCode, ConsentKind(r.kind), r.given_at
+            )
+            for r in rows
+        ),
+        kind=kind,
+        facility=facility.value,
+        at=naive_jst(now),
+    )
+    return holder
+
+
+def answer_history(
+    central: Central, facility: MedicalInstitutionCode, q: HistoryQuestion, kind: ConsentKind
+) -> Json:
+    now = central.clock()
+    on = now.date()
+    try:
+        with central.db.sessions() as session:
+            holder = _history_holder(central, session, facility, q, kind, now)
+            start, end = consent_rules.lookback_period(kind, on=on, start=q.start, end=q.end)
+            if kind is ConsentKind.DRUG:
+                body: Json = {
+                    "DrugInformation": drug_lines(session, holder.individual_id, start, end)
+                }
+            else:
+                body = {
+                    "SpecificHealthCheckupInfo": checkup_items(
+                        session, holder.individual_id, start, end
+                    )
+                }
+    except CentralError as exc:
+        central.audit.record(
+            facility=facility.value,
+            action=f"history.{kind.value}",
+            subject=central.card_key_subject(q.key),
+            outcome=exc.code,
+        )
+        raise
+    central.audit.record(
+        facility=facility.value,
+        action=f"history.{kind.value}",
+        subject=central.card_key_subject(q.key),
+        outcome="provided",
+    )
+    return {
+        "MessageHeader": {
+            "ProcessExecutionTime": format_oqs_time(now),
+            "MedicalInstitutionCode": facility.value,
+            **(
+                {"ArbitraryFileIdentifier": q.arbitrary_file_identifier}
+                if q.arbitrary_file_identifier
+                else {}
+            ),
+            "SegmentOfResult": SegmentOfResult.COMPLETED.value,
+        },
+        "MessageBody": {
+            "ResultCode": "1",
+            "StartDate": format_oqs_date(start),
+            "EndDate": format_oqs_date(end),
+            "QualificationsInfo": qualification_info(holder),
+            **body,
+        },
+    }
