@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
+import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -23,43 +24,83 @@ DEMO_PIN = "1234"
 
 
 def demo(
-    db: Annotated[str | None, typer.Option(help="Central database URL (default: SQLite under var/demo).")] = None,
-    oqs_dir: Annotated[Path | None, typer.Option(help="The shared OQS folder (default var/demo/OQS).")] = None,
-    port: Annotated[int, typer.Option(help="Port of the reception screen and the reader's local API.")] = 8780,
-    facility: Annotated[str, typer.Option(help="The demo facility's MedicalInstitutionCode.")] = DEMO_FACILITY,
+    db: Annotated[
+        str | None, typer.Option(help="Central database URL (default: SQLite under var/demo).")
+    ] = None,
+    oqs_dir: Annotated[
+        Path | None, typer.Option(help="The shared OQS folder (default var/demo/OQS).")
+    ] = None,
+    port: Annotated[
+        int, typer.Option(help="Port of the reception screen and the reader's local API.")
+    ] = 8780,
+    facility: Annotated[
+        str, typer.Option(help="The demo facility's MedicalInstitutionCode.")
+    ] = DEMO_FACILITY,
 ) -> None:
     """Start the demo stack: central service, terminal agent, reception screen, sample data."""
     from onshi.central.api import create_app
     from onshi.central.api.server import BackgroundServer, ensure_server_tls
-    from onshi.central.cli import _add_facility, _central, _demo_data, _settings
+    from onshi.central.cli import (
+        add_facility,
+        api_examples,
+        load_sample_data,
+        sample_person,
+        settings_from_options,
+    )
+    from onshi.central.services.central import Central
     from onshi.logs import configure_logging
     from onshi.terminal.cli import build_settings, start_agent
-    from onshi.terminal.reception import serve_reception
+    from onshi.terminal.reception import ReceptionServer
 
     data_dir = DEMO_DIR.resolve()
     data_dir.mkdir(parents=True, exist_ok=True)
     configure_logging()
-    settings = _settings(
+    settings = settings_from_options(
         database_url=db or f"sqlite:///{data_dir / 'central.sqlite3'}",
-        data_dir=data_dir, host="127.0.0.1", port=0,
+        data_dir=data_dir,
+        host="127.0.0.1",
+        port=0,
     )
-    central = _central(settings)
-    _demo_data(central, data_dir)
-    cert, key, ca = _add_facility(settings, facility, DEMO_FACILITY_NAME, data_dir / "facility")
+    central = Central.from_settings(settings)
+    load_sample_data(central, data_dir)
+    cert, key, ca = add_facility(settings, facility, DEMO_FACILITY_NAME, data_dir / "facility")
     tls = ensure_server_tls(settings.data_dir, settings.ca_dir, settings.host)
     server = BackgroundServer(create_app(central, settings), tls, log_level="warning").start()
     terminal = build_settings(
-        oqs_dir=(oqs_dir or data_dir / "OQS").resolve(), state_dir=data_dir / "terminal",
-        central_url=server.url, facility_code=facility, cert_path=cert, key_path=key,
-        ca_path=ca, port=port,
+        oqs_dir=(oqs_dir or data_dir / "OQS").resolve(),
+        state_dir=data_dir / "terminal",
+        central_url=server.url,
+        facility_code=facility,
+        cert_path=cert,
+        key_path=key,
+        ca_path=ca,
+        port=port,
     )
     cards = demo_cards(central, settings.jpki_ca_dir, terminal.state_dir / "cards")
     example = write_example_request(central, data_dir / "examples", facility)
+    person = sample_person(central)
+    examples = (
+        api_examples(server.url, settings.database_url, data_dir, cert, key, ca, person)
+        if person
+        else None
+    )
     agent = start_agent(terminal)
     try:
-        typer.echo(_guide(server.url, settings.database_url, terminal, cards, example, port))
-        serve_reception(agent, terminal.host, port, announce=typer.echo)
+        screen = ReceptionServer(agent, terminal.host, port, log_level="warning").start()
+    except OSError as exc:
+        agent.stop()
+        server.stop()
+        typer.echo(f"error: cannot listen on port {port} ({exc.strerror}); try --port 0", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(
+        _guide(screen.url, server.url, settings.database_url, terminal, cards, example, examples)
+    )
+    try:
+        threading.Event().wait()
+    except KeyboardInterrupt:
+        pass
     finally:
+        screen.stop()
         agent.stop()
         server.stop()
         central.db.dispose()
@@ -81,8 +122,10 @@ def demo_cards(central: Any, jpki_dir: Path, folder: Path) -> list[tuple[Path, d
     with central.db.sessions() as session:
         rows = session.execute(
             select(
-                t.Qualification.InsurerNumber, t.Qualification.InsuredCardSymbol,
-                t.Qualification.InsuredIdentificationNumber, t.Qualification.InsuredBranchNumber,
+                t.Qualification.InsurerNumber,
+                t.Qualification.InsuredCardSymbol,
+                t.Qualification.InsuredIdentificationNumber,
+                t.Qualification.InsuredBranchNumber,
             )
             .where(t.Qualification.DisqualificationDate.is_(None))
             .order_by(t.Qualification.id)
@@ -95,8 +138,17 @@ def demo_cards(central: Any, jpki_dir: Path, folder: Path) -> list[tuple[Path, d
         central.link_card(CardKey(insurer, symbol, number, branch or None), issued.certificate)
         path = folder / f"card{n}.p12"
         VirtualCard.create(path, issued, DEMO_PIN, ca_certificate=jpki.certificate)
-        cards.append((path, {"InsurerNumber": insurer, "InsuredCardSymbol": symbol,
-                             "InsuredIdentificationNumber": number, "InsuredBranchNumber": branch}))
+        cards.append(
+            (
+                path,
+                {
+                    "InsurerNumber": insurer,
+                    "InsuredCardSymbol": symbol,
+                    "InsuredIdentificationNumber": number,
+                    "InsuredBranchNumber": branch,
+                },
+            )
+        )
     return cards
 
 
@@ -109,14 +161,20 @@ def write_example_request(central: Any, folder: Path, facility: str) -> Path | N
 
     with central.db.sessions() as session:
         row = session.scalars(
-            select(t.Qualification).where(t.Qualification.DisqualificationDate.is_(None))
-            .order_by(t.Qualification.id).limit(1)
+            select(t.Qualification)
+            .where(t.Qualification.DisqualificationDate.is_(None))
+            .order_by(t.Qualification.id)
+            .limit(1)
         ).first()
     if row is None:
         return None
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "OQSsiquc01req_example.xml"
-    branch = f"<InsuredBranchNumber>{row.InsuredBranchNumber}</InsuredBranchNumber>" if row.InsuredBranchNumber else ""
+    branch = (
+        f"<InsuredBranchNumber>{row.InsuredBranchNumber}</InsuredBranchNumber>"
+        if row.InsuredBranchNumber
+        else ""
+    )
     path.write_text(
         '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n<XmlMsg><MessageHeader>'
         f"<QualificationConfirmationDate>{dt.date.today():%Y%m%d}</QualificationConfirmationDate>"
@@ -135,34 +193,39 @@ def write_example_request(central: Any, folder: Path, facility: str) -> Path | N
 
 
 def _guide(
-    central_url: str, db_url: str, terminal: Any, cards: list[tuple[Path, dict[str, str]]],
-    example: Path | None, port: int,
+    screen: str,
+    central_url: str,
+    db_url: str,
+    terminal: Any,
+    cards: list[tuple[Path, dict[str, str]]],
+    example: Path | None,
+    api: tuple[str, str] | None,
 ) -> str:
-    screen = f"http://127.0.0.1:{port}"
     oqs = terminal.oqs_dir
     first_card = shlex.quote(str(cards[0][0])) if cards else "CARD.p12"
     copy = (
         f"cp {shlex.quote(str(example))} {shlex.quote(str(oqs / 'req'))}/"
-        if example else f"drop an OQSsiquc01req_*.xml into {oqs / 'req'}"
+        if example
+        else f"drop an OQSsiquc01req_*.xml into {oqs / 'req'}"
     )
-    return "\n".join(
-        [
-            "",
-            "onshi demo — オンライン資格確認 on one machine",
-            f"  reception screen (受付画面)   {screen}/",
-            f"  OQS folder (req/res/face)     {oqs}",
-            f"  central service API           {central_url}   (OpenAPI at /docs; client certificate required)",
-            f"  central database              {db_url}",
-            f"  facility certificate          {terminal.cert_path}",
-            f"  virtual cards (PIN {DEMO_PIN})       {terminal.state_dir / 'cards'}",
-            "",
-            "Try:",
-            "  - open the reception screen, type an insurance card number and birth date, press Enter;",
-            f"  - present a card:  onshi reader present {first_card} --method face --consent drug,checkup --terminal {screen}",
-            f"  - play the billing software:  {copy}",
-            f"    then read the answer in {oqs / 'res'};",
-            f"  - card confirmations appear in {oqs / 'face'}.",
-            "",
-            "Ctrl-C stops everything.",
-        ]
-    )
+    lines = [
+        "",
+        "onshi demo — オンライン資格確認 on one machine",
+        f"  reception screen (受付画面)   {screen}/",
+        f"  OQS folder (req/res/face)     {oqs}",
+        f"  central service API           {central_url}   (OpenAPI at /docs; client certificate required)",
+        f"  central database              {db_url}",
+        f"  facility certificate          {terminal.cert_path}",
+        f"  virtual cards (PIN {DEMO_PIN})       {terminal.state_dir / 'cards'}",
+        "",
+        "Try:",
+        "  - open the reception screen, type an insurance card number and birth date, press Enter;",
+        f"  - present a card:  onshi reader present {first_card} --method face --consent drug,checkup --terminal {screen}",
+        f"  - play the billing software:  {copy}",
+        f"    then read the answer in {oqs / 'res'}; card confirmations appear in {oqs / 'face'};",
+    ]
+    if api is not None:
+        curl, query = api
+        lines += ["  - ask the central service directly:", f"    {curl}", f"    {query}"]
+    lines += ["", "Ctrl-C stops everything.", ""]
+    return "\n".join(lines)

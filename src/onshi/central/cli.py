@@ -3,8 +3,8 @@
 ``serve`` runs the HTTPS API (mutual TLS), ``facility add`` registers a facility and writes its
 client certificate, ``query`` answers one eligibility question in-process as flat JSON,
 ``audit verify`` walks the audit chain; ``central demo`` puts them together on sample data.
-``onshi.demo`` (the whole-clinic ``onshi demo``) reuses ``_settings``, ``_central``,
-``_demo_data`` and ``_add_facility``: keep their signatures.
+``onshi.demo`` (the whole-clinic ``onshi demo``) reuses ``settings_from_options``,
+``load_sample_data`` and ``add_facility``.
 Exit status: 0 done, 1 the check failed (audit) or the service failed, 2 bad input.
 """
 
@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 import shlex
-import sys
 from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
 
 from onshi.central.intake.cli import generate, import_app
+from onshi.logs import configure_logging
 
 app = typer.Typer(
     help="The central eligibility service (オンライン資格確認等システム).", no_args_is_help=True
@@ -53,7 +52,7 @@ def _fail(message: str, status: int = 2) -> NoReturn:
     raise typer.Exit(status)
 
 
-def _settings(**options: Any) -> Any:
+def settings_from_options(**options: Any) -> Any:
     """CentralSettings from the environment, with the options actually given on top."""
     from pydantic import ValidationError
 
@@ -70,14 +69,6 @@ def _central(settings: Any) -> Any:
     from onshi.central.services.central import Central
 
     return Central.from_settings(settings)
-
-
-def _configure_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-        stream=sys.stderr,
-    )
 
 
 # -- serve -------------------------------------------------------------------------------------
@@ -100,8 +91,8 @@ def serve(
     from onshi.central.api.server import ensure_server_tls, serve_forever
     from onshi.web import bind
 
-    settings = _settings(database_url=db, host=host, port=port, data_dir=data_dir)
-    _configure_logging()
+    settings = settings_from_options(database_url=db, host=host, port=port, data_dir=data_dir)
+    configure_logging()
     central = _central(settings)
     tls = ensure_server_tls(settings.data_dir, settings.ca_dir, settings.host)
     try:
@@ -135,13 +126,13 @@ def facility_add(
     data_dir: DataDirOption = None,
 ) -> None:
     """Register a facility and write its client certificate, key and the CA certificate to OUT."""
-    settings = _settings(database_url=db, data_dir=data_dir)
-    paths = _add_facility(settings, code, name, out)
+    settings = settings_from_options(database_url=db, data_dir=data_dir)
+    paths = add_facility(settings, code, name, out)
     for path in paths:
         typer.echo(str(path))
 
 
-def _add_facility(settings: Any, code: str, name: str, out: Path) -> tuple[Path, Path, Path]:
+def add_facility(settings: Any, code: str, name: str, out: Path) -> tuple[Path, Path, Path]:
     from onshi.central.api.server import FACILITY_CA_NAME
     from onshi.oqs.identifiers import InvalidIdentifier, MedicalInstitutionCode
     from onshi.pki import CertificateAuthority, PkiError
@@ -209,7 +200,7 @@ def query(
         )
     except ids.InvalidIdentifier as exc:
         _fail(str(exc))
-    central = _central(_settings(database_url=db, data_dir=data_dir))
+    central = _central(settings_from_options(database_url=db, data_dir=data_dir))
     try:
         answer = central.query_flat(question)
     finally:
@@ -227,7 +218,7 @@ def audit_verify(db: DbOption = None) -> None:
     from onshi.central.services.audit import verify_chain
     from onshi.central.storage.database import Database
 
-    settings = _settings(database_url=db)
+    settings = settings_from_options(database_url=db)
     database = Database(settings.database_url)
     try:
         report = verify_chain(database)
@@ -258,28 +249,28 @@ def demo(
     from onshi.web import bind
 
     data_dir = DEMO_DIR.resolve()
-    settings = _settings(
+    settings = settings_from_options(
         database_url=db or f"sqlite:///{data_dir / 'central.sqlite3'}",
         data_dir=data_dir,
         host="127.0.0.1",
         port=port,
     )
     data_dir.mkdir(parents=True, exist_ok=True)
-    _configure_logging()
+    configure_logging()
     central = _central(settings)
-    _demo_data(central, data_dir)
-    cert, key, ca = _add_facility(settings, facility, "オンシ デモ診療所", data_dir / "facility")
+    load_sample_data(central, data_dir)
+    cert, key, ca = add_facility(settings, facility, "オンシ デモ診療所", data_dir / "facility")
     tls = ensure_server_tls(settings.data_dir, settings.ca_dir, settings.host)
     try:
         sock = bind(settings.host, settings.port)
     except OSError as exc:
         _fail(f"cannot listen on port {settings.port} ({exc.strerror}); try --port 0", 1)
     url = _url(settings.host, sock.getsockname()[1])
-    _print_demo(url, settings.database_url, cert, key, ca, _sample_person(central))
+    _print_demo(url, settings.database_url, cert, key, ca, sample_person(central))
     serve_forever(create_app(central, settings), tls, sock)
 
 
-def _demo_data(central: Any, data_dir: Path) -> None:
+def load_sample_data(central: Any, data_dir: Path) -> None:
     """Generate and import a sample population once (when the database has nobody yet)."""
     from sqlalchemy import func, select
 
@@ -307,7 +298,7 @@ def _demo_data(central: Any, data_dir: Path) -> None:
                 typer.echo(f"{path.name}: {import_linked(central.db, kind, stream).summary()}")
 
 
-def _sample_person(central: Any) -> dict[str, str] | None:
+def sample_person(central: Any) -> dict[str, str] | None:
     from sqlalchemy import select
 
     from onshi.central.storage import tables as t
@@ -333,7 +324,6 @@ def _sample_person(central: Any) -> dict[str, str] | None:
 def _print_demo(
     url: str, db_url: str, cert: Path, key: Path, ca: Path, person: dict[str, str] | None
 ) -> None:
-    today = dt.date.today().strftime("%Y%m%d")
     lines = [
         "",
         "onshi demo — central eligibility service",
@@ -345,38 +335,47 @@ def _print_demo(
         f"               CA   {ca}",
     ]
     if person is not None:
-        body = json.dumps(
-            {"QualificationConfirmationDate": today, "QualificationConfirmSearchInfo": person},
-            ensure_ascii=False,
-        )
-        curl = " ".join(
-            [
-                "curl",
-                f"--cert {shlex.quote(str(cert))}",
-                f"--key {shlex.quote(str(key))}",
-                f"--cacert {shlex.quote(str(ca))}",
-                "-H 'content-type: application/json'",
-                f"-d {shlex.quote(body)}",
-                f"{url}/v1/eligibility/card-number",
-            ]
-        )
-        query = " ".join(
-            [
-                "onshi central query",
-                f"--db {shlex.quote(db_url)}",
-                f"--data-dir {shlex.quote(str(DEMO_DIR.resolve()))}",
-                f"--insurer {shlex.quote(person['InsurerNumber'])}",
-                f"--symbol {shlex.quote(person['InsuredCardSymbol'])}",
-                f"--number {shlex.quote(person['InsuredIdentificationNumber'])}",
-                *(
-                    [f"--branch {shlex.quote(person['InsuredBranchNumber'])}"]
-                    if person["InsuredBranchNumber"]
-                    else []
-                ),
-                f"--birthdate {person['Birthdate']}",
-                f"--date {today}",
-            ]
-        )
+        curl, query = api_examples(url, db_url, DEMO_DIR.resolve(), cert, key, ca, person)
         lines += ["", "Try:", f"  {curl}", "", f"  {query}"]
     lines += ["", "Ctrl-C stops the service.", ""]
     typer.echo("\n".join(lines))
+
+
+def api_examples(
+    url: str, db_url: str, data_dir: Path, cert: Path, key: Path, ca: Path, person: dict[str, str]
+) -> tuple[str, str]:
+    """A ready-to-paste curl call of the API and the same question as ``onshi central query``."""
+    today = dt.date.today().strftime("%Y%m%d")
+    body = json.dumps(
+        {"QualificationConfirmationDate": today, "QualificationConfirmSearchInfo": person},
+        ensure_ascii=False,
+    )
+    curl = " ".join(
+        [
+            "curl",
+            f"--cert {shlex.quote(str(cert))}",
+            f"--key {shlex.quote(str(key))}",
+            f"--cacert {shlex.quote(str(ca))}",
+            "-H 'content-type: application/json'",
+            f"-d {shlex.quote(body)}",
+            f"{url}/v1/eligibility/card-number",
+        ]
+    )
+    query = " ".join(
+        [
+            "onshi central query",
+            f"--db {shlex.quote(db_url)}",
+            f"--data-dir {shlex.quote(str(data_dir))}",
+            f"--insurer {shlex.quote(person['InsurerNumber'])}",
+            f"--symbol {shlex.quote(person['InsuredCardSymbol'])}",
+            f"--number {shlex.quote(person['InsuredIdentificationNumber'])}",
+            *(
+                [f"--branch {shlex.quote(person['InsuredBranchNumber'])}"]
+                if person["InsuredBranchNumber"]
+                else []
+            ),
+            f"--birthdate {person['Birthdate']}",
+            f"--date {today}",
+        ]
+    )
+    return curl, query
