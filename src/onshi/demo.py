@@ -77,8 +77,8 @@ def demo(
         port=port,
     )
     cards = demo_cards(central, settings.jpki_ca_dir, terminal.state_dir / "cards")
-    example = write_example_request(central, data_dir / "examples", facility)
     person = sample_person(central)
+    example = write_example_request(person, data_dir / "examples", facility)
     examples = (
         api_examples(server.url, settings.database_url, data_dir, cert, key, ca, person)
         if person
@@ -152,39 +152,28 @@ def demo_cards(central: Any, jpki_dir: Path, folder: Path) -> list[tuple[Path, d
     return cards
 
 
-def write_example_request(central: Any, folder: Path, facility: str) -> Path | None:
+def write_example_request(
+    person: dict[str, str] | None, folder: Path, facility: str
+) -> Path | None:
     """An OQSsiquc01 request for a sample person, to copy into OQS/req."""
-    from sqlalchemy import select
-
-    from onshi.central.storage import tables as t
     from onshi.oqs.identifiers import insurer_number_for_message
 
-    with central.db.sessions() as session:
-        row = session.scalars(
-            select(t.Qualification)
-            .where(t.Qualification.DisqualificationDate.is_(None))
-            .order_by(t.Qualification.id)
-            .limit(1)
-        ).first()
-    if row is None:
+    if person is None:
         return None
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "OQSsiquc01req_example.xml"
-    branch = (
-        f"<InsuredBranchNumber>{row.InsuredBranchNumber}</InsuredBranchNumber>"
-        if row.InsuredBranchNumber
-        else ""
-    )
+    branch = person["InsuredBranchNumber"]
     path.write_text(
         '<?xml version="1.0" encoding="UTF-8" standalone="no"?>\n<XmlMsg><MessageHeader>'
         f"<QualificationConfirmationDate>{dt.date.today():%Y%m%d}</QualificationConfirmationDate>"
         f"<MedicalInstitutionCode>{facility}</MedicalInstitutionCode>"
         "<ArbitraryFileIdentifier>demo-1</ArbitraryFileIdentifier></MessageHeader><MessageBody>"
         "<QualificationConfirmSearchInfo>"
-        f"<InsurerNumber>{insurer_number_for_message(row.InsurerNumber)}</InsurerNumber>"
-        f"<InsuredCardSymbol>{row.InsuredCardSymbol}</InsuredCardSymbol>"
-        f"<InsuredIdentificationNumber>{row.InsuredIdentificationNumber}</InsuredIdentificationNumber>"
-        f"{branch}<Birthdate>{row.Birthdate:%Y%m%d}</Birthdate>"
+        f"<InsurerNumber>{insurer_number_for_message(person['InsurerNumber'])}</InsurerNumber>"
+        f"<InsuredCardSymbol>{person['InsuredCardSymbol']}</InsuredCardSymbol>"
+        f"<InsuredIdentificationNumber>{person['InsuredIdentificationNumber']}</InsuredIdentificationNumber>"
+        + (f"<InsuredBranchNumber>{branch}</InsuredBranchNumber>" if branch else "")
+        + f"<Birthdate>{person['Birthdate']}</Birthdate>"
         "<LimitApplicationCertificateRelatedConsFlg>1</LimitApplicationCertificateRelatedConsFlg>"
         "</QualificationConfirmSearchInfo></MessageBody></XmlMsg>\n",
         encoding="utf-8",

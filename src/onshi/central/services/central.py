@@ -171,9 +171,10 @@ class Central:
             )
         return results
 
-    def confirm_by_card_number(
-        self, facility: MedicalInstitutionCode, q: CardNumberQuestion
-    ) -> Json:
+    def _answer_card_number(
+        self, q: CardNumberQuestion, *, facility: str | None, action: str
+    ) -> tuple[Confirmation, list[Json], dt.datetime]:
+        """Judge, shape the results, audit: what every question by card number shares."""
         now = self.clock()
         with self.db.sessions() as session:
             confirmation = self._judge(session, q.key, q.birthdate, q.on)
@@ -181,10 +182,18 @@ class Central:
                 session, confirmation, on=q.on, now=now, limit_consent=q.limit_consent
             )
         self.audit.record(
-            facility=facility.value,
-            action="eligibility.card-number",
+            facility=facility,
+            action=action,
             subject=self.card_key_subject(q.key),
             outcome=f"validity-{confirmation.validity.value}",
+        )
+        return confirmation, results, now
+
+    def confirm_by_card_number(
+        self, facility: MedicalInstitutionCode, q: CardNumberQuestion
+    ) -> Json:
+        confirmation, results, now = self._answer_card_number(
+            q, facility=facility.value, action="eligibility.card-number"
         )
         return answers.message(
             facility=facility.value,
@@ -199,17 +208,8 @@ class Central:
 
     def query_flat(self, q: CardNumberQuestion) -> Json:
         """The operator's answer: QualificationValidity and the (first) result's OQS fields."""
-        now = self.clock()
-        with self.db.sessions() as session:
-            confirmation = self._judge(session, q.key, q.birthdate, q.on)
-            results = self.results_for(
-                session, confirmation, on=q.on, now=now, limit_consent=q.limit_consent
-            )
-        self.audit.record(
-            facility=None,
-            action="eligibility.operator-query",
-            subject=self.card_key_subject(q.key),
-            outcome=f"validity-{confirmation.validity.value}",
+        confirmation, results, _ = self._answer_card_number(
+            q, facility=None, action="eligibility.operator-query"
         )
         flat: Json = {"QualificationValidity": confirmation.validity.value}
         if results:
