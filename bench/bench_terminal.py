@@ -41,8 +41,11 @@ ROOT = Path(__file__).resolve().parents[1]
 QUESTION = {
     "QualificationConfirmationDate": "20261123",
     "QualificationConfirmSearchInfo": {
-        "InsurerNumber": "06139999", "InsuredCardSymbol": "12-34", "InsuredIdentificationNumber": "0",
-        "InsuredBranchNumber": "00", "Birthdate": "19800401",
+        "InsurerNumber": "06139999",
+        "InsuredCardSymbol": "12-34",
+        "InsuredIdentificationNumber": "0",
+        "InsuredBranchNumber": "00",
+        "Birthdate": "19800401",
     },
 }
 
@@ -50,18 +53,30 @@ QUESTION = {
 def populate(db: Database, persons: int) -> None:
     now = dt.datetime(2026, 1, 1)
     with db.transaction() as s:
-        s.execute(insert(t.Insurer).values(InsurerNumber="06139999", InsurerName="オンシ健康保険組合"))
+        s.execute(
+            insert(t.Insurer).values(InsurerNumber="06139999", InsurerName="オンシ健康保険組合")
+        )
         s.execute(insert(t.Individual), [{"id": i + 1} for i in range(persons)])
         s.execute(
             insert(t.Qualification),
             [
                 {
-                    "individual_id": i + 1, "InsurerNumber": "06139999", "InsuredCardSymbol": "12-34",
-                    "InsuredIdentificationNumber": str(i), "InsuredBranchNumber": "00",
-                    "PersonalFamilyClassification": "1", "Name": "診療　太郎", "NameKana": "ｼﾝﾘｮｳ ﾀﾛｳ",
-                    "Sex1": "1", "Birthdate": dt.date(1980, 4, 1), "InsuredCardClassification": "01",
-                    "InsuredPartialContributionRatio": "030", "QualificationDate": dt.date(2020, 4, 1),
-                    "content_digest": f"{i:064d}", "version": 1, "updated_at": now,
+                    "individual_id": i + 1,
+                    "InsurerNumber": "06139999",
+                    "InsuredCardSymbol": "12-34",
+                    "InsuredIdentificationNumber": str(i),
+                    "InsuredBranchNumber": "00",
+                    "PersonalFamilyClassification": "1",
+                    "Name": "診療　太郎",
+                    "NameKana": "ｼﾝﾘｮｳ ﾀﾛｳ",
+                    "Sex1": "1",
+                    "Birthdate": dt.date(1980, 4, 1),
+                    "InsuredCardClassification": "01",
+                    "InsuredPartialContributionRatio": "030",
+                    "QualificationDate": dt.date(2020, 4, 1),
+                    "content_digest": f"{i:064d}",
+                    "version": 1,
+                    "updated_at": now,
                 }
                 for i in range(persons)
             ],
@@ -94,7 +109,9 @@ def idle_cpu(settings_file: Path, seconds: float) -> float:
     """CPU used by an idle agent process, as a percentage of one core."""
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.terminal.agent_process", str(settings_file)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     assert process.stdout is not None and process.stdout.readline().strip() == "ready"
     time.sleep(1.0)
@@ -123,7 +140,9 @@ def main() -> None:
     stack = central_stack(url, root / "central")
     populate(stack.central.db, max(args.bulk, 1000))
     settings = terminal_settings(stack, root)
-    client = CentralClient(settings.central_url, settings.cert_path, settings.key_path, settings.ca_path)
+    client = CentralClient(
+        settings.central_url, settings.cert_path, settings.key_path, settings.ca_path
+    )
     agent = Agent(settings, client)
     agent.start()
     rows = []
@@ -137,12 +156,30 @@ def main() -> None:
             file_ms.append((time.perf_counter() - started) * 1000)
             started = time.perf_counter()
             question = json.loads(json.dumps(QUESTION))
-            question["QualificationConfirmSearchInfo"]["InsuredIdentificationNumber"] = str(i % 1000)
+            question["QualificationConfirmSearchInfo"]["InsuredIdentificationNumber"] = str(
+                i % 1000
+            )
             client.confirm_by_card_number(question)
             direct_ms.append((time.perf_counter() - started) * 1000)
         p50, p99 = statistics.median(file_ms), percentile(file_ms, 99)
-        rows.append(("file → result p50 (ms)", f"{p50:.1f}", "50", f"{p50 / 50:.2f}", f"{p50 / statistics.median(direct_ms):.1f}× direct HTTPS"))
-        rows.append(("file → result p99 (ms)", f"{p99:.1f}", "200", f"{p99 / 200:.2f}", f"{p99 / percentile(direct_ms, 99):.1f}× direct HTTPS"))
+        rows.append(
+            (
+                "file → result p50 (ms)",
+                f"{p50:.1f}",
+                "50",
+                f"{p50 / 50:.2f}",
+                f"{p50 / statistics.median(direct_ms):.1f}× direct HTTPS",
+            )
+        )
+        rows.append(
+            (
+                "file → result p99 (ms)",
+                f"{p99:.1f}",
+                "200",
+                f"{p99 / 200:.2f}",
+                f"{p99 / percentile(direct_ms, 99):.1f}× direct HTTPS",
+            )
+        )
 
         drop(agent.folders.req, "OQSmuquc01req_bench.xml", bulk_request(args.bulk))
         receipt = read(wait_for(agent.folders.res / "OQSmuquc01res_bench.xml", timeout=120))
@@ -161,14 +198,24 @@ def main() -> None:
         bulk_s = time.perf_counter() - answered
         units = len(result.findall("MessageBody/BulkConfirmUnit"))
         assert units == args.bulk, units
-        rows.append((f"{args.bulk}-record bulk downloadable (s)", f"{bulk_s:.2f}", "5", f"{bulk_s / 5:.2f}", f"{attempt} download requests"))
+        rows.append(
+            (
+                f"{args.bulk}-record bulk downloadable (s)",
+                f"{bulk_s:.2f}",
+                "5",
+                f"{bulk_s / 5:.2f}",
+                f"{attempt} download requests",
+            )
+        )
     finally:
         agent.stop()
         client.close()
     settings_file = root / "terminal.json"
     settings_file.write_text(settings.model_dump_json())
     cpu = idle_cpu(settings_file, args.idle_seconds)
-    rows.append(("idle agent CPU (% of a core)", f"{cpu:.2f}", "≈0", "—", f"over {args.idle_seconds:.0f} s"))
+    rows.append(
+        ("idle agent CPU (% of a core)", f"{cpu:.2f}", "≈0", "—", f"over {args.idle_seconds:.0f} s")
+    )
     stack.close()
     width = max(len(r[0]) for r in rows)
     print(f"{'measure':<{width}}  {'value':>8}  {'target':>6}  {'÷target':>7}  reference")

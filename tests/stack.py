@@ -35,7 +35,9 @@ class CentralStack:
         """(Re)start the HTTPS server; a restart keeps the port when it is still free."""
         port = self.server.port if self.server else 0
         tls = ensure_server_tls(self.settings.data_dir, self.settings.ca_dir, "127.0.0.1")
-        self.server = BackgroundServer(create_app(self.central, self.settings), tls, port=port).start()
+        self.server = BackgroundServer(
+            create_app(self.central, self.settings), tls, port=port
+        ).start()
         return self
 
     def stop(self) -> None:

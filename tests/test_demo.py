@@ -21,10 +21,18 @@ from onshi.pki import client_ssl_context
 
 @pytest.mark.slow
 def test_demo_runs_the_whole_clinic(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ONSHI_CENTRAL_", "ONSHI_TERMINAL_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("ONSHI_CENTRAL_", "ONSHI_TERMINAL_"))
+    }
     process = subprocess.Popen(
         [sys.executable, "-m", "onshi", "demo", "--port", "0"],
-        cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+        cwd=tmp_path,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -48,15 +56,35 @@ def test_demo_runs_the_whole_clinic(tmp_path: Path) -> None:
             if answer.exists():
                 break
             time.sleep(0.05)
-        assert "<QualificationValidity>1</QualificationValidity>" in answer.read_text(encoding="utf-8")
+        assert "<QualificationValidity>1</QualificationValidity>" in answer.read_text(
+            encoding="utf-8"
+        )
 
         # The reader's part: present the first virtual card, see a face file.
-        present = shlex.split(next(line for line in lines if "onshi reader present" in line).split(":", 1)[1])
+        present = shlex.split(
+            next(line for line in lines if "onshi reader present" in line).split(":", 1)[1]
+        )
         card = present[present.index("present") + 1]
         result = subprocess.run(
-            [sys.executable, "-m", "onshi", "reader", "present", card, "--method", "pin", "--pin", "1234",
-             "--terminal", screen.group(1)],
-            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60,
+            [
+                sys.executable,
+                "-m",
+                "onshi",
+                "reader",
+                "present",
+                card,
+                "--method",
+                "pin",
+                "--pin",
+                "1234",
+                "--terminal",
+                screen.group(1),
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
         assert result.returncode == 0, result.stdout + result.stderr
         assert "QualificationValidity: 1" in result.stdout

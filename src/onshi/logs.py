@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import traceback
 
 QUIET = ("httpx", "httpcore", "alembic", "watchdog", "sse_starlette")
 
@@ -19,3 +20,10 @@ def configure_logging(level: int = logging.INFO) -> None:
     )
     for name in QUIET:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def log_failure(logger: logging.Logger, what: str, exc: BaseException) -> None:
+    """Log an unexpected failure by its type and stack only: exception messages can quote the
+    data being processed (a database error names the insurance number it refused)."""
+    frames = "".join(traceback.format_tb(exc.__traceback__))
+    logger.error("%s: %s\n%s", what, type(exc).__name__, frames)

@@ -47,7 +47,10 @@ class ThreadedServer:
         self.server = uvicorn.Server(config)
         self._name = name
         self._thread = threading.Thread(
-            target=self.server.run, kwargs={"sockets": [sock]}, daemon=True, name=f"{name}-{self.port}"
+            target=self.server.run,
+            kwargs={"sockets": [sock]},
+            daemon=True,
+            name=f"{name}-{self.port}",
         )
 
     @property

@@ -38,8 +38,12 @@ def browser() -> Iterator[object]:
     # starts an event loop of its own.
     if not CHROMIUM.exists():
         if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing: the browser tests must run under CI (apt-get install chromium)")
-        pytest.skip(f"{CHROMIUM} is not installed (apt-get install chromium); browser tests skipped")
+            pytest.fail(
+                f"{CHROMIUM} is missing: the browser tests must run under CI (apt-get install chromium)"
+            )
+        pytest.skip(
+            f"{CHROMIUM} is not installed (apt-get install chromium); browser tests skipped"
+        )
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
@@ -73,11 +77,20 @@ def agent(stack: CentralStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     # Probe the central often, so a stopped service shows on the banner within a second.
     monkeypatch.setattr(agent_module, "HEALTH_INTERVAL", 0.5)
     settings = TerminalSettings(
-        oqs_dir=tmp_path / "OQS", state_dir=tmp_path / "terminal", central_url=stack.url,
-        facility_code=stack.facility, cert_path=stack.cert_path, key_path=stack.key_path,
-        ca_path=stack.ca_path, port=0, retry_first_seconds=0.05, retry_max_seconds=0.5,
+        oqs_dir=tmp_path / "OQS",
+        state_dir=tmp_path / "terminal",
+        central_url=stack.url,
+        facility_code=stack.facility,
+        cert_path=stack.cert_path,
+        key_path=stack.key_path,
+        ca_path=stack.ca_path,
+        port=0,
+        retry_first_seconds=0.05,
+        retry_max_seconds=0.5,
     )
-    client = CentralClient(settings.central_url, settings.cert_path, settings.key_path, settings.ca_path)
+    client = CentralClient(
+        settings.central_url, settings.cert_path, settings.key_path, settings.ca_path
+    )
     a = Agent(settings, client)
     a.start()
     yield a

@@ -40,7 +40,9 @@ def test_mistake_is_explained_and_the_cursor_goes_back(page: Page, screen: Recep
     page.goto(f"{screen.url}/")
     type_fields(page, "0613", "12-34", "4260", "00", "19800401")
     page.keyboard.press("Enter")
-    expect(page.locator("#manual-error")).to_have_text("保険者番号は6桁または8桁の数字で入力してください。")
+    expect(page.locator("#manual-error")).to_have_text(
+        "保険者番号は6桁または8桁の数字で入力してください。"
+    )
     expect(page.locator("#insurer")).to_be_focused()
     expect(page.locator("#insurer")).to_have_attribute("aria-invalid", "true")
     page.keyboard.type("06139999")  # the old value is selected: typing replaces it

@@ -475,19 +475,27 @@ def test_altered_or_removed_audit_entries_are_found(central: Central, database: 
 
 def test_leap_day_birthdays_are_answered(central: Central, database: Database) -> None:
     with database.transaction() as s:
-        factories.qualification(s, Birthdate=dt.date(2024, 2, 29), InsuredPartialContributionRatio="020")
+        factories.qualification(
+            s, Birthdate=dt.date(2024, 2, 29), InsuredPartialContributionRatio="020"
+        )
     body = ask(central, birth=dt.date(2024, 2, 29))["MessageBody"]
     assert body["QualificationValidity"] == "1"
-    assert body["ResultList"]["ResultOfQualificationConfirmation"][0]["PreschoolClassification"] == "1"
+    assert (
+        body["ResultList"]["ResultOfQualificationConfirmation"][0]["PreschoolClassification"] == "1"
+    )
 
 
-def test_a_record_that_fails_does_not_block_its_bulk(central: Central, database: Database, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_record_that_fails_does_not_block_its_bulk(
+    central: Central, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from onshi.oqs import messages
 
     with database.transaction() as s:
         factories.qualification(s)
     records = tuple(BulkRecordQuestion(KEY, dt.date(1980, 4, 1), f"r{i}") for i in range(3))
-    number = central.submit_bulk(CLINIC, BulkQuestion(TODAY, records))["MessageBody"]["ReceptionNumber"]
+    number = central.submit_bulk(CLINIC, BulkQuestion(TODAY, records))["MessageBody"][
+        "ReceptionNumber"
+    ]
     from onshi.central.services import bulk
 
     real = bulk._bulk_unit
@@ -504,4 +512,6 @@ def test_a_record_that_fails_does_not_block_its_bulk(central: Central, database:
     statuses = [u["ProcessingResultStatus"] for u in answer["MessageBody"]["BulkConfirmUnit"]]
     assert statuses == ["1", "2", "1"]
     # The answer with an error record is still a valid OQS bulk result file.
-    assert messages.render_result(messages.MessageKind.BULK_DOWNLOAD, answer, encoding=messages.Encoding.UTF8)
+    assert messages.render_result(
+        messages.MessageKind.BULK_DOWNLOAD, answer, encoding=messages.Encoding.UTF8
+    )

@@ -161,7 +161,13 @@ def test_hostile_filter_sets_are_bounded() -> None:
         f"dest {prefix()} dport eq {rnd.randrange(1, 9000)}"
         for _ in range(200)
     ]
-    lines += ["interface GigaEthernet0.0", "  description WAN", "  ipv6 enable", "  ipv6 filter big 10 in", "!"]
+    lines += [
+        "interface GigaEthernet0.0",
+        "  description WAN",
+        "  ipv6 enable",
+        "  ipv6 filter big 10 in",
+        "!",
+    ]
     start = time.perf_counter()
     report = lint_text("\n".join(lines))
     assert time.perf_counter() - start < 5

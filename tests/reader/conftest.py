@@ -20,7 +20,9 @@ PIN = "1234"
 
 @pytest.fixture(scope="session")
 def jpki(tmp_path_factory: pytest.TempPathFactory) -> pki.CertificateAuthority:
-    return pki.CertificateAuthority.create(tmp_path_factory.mktemp("jpki") / "ca", "onshi test JPKI CA")
+    return pki.CertificateAuthority.create(
+        tmp_path_factory.mktemp("jpki") / "ca", "onshi test JPKI CA"
+    )
 
 
 @pytest.fixture

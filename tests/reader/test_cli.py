@@ -43,9 +43,24 @@ def _issue(db_url: str, data_dir: Path, out: Path, *extra: str, number: str = "4
     return runner.invoke(
         card_app,
         [
-            "issue", "--insurer", "06139999", "--symbol", "12-34", "--number", number,
-            "--branch", "00", "--pin", "1234", "--out", str(out), "--db", db_url,
-            "--data-dir", str(data_dir), *extra,
+            "issue",
+            "--insurer",
+            "06139999",
+            "--symbol",
+            "12-34",
+            "--number",
+            number,
+            "--branch",
+            "00",
+            "--pin",
+            "1234",
+            "--out",
+            str(out),
+            "--db",
+            db_url,
+            "--data-dir",
+            str(data_dir),
+            *extra,
         ],
     )
 
@@ -103,5 +118,7 @@ def test_reset_and_status(central_dirs: tuple[str, Path], tmp_path: Path) -> Non
     assert runner.invoke(card_app, ["reset", str(out), "--pin", "12"]).exit_code == 2
     result = runner.invoke(card_app, ["reset", str(out), "--pin", "5678"])
     assert result.exit_code == 0 and "ロックを解除" in result.output
-    assert runner.invoke(card_app, ["status", str(out)]).output.strip() == "usable, 3 PIN tries left"
+    assert (
+        runner.invoke(card_app, ["status", str(out)]).output.strip() == "usable, 3 PIN tries left"
+    )
     card.verify_pin("5678")

@@ -24,7 +24,9 @@ from onshi.reader.reader import FACE_RESULT_ENV, parse_consents
 from tests.reader.conftest import PIN, FakeTerminal
 
 
-def test_face_presentation_signs_the_terminals_nonce(card: VirtualCard, terminal: FakeTerminal) -> None:
+def test_face_presentation_signs_the_terminals_nonce(
+    card: VirtualCard, terminal: FakeTerminal
+) -> None:
     summary = present_card(card.path, terminal, method="face", consents="checkup,drug")
     assert summary["QualificationValidity"] == "1"
     [sent] = terminal.confirmed
@@ -49,7 +51,9 @@ def test_face_mismatch_asks_for_a_fallback(card: VirtualCard, terminal: FakeTerm
     with pytest.raises(FaceNotRecognised) as caught:
         present_card(card.path, terminal, method="face", face_result="mismatch")
     assert caught.value.code == "FACE_NOT_RECOGNISED"
-    assert caught.value.message == "顔認証できませんでした。目視確認または暗証番号に切り替えてください"
+    assert (
+        caught.value.message == "顔認証できませんでした。目視確認または暗証番号に切り替えてください"
+    )
     assert terminal.nonces == []  # nothing reached the terminal
     # Staff fall back to a visual check: the same card goes through.
     assert present_card(card.path, terminal, method="visual")["QualificationValidity"] == "1"
@@ -115,7 +119,9 @@ def test_http_terminal_maps_answers(card: VirtualCard, tmp_path: Path) -> None:
             return httpx.Response(200, json=fake.nonce())
         body = json.loads(request.content)
         if body["method"] == "visual":
-            return httpx.Response(404, json={"code": "CARD_NOT_LINKED", "message": "登録がありません"})
+            return httpx.Response(
+                404, json={"code": "CARD_NOT_LINKED", "message": "登録がありません"}
+            )
         return httpx.Response(200, json=fake.confirm(body))
 
     with HttpTerminal("http://127.0.0.1:9", transport=httpx.MockTransport(handler)) as port:
@@ -129,7 +135,10 @@ def test_http_terminal_unreachable(card: VirtualCard) -> None:
     def handler(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    with HttpTerminal(transport=httpx.MockTransport(handler)) as port, pytest.raises(TerminalUnavailable):
+    with (
+        HttpTerminal(transport=httpx.MockTransport(handler)) as port,
+        pytest.raises(TerminalUnavailable),
+    ):
         present_card(card.path, port, method="visual")
 
 

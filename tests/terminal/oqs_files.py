@@ -10,8 +10,13 @@ CLINIC = "1311111111"
 
 
 def eligibility_request(
-    *, number: str = "4260", birthdate: str = "19800401", date: str = "20261123",
-    facility: str = CLINIC, encoding: str = "UTF-8", identifier: str = "X1",
+    *,
+    number: str = "4260",
+    birthdate: str = "19800401",
+    date: str = "20261123",
+    facility: str = CLINIC,
+    encoding: str = "UTF-8",
+    identifier: str = "X1",
 ) -> bytes:
     text = (
         f'<?xml version="1.0" encoding="{encoding}" standalone="no"?>\n'

@@ -24,7 +24,10 @@ def test_eligibility_request_is_answered_under_the_res_name(agent: Agent) -> Non
     assert text(result, "MessageBody/QualificationValidity") == "1"
     assert text(result, "MessageHeader/ArbitraryFileIdentifier") == "X1"
     assert text(result, "MessageHeader/CharacterCodeIdentifier") == "0"
-    assert text(result, "MessageBody/ResultList/ResultOfQualificationConfirmation/NameKana") == "ｼﾝﾘｮｳ ﾀﾛｳ"
+    assert (
+        text(result, "MessageBody/ResultList/ResultOfQualificationConfirmation/NameKana")
+        == "ｼﾝﾘｮｳ ﾀﾛｳ"
+    )
     # The request is moved aside, never deleted; no temporary file is left in res.
     time.sleep(0.2)
     assert not list(agent.folders.req.iterdir())
@@ -36,7 +39,10 @@ def test_lost_qualification_answer(agent: Agent) -> None:
     drop(agent.folders.req, "OQSsiquc01req_lost.xml", eligibility_request(number="5000"))
     result = read(wait_for(agent.folders.res / "OQSsiquc01res_lost.xml"))
     assert text(result, "MessageBody/QualificationValidity") == "2"
-    assert text(result, "MessageBody/ResultList/ResultOfQualificationConfirmation/ReasonOfLoss") == "03"
+    assert (
+        text(result, "MessageBody/ResultList/ResultOfQualificationConfirmation/ReasonOfLoss")
+        == "03"
+    )
 
 
 def test_shift_jis_request_is_answered_in_shift_jis(agent: Agent) -> None:
@@ -44,7 +50,13 @@ def test_shift_jis_request_is_answered_in_shift_jis(agent: Agent) -> None:
     data = wait_for(agent.folders.res / "OQSsiquc01res_sjis.xml").read_bytes()
     assert b'encoding="Shift_JIS"' in data[:100]
     assert "診療".encode("cp932") in data
-    assert text(read(agent.folders.res / "OQSsiquc01res_sjis.xml"), "MessageHeader/CharacterCodeIdentifier") == "1"
+    assert (
+        text(
+            read(agent.folders.res / "OQSsiquc01res_sjis.xml"),
+            "MessageHeader/CharacterCodeIdentifier",
+        )
+        == "1"
+    )
 
 
 def test_malformed_and_hostile_requests_get_err_files(agent: Agent) -> None:
@@ -61,7 +73,11 @@ def test_malformed_and_hostile_requests_get_err_files(agent: Agent) -> None:
         assert text(err, "MessageHeader/SegmentOfResult") == "9"
         assert text(err, "MessageHeader/ErrorMessage")
         codes[name] = text(err, "MessageHeader/ErrorCode")
-    assert codes == {"broken": "OQS_MALFORMED_XML", "bomb": "OQS_FORBIDDEN_XML", "other": "OQS_WRONG_FACILITY"}
+    assert codes == {
+        "broken": "OQS_MALFORMED_XML",
+        "bomb": "OQS_FORBIDDEN_XML",
+        "other": "OQS_WRONG_FACILITY",
+    }
     time.sleep(0.2)
     assert len(list((agent.folders.archive / "rejected").iterdir())) == 3
 
@@ -73,7 +89,9 @@ def test_a_client_temporary_file_is_not_a_request(agent: Agent) -> None:
     assert not list(agent.folders.res.glob("*.err"))
 
 
-def test_central_down_keeps_requests_pending_then_answers_once(agent: Agent, stack: CentralStack) -> None:
+def test_central_down_keeps_requests_pending_then_answers_once(
+    agent: Agent, stack: CentralStack
+) -> None:
     stack.stop()
     drop(agent.folders.req, "OQSsiquc01req_wait.xml", eligibility_request())
     time.sleep(1.0)
@@ -106,7 +124,9 @@ def test_bulk_upload_then_download(agent: Agent) -> None:
         time.sleep(0.1)
     units = result.findall("MessageBody/BulkConfirmUnit")
     assert len(units) == 25
-    assert {text(u, "QualificationConfirmSearchInfo/ArbitraryIdentifier") for u in units} == {f"R{i}" for i in range(25)}
+    assert {text(u, "QualificationConfirmSearchInfo/ArbitraryIdentifier") for u in units} == {
+        f"R{i}" for i in range(25)
+    }
     assert {text(u, "QualificationValidity") for u in units} == {"1"}
 
 

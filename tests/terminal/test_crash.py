@@ -42,7 +42,10 @@ class Arrivals(FileSystemEventHandler):
 def start(settings_file: Path) -> subprocess.Popen[str]:
     process = subprocess.Popen(
         [sys.executable, "-m", "tests.terminal.agent_process", str(settings_file)],
-        cwd=ROOT, stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONPATH": str(ROOT)},
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "ready"
@@ -50,7 +53,9 @@ def start(settings_file: Path) -> subprocess.Popen[str]:
 
 
 @pytest.mark.slow
-def test_killing_the_agent_repeatedly_loses_and_duplicates_nothing(stack: CentralStack, tmp_path: Path) -> None:
+def test_killing_the_agent_repeatedly_loses_and_duplicates_nothing(
+    stack: CentralStack, tmp_path: Path
+) -> None:
     settings = terminal_settings(stack, tmp_path)
     settings_file = tmp_path / "terminal.json"
     settings_file.write_text(settings.model_dump_json())

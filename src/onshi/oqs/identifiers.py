@@ -61,7 +61,9 @@ def insured_identification_number(raw: str) -> str:
     if not value:
         raise InvalidIdentifier("InsuredIdentificationNumber is required")
     if len(value) > 38:
-        raise InvalidIdentifier(f"InsuredIdentificationNumber is longer than 38 characters: {value!r}")
+        raise InvalidIdentifier(
+            f"InsuredIdentificationNumber is longer than 38 characters: {value!r}"
+        )
     return value
 
 

@@ -1,11 +1,11 @@
 """The face-authentication card reader (顔認証付きカードリーダー) and virtual My Number cards.
 
-    errors.py    one exception tree; codes for programs, Japanese messages for people
-    card.py      the virtual card: .p12 (key + JPKI user certificate) and a simulated chip
-                 (PIN hash, failure counter, lock) in CARD.p12.chip.json
-    terminal.py  how the reader reaches the terminal: its local HTTP API, or in-process
-    reader.py    one presentation: identity (face/visual/pin), nonce signed, answer
-    cli.py       ``onshi card issue|reset|status`` and ``onshi reader present``
+errors.py    one exception tree; codes for programs, Japanese messages for people
+card.py      the virtual card: .p12 (key + JPKI user certificate) and a simulated chip
+             (PIN hash, failure counter, lock) in CARD.p12.chip.json
+terminal.py  how the reader reaches the terminal: its local HTTP API, or in-process
+reader.py    one presentation: identity (face/visual/pin), nonce signed, answer
+cli.py       ``onshi card issue|reset|status`` and ``onshi reader present``
 """
 
 from __future__ import annotations

@@ -63,7 +63,12 @@ class ChipState:
 
     def to_json(self) -> bytes:
         return json.dumps(
-            {"version": 1, "pin_hash": self.pin_hash, "failures": self.failures, "locked": self.locked},
+            {
+                "version": 1,
+                "pin_hash": self.pin_hash,
+                "failures": self.failures,
+                "locked": self.locked,
+            },
             indent=2,
         ).encode()
 

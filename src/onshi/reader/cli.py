@@ -14,9 +14,12 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-card_app = typer.Typer(help="Virtual My Number cards (マイナンバーカード) for tests and demos.", no_args_is_help=True)
-reader_app = typer.Typer(help="The face-authentication card reader (顔認証付きカードリーダー).", no_args_is_help=True)
-
+card_app = typer.Typer(
+    help="Virtual My Number cards (マイナンバーカード) for tests and demos.", no_args_is_help=True
+)
+reader_app = typer.Typer(
+    help="The face-authentication card reader (顔認証付きカードリーダー).", no_args_is_help=True
+)
 
 
 @reader_app.callback()
@@ -25,7 +28,13 @@ def _reader() -> None:
     # A callback keeps ``present`` a sub-command even while it is the only one.
 
 
-VALIDITY_JA = {"1": "有効", "2": "無効", "3": "無効（新しい資格あり）", "4": "該当資格なし", "5": "複数該当"}
+VALIDITY_JA = {
+    "1": "有効",
+    "2": "無効",
+    "3": "無効（新しい資格あり）",
+    "4": "該当資格なし",
+    "5": "複数該当",
+}
 
 
 def _fail(message: str, status: int = 2) -> NoReturn:
@@ -41,11 +50,22 @@ def issue(
     insurer: Annotated[str, typer.Option("--insurer", help="InsurerNumber (6 or 8 digits).")],
     symbol: Annotated[str, typer.Option("--symbol", help="InsuredCardSymbol ('' if none).")],
     number: Annotated[str, typer.Option("--number", help="InsuredIdentificationNumber.")],
-    pin: Annotated[str, typer.Option("--pin", help="The card's 4-digit PIN (利用者証明用暗証番号).")],
-    out: Annotated[Path, typer.Option("--out", help="Where to write CARD.p12 (and CARD.p12.chip.json).")],
-    branch: Annotated[str | None, typer.Option("--branch", help="InsuredBranchNumber (2 digits).")] = None,
-    db: Annotated[str | None, typer.Option("--db", help="Central database URL (default: ONSHI_CENTRAL_DATABASE_URL).")] = None,
-    data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Central data dir holding the JPKI CA.")] = None,
+    pin: Annotated[
+        str, typer.Option("--pin", help="The card's 4-digit PIN (利用者証明用暗証番号).")
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", help="Where to write CARD.p12 (and CARD.p12.chip.json).")
+    ],
+    branch: Annotated[
+        str | None, typer.Option("--branch", help="InsuredBranchNumber (2 digits).")
+    ] = None,
+    db: Annotated[
+        str | None,
+        typer.Option("--db", help="Central database URL (default: ONSHI_CENTRAL_DATABASE_URL)."),
+    ] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Central data dir holding the JPKI CA.")
+    ] = None,
 ) -> None:
     """Make a virtual card for an insured person and register it as their health insurance card."""
     from onshi.central.domain.qualification import CardKey
@@ -153,17 +173,25 @@ def status(card: Annotated[Path, typer.Argument(help="The virtual card (.p12).")
 def present(
     card: Annotated[Path, typer.Argument(help="The virtual card (.p12).")],
     method: Annotated[str, typer.Option("--method", help="face | visual | pin")] = "face",
-    pin: Annotated[str | None, typer.Option("--pin", help="The PIN (asked for when --method pin).")] = None,
+    pin: Annotated[
+        str | None, typer.Option("--pin", help="The PIN (asked for when --method pin).")
+    ] = None,
     consent: Annotated[
         str | None,
         typer.Option("--consent", help="Comma-separated: drug,checkup,limit,diagnosis,operation."),
     ] = None,
     terminal: Annotated[
-        str, typer.Option("--terminal", envvar="ONSHI_READER_TERMINAL", help="The terminal's local URL.")
+        str,
+        typer.Option(
+            "--terminal", envvar="ONSHI_READER_TERMINAL", help="The terminal's local URL."
+        ),
     ] = "http://127.0.0.1:8780",
     face_result: Annotated[
         str | None,
-        typer.Option("--face-result", help="Simulated face authentication: match | mismatch (default: ONSHI_READER_FACE_RESULT or match)."),
+        typer.Option(
+            "--face-result",
+            help="Simulated face authentication: match | mismatch (default: ONSHI_READER_FACE_RESULT or match).",
+        ),
     ] = None,
 ) -> None:
     """Present a card at the reader: confirm identity, prove the card is here, get the answer."""

@@ -53,9 +53,7 @@ class PinIncorrect(CardError):
 
     def __init__(self, remaining: int) -> None:
         self.remaining = remaining
-        super().__init__(
-            f"暗証番号が違います。あと{remaining}回間違えるとカードがロックされます。"
-        )
+        super().__init__(f"暗証番号が違います。あと{remaining}回間違えるとカードがロックされます。")
 
 
 class PinFormatInvalid(CardError):

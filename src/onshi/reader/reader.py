@@ -117,7 +117,9 @@ def present_card(
     try:
         identity = IdentityMethod(method)
     except ValueError:
-        raise ReaderError("本人確認の方法は face（顔認証）・visual（目視確認）・pin（暗証番号）のいずれかです。") from None
+        raise ReaderError(
+            "本人確認の方法は face（顔認証）・visual（目視確認）・pin（暗証番号）のいずれかです。"
+        ) from None
     try:
         simulated = FaceResult(face_result) if face_result else None
     except ValueError:

@@ -108,5 +108,7 @@ class LocalTerminal:
         try:
             result: Json = call()
         except CentralClientError as exc:
-            raise TerminalRefused(exc.code, message_for(exc.code), getattr(exc, "status", 503)) from exc
+            raise TerminalRefused(
+                exc.code, message_for(exc.code), getattr(exc, "status", 503)
+            ) from exc
         return result

@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from onshi.central.client import CentralClient, CentralClientError
+from onshi.logs import log_failure
 from onshi.oqs import messages as m
 from onshi.terminal.events import EventBus
 from onshi.terminal.folders import OqsFolders, digest
@@ -151,8 +152,8 @@ class Agent:
         try:
             if self.state.claim(row_id):
                 self._answer(self.state.get(row_id))
-        except Exception:
-            log.exception("request %s failed in the agent; it stays pending", row_id)
+        except Exception as exc:  # noqa: BLE001 — a request stays pending, the agent keeps going
+            log_failure(log, f"request {row_id} failed in the agent; it stays pending", exc)
         finally:
             with self._in_flight_lock:
                 self._in_flight.discard(row_id)
@@ -169,7 +170,9 @@ class Agent:
                 self.settings.retry_first_seconds * 2 ** max(row.attempts - 1, 0),
                 self.settings.retry_max_seconds,
             )
-            self.state.retry_later(row.id, now() + dt.timedelta(seconds=delay), "CENTRAL_UNAVAILABLE")
+            self.state.retry_later(
+                row.id, now() + dt.timedelta(seconds=delay), "CENTRAL_UNAVAILABLE"
+            )
             if self.central.set(False, str(exc)):
                 self.events.publish("central", **self.central.as_dict())
             self._wake.set()
@@ -178,7 +181,9 @@ class Agent:
             self.events.publish("central", **self.central.as_dict())
         self.state.answered(row.id, answer.name, answer.data, answer.outcome)
         self._deliver(self.state.get(row.id))
-        self.events.publish("answer", request=row.name, answer=answer.name, outcome=answer.outcome, **answer.summary)
+        self.events.publish(
+            "answer", request=row.name, answer=answer.name, outcome=answer.outcome, **answer.summary
+        )
 
     def _deliver(self, row: RequestRow) -> None:
         """ANSWERED → STAGED → DELIVERED: the temp file is written before its rename is recorded."""

@@ -35,7 +35,9 @@ def start_agent(settings: Any) -> Any:
                 err=True,
             )
             raise typer.Exit(2)
-    client = CentralClient(settings.central_url, settings.cert_path, settings.key_path, settings.ca_path)
+    client = CentralClient(
+        settings.central_url, settings.cert_path, settings.key_path, settings.ca_path
+    )
     agent = Agent(settings, client)
     agent.start()
     return agent
@@ -43,15 +45,25 @@ def start_agent(settings: Any) -> Any:
 
 @app.command()
 def run(
-    oqs_dir: Annotated[Path | None, typer.Option(help="The shared OQS folder (req/res/face).")] = None,
+    oqs_dir: Annotated[
+        Path | None, typer.Option(help="The shared OQS folder (req/res/face).")
+    ] = None,
     central_url: Annotated[str | None, typer.Option(help="The central service's URL.")] = None,
-    facility: Annotated[str | None, typer.Option(help="This terminal's MedicalInstitutionCode.")] = None,
+    facility: Annotated[
+        str | None, typer.Option(help="This terminal's MedicalInstitutionCode.")
+    ] = None,
     cert: Annotated[Path | None, typer.Option(help="The facility's client certificate.")] = None,
     key: Annotated[Path | None, typer.Option(help="Its private key.")] = None,
     ca: Annotated[Path | None, typer.Option(help="onshi's CA certificate.")] = None,
-    state_dir: Annotated[Path | None, typer.Option(help="The agent's own state and archive.")] = None,
-    port: Annotated[int | None, typer.Option(help="Port of the reception screen (127.0.0.1).")] = None,
-    polling: Annotated[bool, typer.Option(help="Poll the folder (only where inotify fails).")] = False,
+    state_dir: Annotated[
+        Path | None, typer.Option(help="The agent's own state and archive.")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port of the reception screen (127.0.0.1).")
+    ] = None,
+    polling: Annotated[
+        bool, typer.Option(help="Poll the folder (only where inotify fails).")
+    ] = False,
 ) -> None:
     """Watch OQS/req, answer in OQS/res, serve the reception screen until interrupted."""
     from onshi.logs import configure_logging
@@ -59,8 +71,15 @@ def run(
 
     configure_logging()
     settings = build_settings(
-        oqs_dir=oqs_dir, central_url=central_url, facility_code=facility, cert_path=cert,
-        key_path=key, ca_path=ca, state_dir=state_dir, port=port, use_polling=polling or None,
+        oqs_dir=oqs_dir,
+        central_url=central_url,
+        facility_code=facility,
+        cert_path=cert,
+        key_path=key,
+        ca_path=ca,
+        state_dir=state_dir,
+        port=port,
+        use_polling=polling or None,
     )
     agent = start_agent(settings)
     try:

@@ -27,7 +27,12 @@ class EventBus:
         self._queue_size = queue_size
 
     def publish(self, kind: str, **data: Any) -> Event:
-        event = {"id": next(self._ids), "kind": kind, "at": dt.datetime.now().isoformat(timespec="seconds"), **data}
+        event = {
+            "id": next(self._ids),
+            "kind": kind,
+            "at": dt.datetime.now().isoformat(timespec="seconds"),
+            **data,
+        }
         with self._lock:
             self._recent.append(event)
             listeners = list(self._listeners)

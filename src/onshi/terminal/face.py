@@ -48,9 +48,7 @@ def facility_of(agent: Any) -> str:
 def _central_down(agent: Any, exc: CentralUnavailable) -> None:
     if agent.central.set(False, exc.message):
         agent.events.publish("central", **agent.central.as_dict())
-    agent.events.publish(
-        "error", source="card", code=exc.code, message=message_for(exc.code)
-    )
+    agent.events.publish("error", source="card", code=exc.code, message=message_for(exc.code))
 
 
 def _central_up(agent: Any) -> None:
@@ -81,7 +79,9 @@ def summarise(answer: dict[str, Any], consents: Iterable[str]) -> dict[str, Any]
     first = results[0] if results else {}
     summary.update({k: first[k] for k in SUMMARY_FIELDS if k in first})
     given = set(consents)
-    summary["consents"] = [c for c in CONSENT_FLAGS if c in given or first.get(CONSENT_FLAGS[c]) == "1"]
+    summary["consents"] = [
+        c for c in CONSENT_FLAGS if c in given or first.get(CONSENT_FLAGS[c]) == "1"
+    ]
     return summary
 
 

@@ -59,7 +59,9 @@ class OqsFolders:
             source.replace(target)
 
     def pending_names(self) -> list[str]:
-        return sorted(p.name for p in self.req.iterdir() if p.is_file() and not p.name.startswith("."))
+        return sorted(
+            p.name for p in self.req.iterdir() if p.is_file() and not p.name.startswith(".")
+        )
 
 
 def digest(data: bytes) -> str:

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from onshi.central.client import CentralClient, CentralRefused, CentralUnavailable
+from onshi.logs import log_failure
 from onshi.oqs import messages as m
 from onshi.oqs.identifiers import format_oqs_date
 
@@ -41,7 +42,9 @@ def _search(s: m.SearchInfo, *, with_identifier: bool = False) -> dict[str, Any]
         "InsuredCardSymbol": s.InsuredCardSymbol or "",
         "InsuredIdentificationNumber": s.InsuredIdentificationNumber,
         "Birthdate": format_oqs_date(s.Birthdate),
-        "LimitApplicationCertificateRelatedConsFlg": "1" if s.LimitApplicationCertificateRelatedConsFlg else "0",
+        "LimitApplicationCertificateRelatedConsFlg": "1"
+        if s.LimitApplicationCertificateRelatedConsFlg
+        else "0",
     }
     if s.InsuredBranchNumber:
         info["InsuredBranchNumber"] = s.InsuredBranchNumber
@@ -59,7 +62,9 @@ def ask_central(client: CentralClient, request: m.Request) -> dict[str, Any]:
     if isinstance(request, m.EligibilityRequest):
         return client.confirm_by_card_number(
             {
-                "QualificationConfirmationDate": format_oqs_date(request.QualificationConfirmationDate),
+                "QualificationConfirmationDate": format_oqs_date(
+                    request.QualificationConfirmationDate
+                ),
                 **_header(request.ArbitraryFileIdentifier),
                 "QualificationConfirmSearchInfo": _search(request.search),
             }
@@ -67,9 +72,13 @@ def ask_central(client: CentralClient, request: m.Request) -> dict[str, Any]:
     if isinstance(request, m.BulkUploadRequest):
         return client.submit_bulk(
             {
-                "QualificationConfirmationDate": format_oqs_date(request.QualificationConfirmationDate),
+                "QualificationConfirmationDate": format_oqs_date(
+                    request.QualificationConfirmationDate
+                ),
                 **_header(request.ArbitraryFileIdentifier),
-                "QualificationConfirmSearchInfo": [_search(r, with_identifier=True) for r in request.records],
+                "QualificationConfirmSearchInfo": [
+                    _search(r, with_identifier=True) for r in request.records
+                ],
             }
         )
     if isinstance(request, m.BulkDownloadRequest):
@@ -104,7 +113,17 @@ def _summary(kind: m.MessageKind, answer: dict[str, Any]) -> dict[str, Any]:
     if results:
         first = results[0]
         summary.update(
-            {k: first[k] for k in ("Name", "NameKana", "InsurerName", "InsuredPartialContributionRatio", "ReasonOfLoss") if k in first}
+            {
+                k: first[k]
+                for k in (
+                    "Name",
+                    "NameKana",
+                    "InsurerName",
+                    "InsuredPartialContributionRatio",
+                    "ReasonOfLoss",
+                )
+                if k in first
+            }
         )
     return summary
 
@@ -122,15 +141,25 @@ def process(client: CentralClient, name: str, data: bytes, *, facility_code: str
                 f"facility ({facility_code})",
             )
         answer = ask_central(client, request)
-        return Answer(m.response_name(name), m.render_result(kind, answer, encoding=encoding), "ok", _summary(kind, answer))
+        return Answer(
+            m.response_name(name),
+            m.render_result(kind, answer, encoding=encoding),
+            "ok",
+            _summary(kind, answer),
+        )
     except CentralUnavailable as exc:
         raise RetryLater(exc.message) from None
     except (m.OqsMessageError, CentralRefused) as exc:
         code, message = exc.code, exc.message
-    except Exception:  # a bug must not cost the client its answer
-        log.exception("unexpected failure answering a request")
-        code, message = "TERMINAL_INTERNAL_ERROR", "the terminal failed unexpectedly; the request was kept"
+    except Exception as exc:  # noqa: BLE001 — a bug must not cost the client its answer
+        log_failure(log, "unexpected failure answering a request", exc)
+        code, message = (
+            "TERMINAL_INTERNAL_ERROR",
+            "the terminal failed unexpectedly; the request was kept",
+        )
     return Answer(
-        m.error_name(name), m.render_error(name, code, message, encoding=encoding), code,
+        m.error_name(name),
+        m.render_error(name, code, message, encoding=encoding),
+        code,
         {"file_kind": name[:10], "error": code, "message": message},
     )

@@ -79,9 +79,18 @@ class RequestRow:
 
 def _row(r: Any) -> RequestRow:
     return RequestRow(
-        r.id, r.name, r.digest, r.kind, Stage(r.stage), r.attempts, r.next_attempt_at, r.outcome,
-        r.answer_name, r.answer,
-        r.received_at, r.updated_at,
+        r.id,
+        r.name,
+        r.digest,
+        r.kind,
+        Stage(r.stage),
+        r.attempts,
+        r.next_attempt_at,
+        r.outcome,
+        r.answer_name,
+        r.answer,
+        r.received_at,
+        r.updated_at,
     )
 
 
@@ -110,10 +119,13 @@ class StateStore:
     def delivered_with_digest(self, name: str, digest: str) -> RequestRow | None:
         with self.engine.connect() as c:
             r = c.execute(
-                select(requests).where(
-                    requests.c.name == name, requests.c.digest == digest,
+                select(requests)
+                .where(
+                    requests.c.name == name,
+                    requests.c.digest == digest,
                     requests.c.stage == Stage.DELIVERED,
-                ).order_by(requests.c.id.desc())
+                )
+                .order_by(requests.c.id.desc())
             ).first()
         return _row(r) if r else None
 
@@ -122,8 +134,14 @@ class StateStore:
         with self.engine.begin() as c:
             result = c.execute(
                 insert(requests).values(
-                    name=name, digest=digest, kind=kind, stage=Stage.PENDING, received_at=stamp,
-                    updated_at=stamp, attempts=0, next_attempt_at=stamp,
+                    name=name,
+                    digest=digest,
+                    kind=kind,
+                    stage=Stage.PENDING,
+                    received_at=stamp,
+                    updated_at=stamp,
+                    attempts=0,
+                    next_attempt_at=stamp,
                 )
             )
             return int(result.inserted_primary_key[0])  # type: ignore[index]
@@ -134,7 +152,8 @@ class StateStore:
             result = c.execute(
                 update(requests)
                 .where(
-                    requests.c.id == row_id, requests.c.stage == Stage.PENDING,
+                    requests.c.id == row_id,
+                    requests.c.stage == Stage.PENDING,
                     requests.c.next_attempt_at <= now(),
                 )
                 .values(stage=Stage.PROCESSING, updated_at=now(), attempts=requests.c.attempts + 1)
@@ -145,7 +164,9 @@ class StateStore:
         self._set(row_id, stage=Stage.PENDING, next_attempt_at=at, outcome=outcome)
 
     def answered(self, row_id: int, answer_name: str, answer: bytes, outcome: str) -> None:
-        self._set(row_id, stage=Stage.ANSWERED, answer_name=answer_name, answer=answer, outcome=outcome)
+        self._set(
+            row_id, stage=Stage.ANSWERED, answer_name=answer_name, answer=answer, outcome=outcome
+        )
 
     def staged(self, row_id: int) -> None:
         self._set(row_id, stage=Stage.STAGED)
@@ -155,7 +176,9 @@ class StateStore:
 
     def _set(self, row_id: int, **values: Any) -> None:
         with self.engine.begin() as c:
-            c.execute(update(requests).where(requests.c.id == row_id).values(updated_at=now(), **values))
+            c.execute(
+                update(requests).where(requests.c.id == row_id).values(updated_at=now(), **values)
+            )
 
     def get(self, row_id: int) -> RequestRow:
         with self.engine.connect() as c:
@@ -181,7 +204,9 @@ class StateStore:
     def next_due(self) -> dt.datetime | None:
         with self.engine.connect() as c:
             return c.execute(
-                select(func.min(requests.c.next_attempt_at)).where(requests.c.stage == Stage.PENDING)
+                select(func.min(requests.c.next_attempt_at)).where(
+                    requests.c.stage == Stage.PENDING
+                )
             ).scalar()
 
     def due(self, limit: int = 100) -> list[int]:
@@ -202,5 +227,7 @@ class StateStore:
 
     def counts(self) -> dict[str, int]:
         with self.engine.connect() as c:
-            rows = c.execute(select(requests.c.stage, func.count()).group_by(requests.c.stage)).all()
+            rows = c.execute(
+                select(requests.c.stage, func.count()).group_by(requests.c.stage)
+            ).all()
         return {stage: n for stage, n in rows}

@@ -10,11 +10,27 @@ from sqlalchemy import text
 from onshi.central.storage.database import Database
 
 HEADER = [
-    "InsurerNumber", "InsurerName", "InsuredCardSymbol", "InsuredIdentificationNumber",
-    "InsuredBranchNumber", "PersonalFamilyClassification", "InsuredName", "Name", "NameKana",
-    "Sex1", "Birthdate", "Address", "PostNumber", "InsuredCardClassification",
-    "InsuredCertificateIssuanceDate", "InsuredCardValidDate", "InsuredCardExpirationDate",
-    "InsuredPartialContributionRatio", "QualificationDate", "DisqualificationDate", "ReasonOfLoss",
+    "InsurerNumber",
+    "InsurerName",
+    "InsuredCardSymbol",
+    "InsuredIdentificationNumber",
+    "InsuredBranchNumber",
+    "PersonalFamilyClassification",
+    "InsuredName",
+    "Name",
+    "NameKana",
+    "Sex1",
+    "Birthdate",
+    "Address",
+    "PostNumber",
+    "InsuredCardClassification",
+    "InsuredCertificateIssuanceDate",
+    "InsuredCardValidDate",
+    "InsuredCardExpirationDate",
+    "InsuredPartialContributionRatio",
+    "QualificationDate",
+    "DisqualificationDate",
+    "ReasonOfLoss",
     "IndividualId",
 ]
 
@@ -44,9 +60,15 @@ BASE = {
 }
 
 TABLES = (
-    "insurer", "individual", "qualification", "qualification_history",
-    "limit_application_certificate", "specific_diseases_certificate", "drug_dispensing",
-    "checkup_result", "card_link",
+    "insurer",
+    "individual",
+    "qualification",
+    "qualification_history",
+    "limit_application_certificate",
+    "specific_diseases_certificate",
+    "drug_dispensing",
+    "checkup_result",
+    "card_link",
 )
 
 
@@ -57,7 +79,9 @@ def row(number: int = 1, **changes: str) -> dict[str, str]:
     return values
 
 
-def csv_bytes(rows: list[dict[str, str]], header: list[str] | None = None, *, bom: bool = False) -> bytes:
+def csv_bytes(
+    rows: list[dict[str, str]], header: list[str] | None = None, *, bom: bool = False
+) -> bytes:
     columns = header or list(dict.fromkeys([*HEADER, *(k for r in rows for k in r)]))
     out = io.StringIO()
     writer = csv.DictWriter(out, columns, restval="", lineterminator="\n", extrasaction="ignore")
@@ -68,4 +92,7 @@ def csv_bytes(rows: list[dict[str, str]], header: list[str] | None = None, *, bo
 
 def counts(database: Database) -> dict[str, int]:
     with database.engine.connect() as c:
-        return {name: int(c.execute(text(f"SELECT count(*) FROM {name}")).scalar_one()) for name in TABLES}
+        return {
+            name: int(c.execute(text(f"SELECT count(*) FROM {name}")).scalar_one())
+            for name in TABLES
+        }

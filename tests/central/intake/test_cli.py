@@ -35,25 +35,42 @@ def test_refused_file_lists_problems_without_personal_data(tmp_path: Path, sqlit
 
 
 def test_unreadable_file(tmp_path: Path, sqlite_url: str) -> None:
-    result = runner.invoke(app, ["import", "insured", str(tmp_path / "missing.csv"), "--db", sqlite_url])
+    result = runner.invoke(
+        app, ["import", "insured", str(tmp_path / "missing.csv"), "--db", sqlite_url]
+    )
     assert result.exit_code == 2
 
 
 def test_generate_then_import_every_kind(tmp_path: Path, sqlite_url: str) -> None:
     out = tmp_path / "sample"
-    result = runner.invoke(app, ["generate", "--persons", "150", "--out", str(out), "--seed", "3", "--as-of", "20250601"])
+    result = runner.invoke(
+        app,
+        ["generate", "--persons", "150", "--out", str(out), "--seed", "3", "--as-of", "20250601"],
+    )
     assert result.exit_code == 0, result.output
     assert "150 persons" in result.output
-    for kind, name in [("insured", "insured.csv"), ("drug", "drug.jsonl"), ("checkup", "checkup.jsonl"),
-                       ("limit", "limit.jsonl"), ("specific-disease", "specific-disease.jsonl")]:
+    for kind, name in [
+        ("insured", "insured.csv"),
+        ("drug", "drug.jsonl"),
+        ("checkup", "checkup.jsonl"),
+        ("limit", "limit.jsonl"),
+        ("specific-disease", "specific-disease.jsonl"),
+    ]:
         result = runner.invoke(app, ["import", kind, str(out / name), "--db", sqlite_url])
         assert result.exit_code == 0, (kind, result.output)
 
 
 def test_jsonl_unknown_card_key(tmp_path: Path, sqlite_url: str) -> None:
     path = tmp_path / "drug.jsonl"
-    record = {"InsurerNumber": "01130012", "InsuredCardSymbol": "1", "InsuredIdentificationNumber": "1",
-              "DiDate": "20250101", "DrugC": "1", "DrugN": "x", "Qua1": "1"}
+    record = {
+        "InsurerNumber": "01130012",
+        "InsuredCardSymbol": "1",
+        "InsuredIdentificationNumber": "1",
+        "DiDate": "20250101",
+        "DrugC": "1",
+        "DrugN": "x",
+        "Qua1": "1",
+    }
     path.write_text(json.dumps(record) + "\n", encoding="utf-8")
     result = runner.invoke(app, ["import", "drug", str(path), "--db", sqlite_url])
     assert result.exit_code == 1

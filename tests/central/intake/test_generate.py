@@ -35,10 +35,18 @@ def _rows(out: Path) -> list[dict[str, str]]:
 
 def test_same_seed_same_files(population: Path, tmp_path: Path) -> None:
     generate_population(tmp_path, 3000, seed=7, as_of=AS_OF)
-    for name in ("insured.csv", "drug.jsonl", "checkup.jsonl", "limit.jsonl", "specific-disease.jsonl"):
+    for name in (
+        "insured.csv",
+        "drug.jsonl",
+        "checkup.jsonl",
+        "limit.jsonl",
+        "specific-disease.jsonl",
+    ):
         assert (tmp_path / name).read_bytes() == (population / name).read_bytes(), name
     generate_population(tmp_path / "other", 3000, seed=8, as_of=AS_OF)
-    assert (tmp_path / "other" / "insured.csv").read_bytes() != (population / "insured.csv").read_bytes()
+    assert (tmp_path / "other" / "insured.csv").read_bytes() != (
+        population / "insured.csv"
+    ).read_bytes()
 
 
 def test_population_has_the_promised_shape(population: Path) -> None:
@@ -51,13 +59,19 @@ def test_population_has_the_promised_shape(population: Path) -> None:
     per_person = Counter(r["IndividualId"] for r in rows)
     moved = [p for p, n in per_person.items() if n > 1]
     assert 0.01 < len(moved) / len(people) < 0.06
-    insurers_of = {p: {r["InsurerNumber"] for r in rows if r["IndividualId"] == p} for p in moved[:20]}
+    insurers_of = {
+        p: {r["InsurerNumber"] for r in rows if r["IndividualId"] == p} for p in moved[:20]
+    }
     assert all(len(v) == 2 for v in insurers_of.values())
-    families = Counter((r["InsurerNumber"], r["InsuredCardSymbol"], r["InsuredIdentificationNumber"]) for r in rows)
+    families = Counter(
+        (r["InsurerNumber"], r["InsuredCardSymbol"], r["InsuredIdentificationNumber"]) for r in rows
+    )
     assert max(families.values()) >= 4
     assert {r["InsuredBranchNumber"] for r in rows} >= {"", "00", "01", "02"}
     assert {r["PersonalFamilyClassification"] for r in rows} == {"1", "2"}
-    kinds = Counter(r["InsurerNumber"][:2] if len(r["InsurerNumber"]) == 8 else "国保" for r in rows)
+    kinds = Counter(
+        r["InsurerNumber"][:2] if len(r["InsurerNumber"]) == 8 else "国保" for r in rows
+    )
     assert {"01", "06", "39", "国保"} <= set(kinds) and {"31", "32", "33"} & set(kinds)
     assert all(check_digit(r["InsurerNumber"][:-1]) == r["InsurerNumber"][-1] for r in rows)
     for r in rows:
@@ -71,10 +85,13 @@ def test_population_has_the_promised_shape(population: Path) -> None:
             assert r["ElderlyRecipientContributionRatio"] in {"020", "030"}
     twins = Counter(
         (r["InsurerNumber"], r["InsuredIdentificationNumber"], r["Birthdate"])
-        for r in rows if r["PersonalFamilyClassification"] == "2"
+        for r in rows
+        if r["PersonalFamilyClassification"] == "2"
     )
     assert any(n >= 2 for n in twins.values())
-    drug_days = [json.loads(line)["DiDate"] for line in (population / "drug.jsonl").open(encoding="utf-8")]
+    drug_days = [
+        json.loads(line)["DiDate"] for line in (population / "drug.jsonl").open(encoding="utf-8")
+    ]
     old = sum(d < (AS_OF - dt.timedelta(days=3 * 365)).strftime("%Y%m%d") for d in drug_days)
     assert 0 < old < len(drug_days) * 0.3
 

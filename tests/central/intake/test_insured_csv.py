@@ -51,7 +51,9 @@ def test_valid_rows_become_typed_records() -> None:
         ("InsuredIdentificationNumber", "12 34", "spaces"),
     ],
 )
-def test_each_bad_field_is_reported_on_its_line_and_column(column: str, value: str, reason: str) -> None:
+def test_each_bad_field_is_reported_on_its_line_and_column(
+    column: str, value: str, reason: str
+) -> None:
     records, problems = parse(csv_bytes([row(1), row(2, **{column: value}), row(3)]))
     assert [(p.line, p.column) for p in problems] == [(3, column)]
     assert reason in problems[0].reason
@@ -60,7 +62,9 @@ def test_each_bad_field_is_reported_on_its_line_and_column(column: str, value: s
 
 def test_personal_values_are_never_echoed() -> None:
     secret = "ヤマダ秘密"
-    _, problems = parse(csv_bytes([row(1, NameKana=secret, InsuredIdentificationNumber=secret + " 1" * 30)]))
+    _, problems = parse(
+        csv_bytes([row(1, NameKana=secret, InsuredIdentificationNumber=secret + " 1" * 30)])
+    )
     assert problems
     assert all(secret not in p.reason for p in problems)
 
@@ -68,7 +72,11 @@ def test_personal_values_are_never_echoed() -> None:
 def test_every_problem_of_every_line_is_listed() -> None:
     rows = [row(1, Sex1="9", Birthdate="20231301"), row(2), row(3, InsurerNumber="12")]
     _, problems = parse(csv_bytes(rows))
-    assert [(p.line, p.column) for p in problems] == [(2, "Sex1"), (2, "Birthdate"), (4, "InsurerNumber")]
+    assert [(p.line, p.column) for p in problems] == [
+        (2, "Sex1"),
+        (2, "Birthdate"),
+        (4, "InsurerNumber"),
+    ]
 
 
 @pytest.mark.parametrize(
@@ -79,7 +87,10 @@ def test_every_problem_of_every_line_is_listed() -> None:
         ({"ReasonOfLoss": "01"}, "ReasonOfLoss", "without a DisqualificationDate"),
         ({"QualificationDate": "19791231"}, "QualificationDate", "before Birthdate"),
         (
-            {"ElderlyRecipientValidStartDate": "20250101", "ElderlyRecipientValidEndDate": "20240101"},
+            {
+                "ElderlyRecipientValidStartDate": "20250101",
+                "ElderlyRecipientValidEndDate": "20240101",
+            },
             "ElderlyRecipientValidEndDate",
             "before ElderlyRecipientValidStartDate",
         ),
@@ -100,7 +111,9 @@ def test_rules_across_fields(changes: dict[str, str], column: str, reason: str) 
 
 
 def test_a_lost_qualification_with_its_reason_is_fine() -> None:
-    records, problems = parse(csv_bytes([row(1, DisqualificationDate="20240401", ReasonOfLoss="03")]))
+    records, problems = parse(
+        csv_bytes([row(1, DisqualificationDate="20240401", ReasonOfLoss="03")])
+    )
     assert problems == []
     assert records[0].DisqualificationDate == dt.date(2024, 4, 1)
 
@@ -121,7 +134,11 @@ def test_header_problems_stop_before_rows() -> None:
     _, problems = parse(csv_bytes([row(1)], header))
     assert {(p.line, p.column) for p in problems} == {(1, "Sex1"), (1, "Nickname"), (1, "Name")}
     reasons = {p.column: p.reason for p in problems}
-    assert "missing" in reasons["Sex1"] and "unknown" in reasons["Nickname"] and "twice" in reasons["Name"]
+    assert (
+        "missing" in reasons["Sex1"]
+        and "unknown" in reasons["Nickname"]
+        and "twice" in reasons["Name"]
+    )
 
 
 def test_empty_file_and_wrong_field_counts() -> None:
@@ -170,7 +187,9 @@ def test_a_whole_shift_jis_file_names_the_header() -> None:
     assert problems[0].line == 1 and "UTF-8" in problems[0].reason
 
 
-@pytest.mark.parametrize("written", ["やまだ　たろう", "ヤマダ　タロウ", "ﾔﾏﾀﾞ ﾀﾛｳ", " ヤマダ  タロウ "])
+@pytest.mark.parametrize(
+    "written", ["やまだ　たろう", "ヤマダ　タロウ", "ﾔﾏﾀﾞ ﾀﾛｳ", " ヤマダ  タロウ "]
+)
 def test_kana_is_normalised_to_half_width_katakana(written: str) -> None:
     records, problems = parse(csv_bytes([row(1, NameKana=written)]))
     assert problems == []
@@ -185,6 +204,8 @@ def test_normalised_forms_have_the_same_digest() -> None:
 
 
 def test_full_width_digits_in_symbol_and_number() -> None:
-    (record,), problems = parse(csv_bytes([row(1, InsuredCardSymbol="１２３", InsuredIdentificationNumber="４５")]))
+    (record,), problems = parse(
+        csv_bytes([row(1, InsuredCardSymbol="１２３", InsuredIdentificationNumber="４５")])
+    )
     assert problems == []
     assert (record.InsuredCardSymbol, record.InsuredIdentificationNumber) == ("123", "45")

@@ -26,7 +26,9 @@ def valid_rows(draw: st.DrawFn, number: int) -> dict[str, str]:
     lost = draw(st.booleans())
     values = row(
         number,
-        InsurerNumber=draw(st.sampled_from(["01130012", "06139999", "138057", "39131016", "31131234"])),
+        InsurerNumber=draw(
+            st.sampled_from(["01130012", "06139999", "138057", "39131016", "31131234"])
+        ),
         InsuredCardSymbol=draw(st.text(st.sampled_from("0123456789ABC記号"), max_size=8)),
         InsuredBranchNumber=draw(st.sampled_from(["", "00", "01", "02", "10"])),
         PersonalFamilyClassification=draw(st.sampled_from(["", "1", "2"])),

@@ -47,7 +47,9 @@ def test_a_changed_row_is_updated_and_its_old_state_kept(database: Database) -> 
     changed = [row(1, Address="大阪府大阪市北区梅田1丁目1番1号"), row(2)]
     assert load(database, changed) == ImportCounts(updated=1, unchanged=1)
     with database.transaction() as s:
-        q = s.scalars(select(t.Qualification).where(t.Qualification.InsuredIdentificationNumber == "5001")).one()
+        q = s.scalars(
+            select(t.Qualification).where(t.Qualification.InsuredIdentificationNumber == "5001")
+        ).one()
         history = s.scalars(select(t.QualificationHistory)).all()
     assert q.version == 2 and q.Address.startswith("大阪府")
     assert len(history) == 1 and history[0].qualification_id == q.id and history[0].version == 1
@@ -90,28 +92,50 @@ def test_a_rejected_update_leaves_the_earlier_import_intact(database: Database) 
         load(database, [row(1, Address="変更"), row(2, Birthdate="x")])
     assert counts(database) == before
     with database.transaction() as s:
-        assert s.scalar(select(t.Qualification.version).where(t.Qualification.InsuredIdentificationNumber == "5001")) == 1
+        assert (
+            s.scalar(
+                select(t.Qualification.version).where(
+                    t.Qualification.InsuredIdentificationNumber == "5001"
+                )
+            )
+            == 1
+        )
 
 
 def test_individual_id_links_qualifications_across_insurers(database: Database) -> None:
     rows = [
         row(1, IndividualId="person-1", DisqualificationDate="20240401", ReasonOfLoss="03"),
-        row(2, IndividualId="person-1", InsurerNumber="06139999", InsurerName="さくら電機健康保険組合",
-            QualificationDate="20240401"),
+        row(
+            2,
+            IndividualId="person-1",
+            InsurerNumber="06139999",
+            InsurerName="さくら電機健康保険組合",
+            QualificationDate="20240401",
+        ),
         row(3, IndividualId="person-2"),
         row(4),
     ]
     load(database, rows)
     with database.transaction() as s:
-        q = {x.InsuredIdentificationNumber: x.individual_id for x in s.scalars(select(t.Qualification))}
-        people = {r.id: r.external_id for r in s.execute(select(t.Individual.id, t.Individual.external_id))}
+        q = {
+            x.InsuredIdentificationNumber: x.individual_id
+            for x in s.scalars(select(t.Qualification))
+        }
+        people = {
+            r.id: r.external_id
+            for r in s.execute(select(t.Individual.id, t.Individual.external_id))
+        }
     assert q["5001"] == q["5002"]
     assert len({q["5001"], q["5003"], q["5004"]}) == 3
     assert people[q["5001"]] == "person-1" and people[q["5004"]] is None
     # A later file naming the same person under a third insurer joins them too.
     load(database, [row(9, IndividualId="person-1", InsurerNumber="31131234", InsurerName="共済")])
     with database.transaction() as s:
-        third = s.scalar(select(t.Qualification.individual_id).where(t.Qualification.InsuredIdentificationNumber == "5009"))
+        third = s.scalar(
+            select(t.Qualification.individual_id).where(
+                t.Qualification.InsuredIdentificationNumber == "5009"
+            )
+        )
     assert third == q["5001"]
 
 

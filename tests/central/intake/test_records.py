@@ -22,21 +22,53 @@ from onshi.central.storage.database import Database
 
 from .support import counts, csv_bytes, row
 
-KEY = {"InsurerNumber": "01130012", "InsuredCardSymbol": "1234", "InsuredIdentificationNumber": "5001", "InsuredBranchNumber": "00"}
+KEY = {
+    "InsurerNumber": "01130012",
+    "InsuredCardSymbol": "1234",
+    "InsuredIdentificationNumber": "5001",
+    "InsuredBranchNumber": "00",
+}
 OTHER = dict(KEY, InsuredIdentificationNumber="5002")
 
 SAMPLES: dict[str, dict[str, Any]] = {
-    "drug": {"DiDate": "20250401", "PrDate": "20250331", "DrugC": "2149044F1027", "DrugN": "アムロジピン錠5mg",
-             "IngreN": "アムロジピンベシル酸塩", "Qua1": "1", "Unit": "錠", "UsageN": "1日1回朝食後", "Times": "28"},
-    "checkup": {"EffectiveTime": "20240610", "ItemCode": "9N001000000000001", "ItemName": "身長", "DataType": "PQ",
-                "DataValue": "170.2", "Unit": "cm"},
-    "limit": {"LimitApplicationCertificateClassification": "01", "LimitApplicationCertificateClassificationFlag": "A03",
-              "LimitApplicationCertificateValidStartDate": "20250401", "LimitApplicationCertificateValidEndDate": "20260331"},
-    "specific-disease": {"SpecificDiseasesDiseaseCategory": "1", "SpecificDiseasesValidStartDate": "20200101",
-                         "SpecificDiseasesSelfPay": 10000},
+    "drug": {
+        "DiDate": "20250401",
+        "PrDate": "20250331",
+        "DrugC": "2149044F1027",
+        "DrugN": "アムロジピン錠5mg",
+        "IngreN": "アムロジピンベシル酸塩",
+        "Qua1": "1",
+        "Unit": "錠",
+        "UsageN": "1日1回朝食後",
+        "Times": "28",
+    },
+    "checkup": {
+        "EffectiveTime": "20240610",
+        "ItemCode": "9N001000000000001",
+        "ItemName": "身長",
+        "DataType": "PQ",
+        "DataValue": "170.2",
+        "Unit": "cm",
+    },
+    "limit": {
+        "LimitApplicationCertificateClassification": "01",
+        "LimitApplicationCertificateClassificationFlag": "A03",
+        "LimitApplicationCertificateValidStartDate": "20250401",
+        "LimitApplicationCertificateValidEndDate": "20260331",
+    },
+    "specific-disease": {
+        "SpecificDiseasesDiseaseCategory": "1",
+        "SpecificDiseasesValidStartDate": "20200101",
+        "SpecificDiseasesSelfPay": 10000,
+    },
 }
-TABLE = {"drug": "drug_dispensing", "checkup": "checkup_result", "limit": "limit_application_certificate",
-         "specific-disease": "specific_diseases_certificate", "cards": "card_link"}
+TABLE = {
+    "drug": "drug_dispensing",
+    "checkup": "checkup_result",
+    "limit": "limit_application_certificate",
+    "specific-disease": "specific_diseases_certificate",
+    "cards": "card_link",
+}
 
 VARY: dict[str, dict[str, Any]] = {
     "drug": {"Times": "14"},
@@ -115,8 +147,13 @@ def _certificate(serial: int) -> x509.Certificate:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Test JPKI user CA")])
     now = dt.datetime.now(dt.UTC)
     return (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-        .serial_number(serial).not_valid_before(now).not_valid_after(now + dt.timedelta(days=1))
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
         .sign(key, hashes.SHA256())
     )
 
@@ -125,7 +162,11 @@ def test_cards_by_pem_or_by_identity(people: Database) -> None:
     pem = _certificate(0xABC).public_bytes(serialization.Encoding.PEM).decode()
     other = _certificate(0xDEF)
     digest = hashlib.sha256(other.public_bytes(serialization.Encoding.DER)).hexdigest()
-    by_identity = {"issuer": other.issuer.rfc4514_string(), "serial": "0DEF", "certificate_digest": digest.upper()}
+    by_identity = {
+        "issuer": other.issuer.rfc4514_string(),
+        "serial": "0DEF",
+        "certificate_digest": digest.upper(),
+    }
     data = jsonl(KEY | {"certificate": pem}, OTHER | by_identity)
     assert import_linked(people, "cards", data) == ImportCounts(inserted=2)
     data.seek(0)
@@ -139,10 +180,17 @@ def test_cards_by_pem_or_by_identity(people: Database) -> None:
 
 def test_cards_refuse_bad_certificates(people: Database) -> None:
     with pytest.raises(IntakeRejected) as caught:
-        import_linked(people, "cards", jsonl(
-            KEY | {"certificate": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"},
-            KEY | {"issuer": "CN=x", "serial": "xyz", "certificate_digest": "00"},
-        ))
+        import_linked(
+            people,
+            "cards",
+            jsonl(
+                KEY
+                | {"certificate": "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"},
+                KEY | {"issuer": "CN=x", "serial": "xyz", "certificate_digest": "00"},
+            ),
+        )
     assert [(p.line, p.column) for p in caught.value.problems] == [
-        (1, "certificate"), (2, "serial"), (2, "certificate_digest"),
+        (1, "certificate"),
+        (2, "serial"),
+        (2, "certificate_digest"),
     ]

@@ -26,19 +26,31 @@ TARO = CardKey("06139999", "12-34", "4260", "00")  # tests.central.factories' de
 def card_answer(validity: str = "1") -> dict[str, Any]:
     return {
         "MessageHeader": {
-            "ProcessExecutionTime": "20261123100000", "QualificationConfirmationDate": "20261123",
-            "MedicalInstitutionCode": "1311111111", "ReferenceClassification": "1",
+            "ProcessExecutionTime": "20261123100000",
+            "QualificationConfirmationDate": "20261123",
+            "MedicalInstitutionCode": "1311111111",
+            "ReferenceClassification": "1",
             "SegmentOfResult": "1",
         },
         "MessageBody": {
             "ProcessingResultStatus": "1",
             "QualificationValidity": validity,
-            "ResultList": {"ResultOfQualificationConfirmation": [{
-                "InsuredCardClassification": "01", "InsurerNumber": "06139999",
-                "InsuredIdentificationNumber": "4260", "PersonalFamilyClassification": "1",
-                "Name": "診療　太郎", "NameKana": "ｼﾝﾘｮｳ ﾀﾛｳ", "Sex1": "1", "Birthdate": "19800401",
-                "InsuredPartialContributionRatio": "030", "InsurerName": "オンシ健康保険組合",
-            }]},
+            "ResultList": {
+                "ResultOfQualificationConfirmation": [
+                    {
+                        "InsuredCardClassification": "01",
+                        "InsurerNumber": "06139999",
+                        "InsuredIdentificationNumber": "4260",
+                        "PersonalFamilyClassification": "1",
+                        "Name": "診療　太郎",
+                        "NameKana": "ｼﾝﾘｮｳ ﾀﾛｳ",
+                        "Sex1": "1",
+                        "Birthdate": "19800401",
+                        "InsuredPartialContributionRatio": "030",
+                        "InsurerName": "オンシ健康保険組合",
+                    }
+                ]
+            },
         },
     }
 

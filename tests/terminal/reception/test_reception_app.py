@@ -13,8 +13,13 @@ from onshi.terminal.agent import Agent
 from tests.terminal.reception.conftest import DOWN, PIN, REFUSED, FakeClient
 
 CHECK = {
-    "insurer": "06139999", "symbol": "12-34", "number": "4260", "branch": "00",
-    "birthdate": "1980-04-01", "date": "20261123", "limit_consent": False,
+    "insurer": "06139999",
+    "symbol": "12-34",
+    "number": "4260",
+    "branch": "00",
+    "birthdate": "1980-04-01",
+    "date": "20261123",
+    "limit_consent": False,
 }
 
 
@@ -26,7 +31,12 @@ def test_screen_is_japanese_and_locked_down(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200
     assert '<html lang="ja">' in page.text
-    for words in ("受付画面", "保険証・資格確認書の番号で確認", "カードをかざす (virtual card)", "一括照会の状況"):
+    for words in (
+        "受付画面",
+        "保険証・資格確認書の番号で確認",
+        "カードをかざす (virtual card)",
+        "一括照会の状況",
+    ):
         assert words in page.text
     assert "script-src 'self'" in page.headers["content-security-policy"]
     assert page.headers["cache-control"] == "no-store"
@@ -46,7 +56,10 @@ def test_only_this_machine(client: TestClient) -> None:
     refused = client.post("/api/check", json=CHECK, headers={"origin": "http://evil.example"})
     assert refused.status_code == 403
     assert refused.json()["code"] == "FORBIDDEN_ORIGIN"
-    assert client.post("/api/check", json=CHECK, headers={"origin": "http://127.0.0.1:1"}).status_code == 200
+    assert (
+        client.post("/api/check", json=CHECK, headers={"origin": "http://127.0.0.1:1"}).status_code
+        == 200
+    )
 
 
 def test_status(client: TestClient) -> None:
@@ -55,7 +68,9 @@ def test_status(client: TestClient) -> None:
     assert set(status["central"]) == {"reachable", "since", "detail"}
 
 
-def test_manual_check_answers_in_words(client: TestClient, fake_client: FakeClient, fake_agent: Agent) -> None:
+def test_manual_check_answers_in_words(
+    client: TestClient, fake_client: FakeClient, fake_agent: Agent
+) -> None:
     answer = client.post("/api/check", json=CHECK)
     assert answer.status_code == 200
     body = answer.json()
@@ -67,9 +82,12 @@ def test_manual_check_answers_in_words(client: TestClient, fake_client: FakeClie
     assert asked == {
         "QualificationConfirmationDate": "20261123",
         "QualificationConfirmSearchInfo": {
-            "InsurerNumber": "06139999", "InsuredCardSymbol": "12-34",
-            "InsuredIdentificationNumber": "4260", "InsuredBranchNumber": "00",
-            "Birthdate": "19800401", "LimitApplicationCertificateRelatedConsFlg": "0",
+            "InsurerNumber": "06139999",
+            "InsuredCardSymbol": "12-34",
+            "InsuredIdentificationNumber": "4260",
+            "InsuredBranchNumber": "00",
+            "Birthdate": "19800401",
+            "LimitApplicationCertificateRelatedConsFlg": "0",
         },
     }
     assert kinds(fake_agent)[-1] == "check"
@@ -99,19 +117,33 @@ def test_manual_check_refusals_name_the_field(
 
 
 def test_manual_check_accepts_how_people_type(client: TestClient, fake_client: FakeClient) -> None:
-    typed = {**CHECK, "insurer": "０６１３９９９９", "birthdate": "1980/4/1", "date": "", "branch": "0"}
+    typed = {
+        **CHECK,
+        "insurer": "０６１３９９９９",
+        "birthdate": "1980/4/1",
+        "date": "",
+        "branch": "0",
+    }
     assert client.post("/api/check", json=typed).status_code == 200
     info = fake_client.asked[0]["QualificationConfirmSearchInfo"]
-    assert (info["InsurerNumber"], info["Birthdate"], info["InsuredBranchNumber"]) == ("06139999", "19800401", "00")
+    assert (info["InsurerNumber"], info["Birthdate"], info["InsuredBranchNumber"]) == (
+        "06139999",
+        "19800401",
+        "00",
+    )
 
 
 def test_manual_check_not_json(client: TestClient) -> None:
-    refused = client.post("/api/check", content=b"insurer=1", headers={"content-type": "text/plain"})
+    refused = client.post(
+        "/api/check", content=b"insurer=1", headers={"content-type": "text/plain"}
+    )
     assert refused.status_code == 422
     assert refused.json()["code"] == "REQUEST_INVALID"
 
 
-def test_central_refusal_in_plain_words(client: TestClient, fake_client: FakeClient, fake_agent: Agent) -> None:
+def test_central_refusal_in_plain_words(
+    client: TestClient, fake_client: FakeClient, fake_agent: Agent
+) -> None:
     fake_client.fail = REFUSED
     refused = client.post("/api/check", json=CHECK)
     assert refused.status_code == 404
@@ -141,13 +173,19 @@ def test_reader_nonce_names_the_facility(client: TestClient) -> None:
 
 def _confirm_body(card: VirtualCard) -> dict[str, object]:
     return {
-        "certificate": card.certificate_pem(), "nonce": "ab" * 32, "signature": "AAAA",
-        "method": "visual", "consents": ["drug"],
+        "certificate": card.certificate_pem(),
+        "nonce": "ab" * 32,
+        "signature": "AAAA",
+        "method": "visual",
+        "consents": ["drug"],
     }
 
 
 def test_reader_confirm_writes_the_face_file(
-    client: TestClient, fake_agent: Agent, fake_client: FakeClient, issue_card: Callable[..., VirtualCard],
+    client: TestClient,
+    fake_agent: Agent,
+    fake_client: FakeClient,
+    issue_card: Callable[..., VirtualCard],
     tmp_path: Path,
 ) -> None:
     card = issue_card(tmp_path / "elsewhere")
@@ -166,7 +204,10 @@ def test_reader_confirm_writes_the_face_file(
 
 
 def test_reader_confirm_refused(
-    client: TestClient, fake_agent: Agent, fake_client: FakeClient, issue_card: Callable[..., VirtualCard],
+    client: TestClient,
+    fake_agent: Agent,
+    fake_client: FakeClient,
+    issue_card: Callable[..., VirtualCard],
     tmp_path: Path,
 ) -> None:
     fake_client.fail = REFUSED
@@ -182,7 +223,10 @@ def test_reader_confirm_refused(
     [{"method": "telepathy"}, {"nonce": "XYZ"}, {"consents": ["genome"]}, {"extra": 1}],
 )
 def test_reader_confirm_validates(
-    client: TestClient, issue_card: Callable[..., VirtualCard], tmp_path: Path, change: dict[str, object]
+    client: TestClient,
+    issue_card: Callable[..., VirtualCard],
+    tmp_path: Path,
+    change: dict[str, object],
 ) -> None:
     body = {**_confirm_body(issue_card(tmp_path / "c")), **change}
     refused = client.post("/api/reader/confirm", json=body)
@@ -207,7 +251,10 @@ def test_screen_presents_with_fallbacks(
     present = {"card": "taro.p12", "method": "face", "face_result": "mismatch"}
     refused = client.post("/api/reader/present", json=present)
     assert refused.status_code == 400
-    assert refused.json()["message"] == "顔認証できませんでした。目視確認または暗証番号に切り替えてください"
+    assert (
+        refused.json()["message"]
+        == "顔認証できませんでした。目視確認または暗証番号に切り替えてください"
+    )
     assert fake_agent.events.recent()[-1]["code"] == "FACE_NOT_RECOGNISED"
     ok = client.post("/api/reader/present", json={"card": "taro.p12", "method": "pin", "pin": PIN})
     assert ok.status_code == 200
@@ -224,7 +271,9 @@ def test_screen_pin_tries_and_lock(
     client.post("/api/reader/present", json=wrong)
     locked = client.post("/api/reader/present", json=wrong)
     assert (locked.status_code, locked.json()["code"]) == (409, "CARD_LOCKED")
-    assert client.get("/api/cards").json()["cards"] == [{"name": "taro.p12", "locked": True, "remaining": 0}]
+    assert client.get("/api/cards").json()["cards"] == [
+        {"name": "taro.p12", "locked": True, "remaining": 0}
+    ]
     visual = client.post("/api/reader/present", json={"card": "taro.p12", "method": "visual"})
     assert visual.json()["code"] == "CARD_LOCKED"
     assert PIN not in str(fake_agent.events.recent())
@@ -255,8 +304,12 @@ def test_face_file_in_the_configured_encoding(
     try:
         card = issue_card(tmp_path / "c")
         summary = face.confirm_card(
-            agent, certificate_pem=card.certificate_pem(), nonce="ab" * 32, signature="AAAA",
-            method="face", consents=[],
+            agent,
+            certificate_pem=card.certificate_pem(),
+            nonce="ab" * 32,
+            signature="AAAA",
+            method="face",
+            consents=[],
         )
         data = (agent.folders.face / summary["face_file"]).read_bytes()
     finally:

@@ -21,8 +21,12 @@ from tests.terminal.oqs_files import read, text
 from tests.terminal.reception.conftest import PIN
 
 RESULT = "MessageBody/ResultList/ResultOfQualificationConfirmation"
-HISTORY = {"InsurerNumber": "06139999", "InsuranceCardSymbol": "12-34",
-           "InsuredPersonIdentificationNumber": "4260", "BranchNumber": "00"}
+HISTORY = {
+    "InsurerNumber": "06139999",
+    "InsuranceCardSymbol": "12-34",
+    "InsuredPersonIdentificationNumber": "4260",
+    "BranchNumber": "00",
+}
 
 
 def test_card_presentation_writes_the_face_file_and_unlocks_consented_queries(
@@ -64,7 +68,9 @@ def test_unlinked_card_is_refused_in_words(
     assert agent.events.recent()[-1]["code"] == "CARD_NOT_LINKED"
 
 
-def test_reader_command_line(agent: Agent, screen: ReceptionServer, linked_card: VirtualCard) -> None:
+def test_reader_command_line(
+    agent: Agent, screen: ReceptionServer, linked_card: VirtualCard
+) -> None:
     runner = CliRunner()
     args = ["present", str(linked_card.path), "--terminal", screen.url]
     result = runner.invoke(reader_app, [*args, "--method", "face", "--consent", "checkup"])
@@ -76,7 +82,9 @@ def test_reader_command_line(agent: Agent, screen: ReceptionServer, linked_card:
     assert "顔認証できませんでした" in mismatch.output and "FACE_NOT_RECOGNISED" in mismatch.output
     prompted = runner.invoke(reader_app, [*args, "--method", "pin"], input="0000\n")
     assert prompted.exit_code == 1 and "あと2回" in prompted.output
-    down = runner.invoke(reader_app, [*args, "--method", "visual", "--terminal", "http://127.0.0.1:9"])
+    down = runner.invoke(
+        reader_app, [*args, "--method", "visual", "--terminal", "http://127.0.0.1:9"]
+    )
     assert down.exit_code == 1 and "TERMINAL_UNAVAILABLE" in down.output
 
 
@@ -109,8 +117,14 @@ def test_events_stream_shows_a_presentation_live(
 
 
 def test_manual_check_against_the_real_service(agent: Agent, screen: ReceptionServer) -> None:
-    body = {"insurer": "06139999", "symbol": "12-34", "number": "4260", "branch": "00",
-            "birthdate": "19800401", "date": "20261123"}
+    body = {
+        "insurer": "06139999",
+        "symbol": "12-34",
+        "number": "4260",
+        "branch": "00",
+        "birthdate": "19800401",
+        "date": "20261123",
+    }
     answer = httpx.post(f"{screen.url}/api/check", json=body, timeout=10)
     assert answer.status_code == 200
     assert (answer.json()["validity_label"], answer.json()["Name"]) == ("有効", "診療　太郎")
@@ -144,7 +158,11 @@ def test_answered_request_files_reach_the_screen(agent: Agent, screen: Reception
     listener.join(15)
     by_name = {e["request"]: e for e in seen}
     ok, refused = by_name["OQSsiquc01req_screen.xml"], by_name["OQSsiquc01req_other.xml"]
-    assert (ok["file_kind"], ok["validity_label"], ok["Name"]) == ("OQSsiquc01", "有効", "診療　太郎")
+    assert (ok["file_kind"], ok["validity_label"], ok["Name"]) == (
+        "OQSsiquc01",
+        "有効",
+        "診療　太郎",
+    )
     assert refused["outcome"] == "OQS_WRONG_FACILITY"
     assert refused["outcome_label"].startswith("依頼ファイルの医療機関コード")
     assert "message" not in refused

@@ -22,7 +22,11 @@ from onshi.terminal.reception.server import _loopback
 def _codes(module: object, base: type) -> set[str]:
     found = set()
     for value in vars(module).values():
-        if isinstance(value, type) and issubclass(value, base) and isinstance(value.__dict__.get("code"), str):
+        if (
+            isinstance(value, type)
+            and issubclass(value, base)
+            and isinstance(value.__dict__.get("code"), str)
+        ):
             found.add(value.__dict__["code"])
     return found
 
@@ -46,9 +50,18 @@ def test_unknown_code_still_says_something() -> None:
 
 def test_labels() -> None:
     assert [validity_label(v) for v in ("1", "2", "3", "4", "5", "9")] == [
-        "有効", "無効", "無効（新しい資格あり）", "該当資格なし", "複数該当", "不明",
+        "有効",
+        "無効",
+        "無効（新しい資格あり）",
+        "該当資格なし",
+        "複数該当",
+        "不明",
     ]
-    assert (contribution_label("030"), contribution_label("010"), contribution_label("025")) == ("3割", "1割", "25%")
+    assert (contribution_label("030"), contribution_label("010"), contribution_label("025")) == (
+        "3割",
+        "1割",
+        "25%",
+    )
     assert contribution_label(None) == ""
 
 

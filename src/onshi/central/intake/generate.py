@@ -59,7 +59,6 @@ AGE_BANDS = (
 MOVE_RATE_BELOW_75 = 0.04  # of households headed by someone under 75
 
 
-
 class PopulationWriter:
     """Generates households one at a time and writes them to the intake files."""
 

@@ -24,6 +24,7 @@ from onshi.central.services.clock import naive_jst
 from onshi.central.services.questions import BulkQuestion
 from onshi.central.storage import repository
 from onshi.central.storage import tables as t
+from onshi.logs import log_failure
 from onshi.oqs.codes import ProcessingResultStatus, SegmentOfResult
 from onshi.oqs.identifiers import MedicalInstitutionCode, format_oqs_time
 
@@ -67,8 +68,8 @@ class BulkWorker:
         while not self._stop.is_set():
             try:
                 self._process_pending()
-            except Exception:
-                log.exception("bulk processing failed; retrying")
+            except Exception as exc:  # noqa: BLE001 — the worker must outlive any failure
+                log_failure(log, "bulk processing failed; retrying", exc)
             self._wake.wait(self._idle)
             self._wake.clear()
 
@@ -241,8 +242,8 @@ def _safe_bulk_unit(
     """One record's answer; a record that cannot be answered gets status 2, never blocks the rest."""
     try:
         return _bulk_unit(central, session, q, found, on, now)
-    except Exception:
-        log.exception("a bulk record could not be answered")
+    except Exception as exc:  # noqa: BLE001 — one record must not block its reception
+        log_failure(log, "a bulk record could not be answered", exc)
         return {
             "QualificationConfirmSearchInfo": q,
             "ProcessingResultStatus": ProcessingResultStatus.ERROR.value,

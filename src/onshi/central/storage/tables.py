@@ -162,9 +162,7 @@ class CheckupResult(Base):
     """One item of a specific health checkup (特定健診)."""
 
     __tablename__ = "checkup_result"
-    __table_args__ = (
-        Index("ix_checkup_result_individual_date", "individual_id", "EffectiveTime"),
-    )
+    __table_args__ = (Index("ix_checkup_result_individual_date", "individual_id", "EffectiveTime"),)
     id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
     individual_id: Mapped[int] = mapped_column(ForeignKey("individual.id"))
     EffectiveTime: Mapped[dt.date] = mapped_column(Date)

@@ -66,7 +66,9 @@ def _fast_schema(name: str) -> etree.XMLSchema:
 
 
 # Only onshi's own schema files and documents it has already parsed safely pass through here.
-_OWN_FILES = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True)
+_OWN_FILES = etree.XMLParser(
+    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+)
 
 
 def is_valid(name: str, data: bytes, codec: str = "utf-8") -> bool:

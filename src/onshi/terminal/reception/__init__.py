@@ -1,11 +1,11 @@
 """The reception screen (受付画面) and the card reader's local API, served by the terminal.
 
-    app.py          routes: the screen, its event stream, status, manual entry, bulk, cards,
-                    and the reader's /api/reader/nonce + /api/reader/confirm
-    forms.py        the manual-entry form's checks, in plain words
-    messages_ja.py  every error code as a Japanese sentence for staff
-    server.py       uvicorn on loopback: foreground (serve_reception) or a thread (ReceptionServer)
-    templates/, static/   the page (Japanese), its CSS and script
+app.py          routes: the screen, its event stream, status, manual entry, bulk, cards,
+                and the reader's /api/reader/nonce + /api/reader/confirm
+forms.py        the manual-entry form's checks, in plain words
+messages_ja.py  every error code as a Japanese sentence for staff
+server.py       uvicorn on loopback: foreground (serve_reception) or a thread (ReceptionServer)
+templates/, static/   the page (Japanese), its CSS and script
 """
 
 from __future__ import annotations

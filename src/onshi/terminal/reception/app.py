@@ -178,7 +178,11 @@ def create_reception_app(agent: Any) -> FastAPI:
         if host not in LOOPBACK_HOSTS:
             return error(403, "FORBIDDEN_ORIGIN")
         origin = request.headers.get("origin")
-        if request.method == "POST" and origin and _host_of(urlsplit(origin).netloc) not in LOOPBACK_HOSTS:
+        if (
+            request.method == "POST"
+            and origin
+            and _host_of(urlsplit(origin).netloc) not in LOOPBACK_HOSTS
+        ):
             return error(403, "FORBIDDEN_ORIGIN")
         response = await call_next(request)
         response.headers["Content-Security-Policy"] = CSP

@@ -67,7 +67,11 @@ class ManualCheck:
             except (ids.InvalidIdentifier, ValueError):
                 raise FormInvalid(code, name) from None
 
-        insurer = field("insurer", "INSURER_NUMBER_INVALID", lambda v: ids.insurer_number(unicodedata.normalize("NFKC", v)))
+        insurer = field(
+            "insurer",
+            "INSURER_NUMBER_INVALID",
+            lambda v: ids.insurer_number(unicodedata.normalize("NFKC", v)),
+        )
         symbol = field("symbol", "SYMBOL_INVALID", ids.insured_card_symbol)
         number = field("number", "NUMBER_INVALID", ids.insured_identification_number)
         branch = field("branch", "BRANCH_INVALID", ids.insured_branch_number)

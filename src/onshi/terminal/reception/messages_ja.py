@@ -76,7 +76,9 @@ VALIDITY: Mapping[str, str] = {
 
 def message_for(code: str) -> str:
     """The sentence for ``code``; unknown codes are named so the help desk can look them up."""
-    return MESSAGES.get(code) or f"エラーが発生しました（コード: {code}）。管理者に連絡してください。"
+    return (
+        MESSAGES.get(code) or f"エラーが発生しました（コード: {code}）。管理者に連絡してください。"
+    )
 
 
 def validity_label(value: object) -> str:

@@ -66,7 +66,9 @@ class ReceptionServer(ThreadedServer):
         from onshi.terminal.reception.app import create_reception_app
 
         sock = bind(_loopback(host), port, backlog=128)
-        super().__init__(_config(create_reception_app(agent), log_level), sock, name="onshi-reception")
+        super().__init__(
+            _config(create_reception_app(agent), log_level), sock, name="onshi-reception"
+        )
 
     def start(self, timeout: float = 20.0) -> ReceptionServer:
         super().start(timeout)
