@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import datetime as dt
 import shlex
+import shutil
+import sys
 import threading
 from pathlib import Path
 from typing import Annotated, Any
@@ -80,7 +82,7 @@ def demo(
     person = sample_person(central)
     example = write_example_request(person, data_dir / "examples", facility)
     examples = (
-        api_examples(server.url, settings.database_url, data_dir, cert, key, ca, person)
+        api_examples(server.url, settings.database_url, data_dir, cert, key, ca, person, program())
         if person
         else None
     )
@@ -104,6 +106,19 @@ def demo(
         agent.stop()
         server.stop()
         central.db.dispose()
+
+
+def program() -> str:
+    """How to call onshi from this shell: ``onshi`` if it is on PATH, else the path used now."""
+    here = Path(sys.argv[0])
+    on_path = shutil.which("onshi")
+    if on_path and Path(on_path).resolve() == here.resolve():
+        return "onshi"
+    return (
+        shlex.quote(str(here))
+        if here.name == "onshi"
+        else f"{shlex.quote(sys.executable)} -m onshi"
+    )
 
 
 def demo_cards(central: Any, jpki_dir: Path, folder: Path) -> list[tuple[Path, dict[str, str]]]:
@@ -209,7 +224,7 @@ def _guide(
         "",
         "Try:",
         "  - open the reception screen, type an insurance card number and birth date, press Enter;",
-        f"  - present a card:  onshi reader present {first_card} --method face --consent drug,checkup --terminal {screen}",
+        f"  - present a card:  {program()} reader present {first_card} --method face --consent drug,checkup --terminal {screen}",
         f"  - play the billing software:  {copy}",
         f"    then read the answer in {oqs / 'res'}; card confirmations appear in {oqs / 'face'};",
     ]

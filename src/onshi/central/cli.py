@@ -342,7 +342,14 @@ def _print_demo(
 
 
 def api_examples(
-    url: str, db_url: str, data_dir: Path, cert: Path, key: Path, ca: Path, person: dict[str, str]
+    url: str,
+    db_url: str,
+    data_dir: Path,
+    cert: Path,
+    key: Path,
+    ca: Path,
+    person: dict[str, str],
+    program: str = "onshi",
 ) -> tuple[str, str]:
     """A ready-to-paste curl call of the API and the same question as ``onshi central query``."""
     today = dt.date.today().strftime("%Y%m%d")
@@ -363,7 +370,7 @@ def api_examples(
     )
     query = " ".join(
         [
-            "onshi central query",
+            f"{program} central query",
             f"--db {shlex.quote(db_url)}",
             f"--data-dir {shlex.quote(str(data_dir))}",
             f"--insurer {shlex.quote(person['InsurerNumber'])}",

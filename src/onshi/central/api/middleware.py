@@ -104,7 +104,10 @@ class EdgeMiddleware:
                     f"internal error; quote request id {context.request_id} to the operator",
                 )(scope, receive, send_with_id)
         finally:
-            log.info(
+            # Health probes (the terminal sends one every 15 s) would drown the access log.
+            quiet = status == 200 and scope.get("path") == "/v1/health"
+            log.log(
+                logging.DEBUG if quiet else logging.INFO,
                 "request_id=%s facility=%s method=%s path=%s status=%s duration_ms=%.1f",
                 context.request_id,
                 context.facility or "-",
