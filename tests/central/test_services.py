@@ -515,3 +515,19 @@ def test_a_record_that_fails_does_not_block_its_bulk(
     assert messages.render_result(
         messages.MessageKind.BULK_DOWNLOAD, answer, encoding=messages.Encoding.UTF8
     )
+
+
+def test_a_resent_bulk_upload_gets_the_same_reception(central: Central, database: Database) -> None:
+    with database.transaction() as s:
+        factories.qualification(s)
+    question = BulkQuestion(TODAY, (BulkRecordQuestion(KEY, dt.date(1980, 4, 1), "r0"),), "file-1")
+    first = central.submit_bulk(CLINIC, question, "key-1")
+    again = central.submit_bulk(CLINIC, question, "key-1")
+    other = central.submit_bulk(CLINIC, question, "key-2")
+    assert first["MessageBody"] == again["MessageBody"]
+    assert other["MessageBody"]["ReceptionNumber"] != first["MessageBody"]["ReceptionNumber"]
+    # The key is the facility's own: another facility's same key is another upload.
+    elsewhere = central.submit_bulk(PHARMACY, question, "key-1")
+    assert elsewhere["MessageBody"]["ReceptionNumber"] != first["MessageBody"]["ReceptionNumber"]
+    with database.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(t.BulkReception)) == 3

@@ -12,9 +12,11 @@ import time
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
+from onshi.central.storage import tables as t
 from tests.stack import CentralStack
 from tests.terminal.conftest import terminal_settings
 from tests.terminal.oqs_files import bulk_upload_request, drop, eligibility_request, wait_for
@@ -97,3 +99,7 @@ def test_killing_the_agent_repeatedly_loses_and_duplicates_nothing(
     assert not list(req.iterdir())
     duplicated = {name: n for name, n in arrivals.count.items() if n != 1}
     assert duplicated == {}
+    # A bulk upload resent after a crash reuses its reception at the central service.
+    with stack.central.db.sessions() as session:
+        receptions = session.scalar(select(func.count()).select_from(t.BulkReception))
+    assert receptions == 6

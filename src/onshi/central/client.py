@@ -161,9 +161,16 @@ class CentralClient:
             request["ArbitraryFileIdentifier"] = arbitrary_file_identifier
         return self.confirm_by_card(request)
 
-    def submit_bulk(self, request: Mapping[str, Any]) -> JsonObject:
-        """OQSmuquc01: answered at once with ``MessageBody.ReceptionNumber``."""
-        return self._call("POST", "/v1/bulk", request)
+    def submit_bulk(
+        self, request: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> JsonObject:
+        """OQSmuquc01: answered at once with ``MessageBody.ReceptionNumber``.
+
+        With ``idempotency_key``, sending the same upload again (after a crash) returns the same
+        reception instead of starting a second one.
+        """
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self._call("POST", "/v1/bulk", request, headers=headers)
 
     def fetch_bulk(self, reception_number: str) -> JsonObject:
         """OQSmuquc02: ``MessageHeader.SegmentOfResult`` 2 while processing, 1 when answered."""
@@ -177,9 +184,15 @@ class CentralClient:
 
     # -- the one seam ------------------------------------------------------------------
 
-    def _call(self, method: str, path: str, body: Mapping[str, Any] | None = None) -> JsonObject:
+    def _call(
+        self,
+        method: str,
+        path: str,
+        body: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> JsonObject:
         try:
-            response = self._http.request(method, path, json=body)
+            response = self._http.request(method, path, json=body, headers=headers)
         except httpx.TransportError as exc:
             raise CentralUnavailable(
                 f"cannot reach the central service at {self._http.base_url}: {exc}"

@@ -6,6 +6,7 @@ an :class:`Answer` to write, or :class:`RetryLater` when the central service is 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -57,8 +58,14 @@ def _header(arbitrary: str | None) -> dict[str, Any]:
     return {"ArbitraryFileIdentifier": arbitrary} if arbitrary else {}
 
 
-def ask_central(client: CentralClient, request: m.Request) -> dict[str, Any]:
-    """The central call that answers ``request`` (JSON shaped like the OQS message)."""
+def ask_central(
+    client: CentralClient, request: m.Request, *, idempotency_key: str | None = None
+) -> dict[str, Any]:
+    """The central call that answers ``request`` (JSON shaped like the OQS message).
+
+    ``idempotency_key`` names this request file for the calls that create something at the
+    central service (a bulk reception), so a retry after a crash creates nothing twice.
+    """
     if isinstance(request, m.EligibilityRequest):
         return client.confirm_by_card_number(
             {
@@ -79,7 +86,8 @@ def ask_central(client: CentralClient, request: m.Request) -> dict[str, Any]:
                 "QualificationConfirmSearchInfo": [
                     _search(r, with_identifier=True) for r in request.records
                 ],
-            }
+            },
+            idempotency_key=idempotency_key,
         )
     if isinstance(request, m.BulkDownloadRequest):
         return client.fetch_bulk(request.ReceptionNumber)
@@ -140,7 +148,9 @@ def process(client: CentralClient, name: str, data: bytes, *, facility_code: str
                 f"MedicalInstitutionCode {request.MedicalInstitutionCode} is not this terminal's "
                 f"facility ({facility_code})",
             )
-        answer = ask_central(client, request)
+        # The file's name and content identify one upload; hex keeps any file name acceptable.
+        key = hashlib.sha256(name.encode() + b"\0" + data).hexdigest()
+        answer = ask_central(client, request, idempotency_key=key)
         return Answer(
             m.response_name(name),
             m.render_result(kind, answer, encoding=encoding),

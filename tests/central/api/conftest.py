@@ -135,7 +135,9 @@ class FakeCentral:
     def confirm_by_card(self, f: MedicalInstitutionCode, q: CardQuestion) -> dict[str, Any]:
         return self._answer("confirm_by_card", f, q)
 
-    def submit_bulk(self, f: MedicalInstitutionCode, q: BulkQuestion) -> dict[str, Any]:
+    def submit_bulk(
+        self, f: MedicalInstitutionCode, q: BulkQuestion, idempotency_key: str | None = None
+    ) -> dict[str, Any]:
         return self._answer("submit_bulk", f, q)
 
     def fetch_bulk(self, f: MedicalInstitutionCode, reception_number: str) -> dict[str, Any]:

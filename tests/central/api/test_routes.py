@@ -315,3 +315,20 @@ def test_central_client_over_mtls(api: Running, pki: Pki, card: pki.IssuedCertif
         with pytest.raises(CentralRefused) as refused:
             client.checkups(HISTORY)
         assert refused.value.code == "CONSENT_REQUIRED" and refused.value.status == 403
+
+
+def test_idempotency_key_header_returns_the_same_reception(
+    api: Running, database: Database
+) -> None:
+    client = api.client()
+    headers = {"Idempotency-Key": "a" * 64}
+    first = client.post("/v1/bulk", json=_bulk(2), headers=headers).json()["MessageBody"]
+    again = client.post("/v1/bulk", json=_bulk(2), headers=headers).json()["MessageBody"]
+    assert first == again
+    assert_error(
+        client.post("/v1/bulk", json=_bulk(2), headers={"Idempotency-Key": "not a key!"}),
+        422,
+        "REQUEST_INVALID",
+    )
+    with database.sessions() as s:
+        assert s.scalar(select(func.count()).select_from(t.BulkReception)) == 1

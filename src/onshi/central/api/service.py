@@ -39,7 +39,9 @@ class CentralService(Protocol):
         self, facility: MedicalInstitutionCode, q: CardQuestion
     ) -> dict[str, Any]: ...
 
-    def submit_bulk(self, facility: MedicalInstitutionCode, q: BulkQuestion) -> dict[str, Any]: ...
+    def submit_bulk(
+        self, facility: MedicalInstitutionCode, q: BulkQuestion, idempotency_key: str | None = None
+    ) -> dict[str, Any]: ...
 
     def fetch_bulk(
         self, facility: MedicalInstitutionCode, reception_number: str

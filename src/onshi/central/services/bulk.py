@@ -15,6 +15,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from onshi.central.domain.qualification import Qualification
@@ -78,7 +79,18 @@ def dumps(value: object) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
-def submit(central: Central, facility: MedicalInstitutionCode, q: BulkQuestion) -> Json:
+def submit(
+    central: Central,
+    facility: MedicalInstitutionCode,
+    q: BulkQuestion,
+    idempotency_key: str | None = None,
+) -> Json:
+    """Accept a bulk check; the same ``idempotency_key`` from the same facility gets the same
+    reception back (a client that died before storing our answer resends its upload)."""
+    if idempotency_key is not None:
+        known = _reception_for_key(central, facility, idempotency_key)
+        if known is not None:
+            return _receipt(facility, known, central.clock())
     if not q.records:
         raise RequestInvalid("a bulk request needs at least one QualificationConfirmSearchInfo")
     if len(q.records) > central.max_bulk_records:
@@ -86,24 +98,42 @@ def submit(central: Central, facility: MedicalInstitutionCode, q: BulkQuestion) 
             f"a bulk request may carry at most {central.max_bulk_records} records, got {len(q.records)}"
         )
     now = central.clock()
-    reception = now.strftime("%Y%m%d%H%M%S") + secrets.token_hex(6).upper()
+    reception = t.BulkReception(
+        ReceptionNumber=now.strftime("%Y%m%d%H%M%S") + secrets.token_hex(6).upper(),
+        MedicalInstitutionCode=facility.value,
+        ArbitraryFileIdentifier=q.arbitrary_file_identifier,
+        QualificationConfirmationDate=q.on,
+        ReceptionDateTime=naive_jst(now),
+        record_count=len(q.records),
+        idempotency_key=idempotency_key,
+    )
+    try:
+        _store(central, reception, q)
+    except IntegrityError:
+        # The same upload raced in twice: the other one won; answer with its reception.
+        known = _reception_for_key(central, facility, idempotency_key or "")
+        if known is None:
+            raise
+        return _receipt(facility, known, now)
+    central.audit.record(
+        facility=facility.value,
+        action="bulk.submit",
+        subject=None,
+        outcome=f"accepted-{len(q.records)}",
+    )
+    central.bulk_worker.notify()
+    return _receipt(facility, reception, now)
+
+
+def _store(central: Central, reception: t.BulkReception, q: BulkQuestion) -> None:
     with central.db.transaction() as session:
-        session.add(
-            t.BulkReception(
-                ReceptionNumber=reception,
-                MedicalInstitutionCode=facility.value,
-                ArbitraryFileIdentifier=q.arbitrary_file_identifier,
-                QualificationConfirmationDate=q.on,
-                ReceptionDateTime=naive_jst(now),
-                record_count=len(q.records),
-            )
-        )
+        session.add(reception)
         session.flush()
         session.execute(
             insert(t.BulkRecord),
             [
                 {
-                    "ReceptionNumber": reception,
+                    "ReceptionNumber": reception.ReceptionNumber,
                     "seq": i,
                     "ArbitraryIdentifier": r.arbitrary_identifier,
                     "request": dumps(
@@ -123,27 +153,38 @@ def submit(central: Central, facility: MedicalInstitutionCode, q: BulkQuestion) 
                 for i, r in enumerate(q.records)
             ],
         )
-    central.audit.record(
-        facility=facility.value,
-        action="bulk.submit",
-        subject=None,
-        outcome=f"accepted-{len(q.records)}",
-    )
-    central.bulk_worker.notify()
+
+
+def _reception_for_key(
+    central: Central, facility: MedicalInstitutionCode, key: str
+) -> t.BulkReception | None:
+    with central.db.sessions() as session:
+        return session.scalars(
+            select(t.BulkReception).where(
+                t.BulkReception.MedicalInstitutionCode == facility.value,
+                t.BulkReception.idempotency_key == key,
+            )
+        ).first()
+
+
+def _receipt(
+    facility: MedicalInstitutionCode, reception: t.BulkReception, now: dt.datetime
+) -> Json:
+    """The OQSmuquc01 answer: the reception's number and when it was received."""
     return {
         "MessageHeader": {
             "ProcessExecutionTime": format_oqs_time(now),
             "MedicalInstitutionCode": facility.value,
             **(
-                {"ArbitraryFileIdentifier": q.arbitrary_file_identifier}
-                if q.arbitrary_file_identifier
+                {"ArbitraryFileIdentifier": reception.ArbitraryFileIdentifier}
+                if reception.ArbitraryFileIdentifier
                 else {}
             ),
             "CharacterCodeIdentifier": "0",
         },
         "MessageBody": {
-            "ReceptionNumber": reception,
-            "ReceptionDateTime": format_oqs_time(now),
+            "ReceptionNumber": reception.ReceptionNumber,
+            "ReceptionDateTime": format_oqs_time(reception.ReceptionDateTime),
         },
     }
 

@@ -352,8 +352,10 @@ class Central:
 
     # -- bulk -------------------------------------------------------------------------------
 
-    def submit_bulk(self, facility: MedicalInstitutionCode, q: BulkQuestion) -> Json:
-        return bulk.submit(self, facility, q)
+    def submit_bulk(
+        self, facility: MedicalInstitutionCode, q: BulkQuestion, idempotency_key: str | None = None
+    ) -> Json:
+        return bulk.submit(self, facility, q, idempotency_key)
 
     def process_pending_bulk(self) -> int:
         """Answer every unanswered record of every open reception; return how many were answered."""

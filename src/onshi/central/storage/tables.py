@@ -231,6 +231,11 @@ class BulkReception(Base):
     """一括照会 upload: answered at once with a ReceptionNumber, processed in the background."""
 
     __tablename__ = "bulk_reception"
+    __table_args__ = (
+        UniqueConstraint(
+            "MedicalInstitutionCode", "idempotency_key", name="uq_bulk_reception_idempotency"
+        ),
+    )
     ReceptionNumber: Mapped[str] = mapped_column(String(32), primary_key=True)
     MedicalInstitutionCode: Mapped[str] = mapped_column(String(10), index=True)
     ArbitraryFileIdentifier: Mapped[str | None] = mapped_column(String(100))
@@ -238,6 +243,9 @@ class BulkReception(Base):
     ReceptionDateTime: Mapped[dt.datetime] = mapped_column(DateTime)
     record_count: Mapped[int] = mapped_column(Integer)
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    # The client's key for this upload: a resent upload (the client died before it stored our
+    # answer) gets the same ReceptionNumber instead of a second reception.
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
 
 
 class BulkRecord(Base):

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Header, Path, Request
 
 from onshi.central.api.responses import OqsJSONResponse, refusals
 from onshi.central.api.routes import CentralDep, CertificateFacility, authorised
 from onshi.central.api.schemas import RECEPTION_NUMBER_PATTERN, BulkRequest
 
 router = APIRouter(prefix="/v1/bulk", tags=["bulk"])
+IDEMPOTENCY_KEY_PATTERN = r"^[0-9A-Za-z._:~-]{1,128}$"
 
 
 @router.post(
@@ -20,10 +21,22 @@ router = APIRouter(prefix="/v1/bulk", tags=["bulk"])
     responses=refusals(403, 413, 422),
 )
 def submit(
-    body: BulkRequest, request: Request, code: CertificateFacility, central: CentralDep
+    body: BulkRequest,
+    request: Request,
+    code: CertificateFacility,
+    central: CentralDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            max_length=128,
+            pattern=IDEMPOTENCY_KEY_PATTERN,
+            description="Resending an upload with the same key returns the same ReceptionNumber.",
+        ),
+    ] = None,
 ) -> OqsJSONResponse:
     facility = authorised(request, code, body.MedicalInstitutionCode)
-    return OqsJSONResponse(central.submit_bulk(facility, body.to_question()), status_code=202)
+    receipt = central.submit_bulk(facility, body.to_question(), idempotency_key)
+    return OqsJSONResponse(receipt, status_code=202)
 
 
 @router.get(
