@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import select
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
@@ -55,8 +56,8 @@ class InotifyWatcher:
 
 
 class _PollingHandler(FileSystemEventHandler):
-    def __init__(self, on_request: Callable[[str], None]) -> None:
-        self._on_request = on_request
+    def __init__(self, seen: Callable[[str], None]) -> None:
+        self._seen = seen
 
     def on_any_event(self, event: FileSystemEvent) -> None:
         if event.is_directory or event.event_type not in ("created", "moved", "modified"):
@@ -64,19 +65,58 @@ class _PollingHandler(FileSystemEventHandler):
         path = event.dest_path if event.event_type == "moved" else event.src_path
         name = Path(str(path)).name
         if not name.startswith("."):
-            self._on_request(name)
+            self._seen(name)
 
 
 class PollingWatcher:
-    """watchdog's polling observer: for folders where inotify sees nothing (network shares)."""
+    """watchdog's polling observer: for folders where inotify sees nothing (network shares).
+
+    Polling cannot see a file being closed, so a file counts as written once its size and
+    modification time have stayed the same for :attr:`settle` seconds.
+    """
+
+    settle = 1.0
 
     def __init__(self, folder: Path, on_request: Callable[[str], None]) -> None:
+        self._folder = folder
+        self._on_request = on_request
+        self._candidates: dict[str, tuple[tuple[int, int], float]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
         self._observer = PollingObserver(timeout=0.5)
-        self._observer.schedule(_PollingHandler(on_request), str(folder), recursive=False)
+        self._observer.schedule(_PollingHandler(self._seen), str(folder), recursive=False)
         self._observer.daemon = True
         self._observer.start()
+        self._thread = threading.Thread(target=self._settle, name="onshi-settle", daemon=True)
+        self._thread.start()
+
+    def _seen(self, name: str) -> None:
+        with self._lock:
+            self._candidates.setdefault(name, ((-1, -1), 0.0))
+
+    def _settle(self) -> None:
+        while not self._stop.wait(0.25):
+            now = time.monotonic()
+            ready = []
+            with self._lock:
+                for name, (signature, since) in list(self._candidates.items()):
+                    try:
+                        stat = (self._folder / name).stat()
+                    except FileNotFoundError:
+                        del self._candidates[name]
+                        continue
+                    current = (stat.st_size, stat.st_mtime_ns)
+                    if current != signature:
+                        self._candidates[name] = (current, now)
+                    elif now - since >= self.settle:
+                        del self._candidates[name]
+                        ready.append(name)
+            for name in ready:
+                self._on_request(name)
 
     def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(5)
         self._observer.stop()
         self._observer.join(5)
 
