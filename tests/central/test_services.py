@@ -531,3 +531,34 @@ def test_a_resent_bulk_upload_gets_the_same_reception(central: Central, database
     assert elsewhere["MessageBody"]["ReceptionNumber"] != first["MessageBody"]["ReceptionNumber"]
     with database.sessions() as s:
         assert s.scalar(select(func.count()).select_from(t.BulkReception)) == 3
+
+
+def test_a_card_revoked_by_serial_is_refused(central: Central, card: pki.IssuedCertificate) -> None:
+    assert central.revoke_card_serial(None, "0x" + format(card.serial, "X")) == 1
+    assert central.revoke_card_serial(None, format(card.serial, "x")) == 0  # already revoked
+    with pytest.raises(CardRevoked):
+        present(central, card)
+
+
+def test_operator_revokes_a_card_from_the_command_line(tmp_path: Path, sqlite_url: str) -> None:
+    from typer.testing import CliRunner
+
+    from onshi.central.settings import CentralSettings
+    from onshi.cli import app
+
+    settings = CentralSettings(database_url=sqlite_url, data_dir=tmp_path, identifier_key="k" * 64)
+    service = Central.from_settings(settings)
+    with service.db.transaction() as s:
+        factories.qualification(s)
+    issued = pki.CertificateAuthority.load(settings.jpki_ca_dir).issue_card_certificate()
+    service.link_card(KEY, issued.certificate)
+    runner = CliRunner()
+    args = ["central", "card", "revoke", "--db", sqlite_url, "--data-dir", str(tmp_path)]
+    done = runner.invoke(app, [*args[:3], format(issued.serial, "x"), *args[3:]])
+    assert done.exit_code == 0, done.output
+    again = runner.invoke(app, [*args[:3], format(issued.serial, "x"), *args[3:]])
+    assert again.exit_code == 1
+    bad = runner.invoke(app, [*args[:3], "not-hex", *args[3:]])
+    assert bad.exit_code == 2
+    with service.db.sessions() as s:
+        assert s.scalar(select(t.CardLink.revoked_at)) is not None

@@ -31,6 +31,8 @@ facility_app = typer.Typer(help="Facilities (医療機関・薬局) allowed to a
 app.add_typer(facility_app, name="facility")
 audit_app = typer.Typer(help="The tamper-evident audit log.", no_args_is_help=True)
 app.add_typer(audit_app, name="audit")
+card_app = typer.Typer(help="My Number cards registered as insurance cards.", no_args_is_help=True)
+app.add_typer(card_app, name="card")
 
 DbOption = Annotated[
     str | None,
@@ -227,6 +229,25 @@ def audit_verify(db: DbOption = None) -> None:
     finally:
         database.dispose()
     typer.echo(f"OK: {report.entries} entries, head {report.head[:16]}")
+
+
+@card_app.command("revoke")
+def card_revoke(
+    serial: Annotated[str, typer.Argument(help="The user certificate's serial number, hex.")],
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Revoke a card's user certificate (lost or suspended card): it is refused from now on."""
+    if not serial.strip() or any(c not in "0123456789abcdefABCDEFx" for c in serial.strip()):
+        _fail("the serial must be hexadecimal")
+    central = _central(settings_from_options(database_url=db, data_dir=data_dir))
+    try:
+        revoked = central.revoke_card_serial(None, serial.strip())
+    finally:
+        central.db.dispose()
+    if not revoked:
+        _fail("no registered, unrevoked card has this serial", 1)
+    typer.echo(f"revoked: {revoked} card link(s)")
 
 
 # -- demo --------------------------------------------------------------------------------------

@@ -328,19 +328,29 @@ class Central:
         )
 
     def revoke_card(self, certificate: x509.Certificate) -> None:
-        issuer, serial = cards.card_identity(certificate)
+        self.revoke_card_serial(*cards.card_identity(certificate))
+
+    def revoke_card_serial(self, issuer: str | None, serial: str) -> int:
+        """Mark a card's user certificate revoked (lost or suspended card); return how many links.
+
+        ``issuer`` may be None when the serial alone is unambiguous (it is, for onshi's JPKI CA).
+        """
+        serial = serial.lower().removeprefix("0x").lstrip("0") or "0"
+        where = [t.CardLink.serial == serial, t.CardLink.revoked_at.is_(None)]
+        if issuer is not None:
+            where.append(t.CardLink.issuer == issuer)
         with self.db.transaction() as session:
-            session.execute(
-                update(t.CardLink)
-                .where(t.CardLink.issuer == issuer, t.CardLink.serial == serial)
-                .values(revoked_at=naive_jst(self.clock()))
+            result = session.execute(
+                update(t.CardLink).where(*where).values(revoked_at=naive_jst(self.clock()))
             )
+            revoked = int(result.rowcount)  # type: ignore[attr-defined]
         self.audit.record(
             facility=None,
             action="card.revoke",
             subject=self.audit.subject(issuer, serial),
-            outcome="revoked",
+            outcome=f"revoked-{revoked}",
         )
+        return revoked
 
     # -- drug information and checkups ------------------------------------------------------
 
