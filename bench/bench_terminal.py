@@ -21,8 +21,7 @@ import time
 from pathlib import Path
 
 from sqlalchemy import insert
-from tests.stack import central_stack
-from tests.terminal.conftest import terminal_settings
+from tests.stack import central_stack, terminal_settings
 from tests.terminal.oqs_files import (
     bulk_download_request,
     drop,

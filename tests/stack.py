@@ -3,15 +3,20 @@ ephemeral 127.0.0.1 port, one registered facility and its client certificate on 
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from onshi.central.api import create_app
 from onshi.central.api.server import BackgroundServer, ensure_server_tls
+from onshi.central.client import CentralClient
 from onshi.central.services.central import Central
 from onshi.central.settings import CentralSettings
 from onshi.oqs.identifiers import MedicalInstitutionCode
 from onshi.pki import CertificateAuthority
+from onshi.terminal.agent import Agent
+from onshi.terminal.settings import TerminalSettings
 
 CLINIC = "1311111111"
 
@@ -58,3 +63,33 @@ def central_stack(db_url: str, root: Path, facility: str = CLINIC) -> CentralSta
     ca.issue_facility_certificate(facility, "テスト診療所").write(cert_path, key_path)
     stack = CentralStack(central, settings, None, cert_path, key_path, ca.cert_path, facility)
     return stack.start()
+
+
+def terminal_settings(stack: CentralStack, root: Path) -> TerminalSettings:
+    """A terminal of the stack's facility on folders under ``root``, retrying quickly."""
+    return TerminalSettings(
+        oqs_dir=root / "OQS",
+        state_dir=root / "terminal",
+        central_url=stack.url,
+        facility_code=stack.facility,
+        cert_path=stack.cert_path,
+        key_path=stack.key_path,
+        ca_path=stack.ca_path,
+        port=0,
+        retry_first_seconds=0.05,
+        retry_max_seconds=0.5,
+    )
+
+
+@contextmanager
+def running_agent(settings: TerminalSettings) -> Iterator[Agent]:
+    client = CentralClient(
+        settings.central_url, settings.cert_path, settings.key_path, settings.ca_path
+    )
+    agent = Agent(settings, client)
+    agent.start()
+    try:
+        yield agent
+    finally:
+        agent.stop()
+        client.close()

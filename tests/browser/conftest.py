@@ -13,16 +13,14 @@ from pathlib import Path
 
 import pytest
 
-from onshi.central.client import CentralClient
 from onshi.central.domain.qualification import CardKey
 from onshi.pki import CertificateAuthority
 from onshi.reader import VirtualCard
 from onshi.terminal import agent as agent_module
 from onshi.terminal.agent import Agent
 from onshi.terminal.reception import ReceptionServer
-from onshi.terminal.settings import TerminalSettings
 from tests.central import factories
-from tests.stack import CentralStack, central_stack
+from tests.stack import CentralStack, central_stack, running_agent, terminal_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-background-networking", "--disable-component-update"]
@@ -76,26 +74,8 @@ def stack(sqlite_url: str, tmp_path: Path) -> Iterator[CentralStack]:
 def agent(stack: CentralStack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Agent]:
     # Probe the central often, so a stopped service shows on the banner within a second.
     monkeypatch.setattr(agent_module, "HEALTH_INTERVAL", 0.5)
-    settings = TerminalSettings(
-        oqs_dir=tmp_path / "OQS",
-        state_dir=tmp_path / "terminal",
-        central_url=stack.url,
-        facility_code=stack.facility,
-        cert_path=stack.cert_path,
-        key_path=stack.key_path,
-        ca_path=stack.ca_path,
-        port=0,
-        retry_first_seconds=0.05,
-        retry_max_seconds=0.5,
-    )
-    client = CentralClient(
-        settings.central_url, settings.cert_path, settings.key_path, settings.ca_path
-    )
-    a = Agent(settings, client)
-    a.start()
-    yield a
-    a.stop()
-    client.close()
+    with running_agent(terminal_settings(stack, tmp_path)) as a:
+        yield a
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 from onshi.terminal.agent import Agent
-from tests.stack import CentralStack
+from tests.stack import CentralStack, running_agent, terminal_settings
 from tests.terminal.oqs_files import (
     bulk_download_request,
     bulk_upload_request,
@@ -150,16 +150,8 @@ def test_requests_written_in_place_or_moved_in_from_elsewhere(agent: Agent, tmp_
 
 
 def test_polling_waits_until_a_file_stops_growing(stack: CentralStack, tmp_path: Path) -> None:
-    from onshi.central.client import CentralClient
-    from tests.terminal.conftest import terminal_settings
-
     settings = terminal_settings(stack, tmp_path).model_copy(update={"use_polling": True})
-    client = CentralClient(
-        settings.central_url, settings.cert_path, settings.key_path, settings.ca_path
-    )
-    polling = Agent(settings, client)
-    polling.start()
-    try:
+    with running_agent(settings) as polling:
         data = eligibility_request()
         with (polling.folders.req / "OQSsiquc01req_slow.xml").open("wb") as fh:
             for start in range(0, len(data), 60):  # a slow writer on a network share
@@ -169,6 +161,3 @@ def test_polling_waits_until_a_file_stops_growing(stack: CentralStack, tmp_path:
         result = read(wait_for(polling.folders.res / "OQSsiquc01res_slow.xml"))
         assert text(result, "MessageBody/QualificationValidity") == "1"
         assert not list(polling.folders.res.glob("*.err"))
-    finally:
-        polling.stop()
-        client.close()

@@ -17,8 +17,7 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from onshi.central.storage import tables as t
-from tests.stack import CentralStack
-from tests.terminal.conftest import terminal_settings
+from tests.stack import CentralStack, terminal_settings
 from tests.terminal.oqs_files import bulk_upload_request, drop, eligibility_request, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
