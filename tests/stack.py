@@ -3,6 +3,11 @@ ephemeral 127.0.0.1 port, one registered facility and its client certificate on 
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -93,3 +98,37 @@ def running_agent(settings: TerminalSettings) -> Iterator[Agent]:
     finally:
         agent.stop()
         client.close()
+
+
+@contextmanager
+def demo_process(cwd: Path, *args: str) -> Iterator[list[str]]:
+    """Run ``onshi <args>`` (a demo) until it has printed its guide; yield the lines printed.
+
+    Leaves with SIGINT and expects a clean exit (status 0) within 30 s.
+    """
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONSHI_")}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "onshi", *args],
+        cwd=cwd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 120
+        while not any(line.startswith("Ctrl-C") for line in lines):
+            assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
+            lines.append(process.stdout.readline())
+        yield lines
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            status = process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+            raise
+    assert status == 0

@@ -7,7 +7,6 @@ import os
 import re
 import shlex
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -17,30 +16,13 @@ import httpx
 import pytest
 
 from onshi.pki import client_ssl_context
+from tests.stack import demo_process
 
 
 @pytest.mark.slow
 def test_demo_runs_the_whole_clinic(tmp_path: Path) -> None:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith(("ONSHI_CENTRAL_", "ONSHI_TERMINAL_"))
-    }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "onshi", "demo", "--port", "0"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 120
-        while not any(line.startswith("Ctrl-C") for line in lines):
-            assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
-            lines.append(process.stdout.readline())
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ONSHI_")}
+    with demo_process(tmp_path, "demo", "--port", "0") as lines:
         printed = "".join(lines)
         screen = re.search(r"受付画面\)\s+(http://127\.0\.0\.1:\d+)/", printed)
         assert screen, printed
@@ -97,11 +79,3 @@ def test_demo_runs_the_whole_clinic(tmp_path: Path) -> None:
             response = client.post(curl[-1], json=json.loads(curl[curl.index("-d") + 1]))
         assert response.status_code == 200, response.text
         assert response.json()["MessageBody"]["QualificationValidity"] == "1"
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            assert process.wait(30) == 0
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-            raise

@@ -3,12 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,26 +12,12 @@ import httpx
 import pytest
 
 from onshi.pki import client_ssl_context
+from tests.stack import demo_process
 
 
 @pytest.mark.slow
 def test_demo_serves_the_example_it_prints(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("ONSHI_CENTRAL_")}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "onshi", "central", "demo", "--port", "0"],
-        cwd=tmp_path,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        lines: list[str] = []
-        deadline = time.monotonic() + 120
-        while not any(line.startswith("Ctrl-C") for line in lines):
-            assert time.monotonic() < deadline and process.poll() is None, "".join(lines)
-            lines.append(process.stdout.readline())
+    with demo_process(tmp_path, "central", "demo", "--port", "0") as lines:
         printed = "".join(lines)
         curl = shlex.split(next(line for line in lines if line.strip().startswith("curl")))
         cert, key, ca = (curl[curl.index(flag) + 1] for flag in ("--cert", "--key", "--cacert"))
@@ -53,10 +35,3 @@ def test_demo_serves_the_example_it_prints(tmp_path: Path) -> None:
                     time.sleep(0.1)
         assert response.status_code == 200, response.text
         assert response.json()["MessageBody"]["QualificationValidity"] == "1"
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()

@@ -14,6 +14,7 @@ free one), for tests, benchmarks and the demo; ``serve_forever`` runs it in the 
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 from dataclasses import dataclass
@@ -56,9 +57,14 @@ def uvicorn_config(app: Any, tls: ServerTls, *, log_level: str = "warning") -> u
 def serve_forever(
     app: Any, tls: ServerTls, sock: socket.socket, *, log_level: str = "info"
 ) -> None:
-    """Serve on ``sock`` in the foreground until Ctrl-C / SIGTERM."""
+    """Serve on ``sock`` in the foreground until Ctrl-C / SIGTERM, then return normally.
+
+    uvicorn re-raises the signal it caught once it has shut down; an operator's Ctrl-C is
+    the normal way to stop, not an error.
+    """
     server = uvicorn.Server(uvicorn_config(app, tls, log_level=log_level))
-    server.run(sockets=[sock])
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
 
 
 class BackgroundServer(ThreadedServer):
