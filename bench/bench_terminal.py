@@ -11,7 +11,6 @@ machine shifts both.
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import statistics
 import subprocess
@@ -20,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy import insert
+from tests.central import factories
 from tests.stack import central_stack, terminal_settings
 from tests.terminal.oqs_files import (
     bulk_download_request,
@@ -32,7 +31,6 @@ from tests.terminal.oqs_files import (
 )
 
 from onshi.central.client import CentralClient
-from onshi.central.storage import tables as t
 from onshi.central.storage.database import Database
 from onshi.terminal.agent import Agent
 
@@ -50,36 +48,8 @@ QUESTION = {
 
 
 def populate(db: Database, persons: int) -> None:
-    now = dt.datetime(2026, 1, 1)
-    with db.transaction() as s:
-        s.execute(
-            insert(t.Insurer).values(InsurerNumber="06139999", InsurerName="オンシ健康保険組合")
-        )
-        s.execute(insert(t.Individual), [{"id": i + 1} for i in range(persons)])
-        s.execute(
-            insert(t.Qualification),
-            [
-                {
-                    "individual_id": i + 1,
-                    "InsurerNumber": "06139999",
-                    "InsuredCardSymbol": "12-34",
-                    "InsuredIdentificationNumber": str(i),
-                    "InsuredBranchNumber": "00",
-                    "PersonalFamilyClassification": "1",
-                    "Name": "診療　太郎",
-                    "NameKana": "ｼﾝﾘｮｳ ﾀﾛｳ",
-                    "Sex1": "1",
-                    "Birthdate": dt.date(1980, 4, 1),
-                    "InsuredCardClassification": "01",
-                    "InsuredPartialContributionRatio": "030",
-                    "QualificationDate": dt.date(2020, 4, 1),
-                    "content_digest": f"{i:064d}",
-                    "version": 1,
-                    "updated_at": now,
-                }
-                for i in range(persons)
-            ],
-        )
+    with db.transaction() as session:
+        factories.qualifications(session, persons)
 
 
 def bulk_request(count: int) -> bytes:
