@@ -65,7 +65,9 @@ def demo(
     )
     central = Central.from_settings(settings)
     load_sample_data(central, data_dir)
-    cert, key, ca = add_facility(settings, facility, DEMO_FACILITY_NAME, data_dir / "facility")
+    cert, key, ca = add_facility(
+        settings, facility, DEMO_FACILITY_NAME, data_dir / "facility", central
+    )
     tls = ensure_server_tls(settings.data_dir, settings.ca_dir, settings.host)
     server = BackgroundServer(create_app(central, settings), tls, log_level="warning").start()
     terminal = build_settings(

@@ -134,7 +134,13 @@ def facility_add(
         typer.echo(str(path))
 
 
-def add_facility(settings: Any, code: str, name: str, out: Path) -> tuple[Path, Path, Path]:
+def add_facility(
+    settings: Any, code: str, name: str, out: Path, central: Any = None
+) -> tuple[Path, Path, Path]:
+    """Register a facility and write its certificate, key and the CA to ``out``.
+
+    Uses ``central`` when the caller already has the service open (the demos), else opens it.
+    """
     from onshi.central.api.server import FACILITY_CA_NAME
     from onshi.oqs.identifiers import InvalidIdentifier, MedicalInstitutionCode
     from onshi.pki import CertificateAuthority, PkiError
@@ -145,7 +151,8 @@ def add_facility(settings: Any, code: str, name: str, out: Path) -> tuple[Path, 
         _fail(str(exc))
     if not name.strip():
         _fail("the facility needs a name")
-    central = _central(settings)
+    owned = central is None
+    central = central or _central(settings)
     try:
         central.register_facility(facility, name.strip())
         ca = CertificateAuthority.load_or_create(settings.ca_dir, FACILITY_CA_NAME)
@@ -157,7 +164,8 @@ def add_facility(settings: Any, code: str, name: str, out: Path) -> tuple[Path, 
     except (PkiError, OSError) as exc:
         _fail(str(exc), 1)
     finally:
-        central.db.dispose()
+        if owned:
+            central.db.dispose()
     return cert, key, ca_copy
 
 
@@ -280,7 +288,9 @@ def demo(
     configure_logging()
     central = _central(settings)
     load_sample_data(central, data_dir)
-    cert, key, ca = add_facility(settings, facility, "オンシ デモ診療所", data_dir / "facility")
+    cert, key, ca = add_facility(
+        settings, facility, "オンシ デモ診療所", data_dir / "facility", central
+    )
     tls = ensure_server_tls(settings.data_dir, settings.ca_dir, settings.host)
     try:
         sock = bind(settings.host, settings.port)
