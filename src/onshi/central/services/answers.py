@@ -52,6 +52,20 @@ def preschool_until(birthdate: dt.date) -> dt.date:
     return dt.date(year, 3, 31)
 
 
+def header(
+    facility: str, answered_at: dt.datetime, arbitrary_file_identifier: str | None, **fields: str
+) -> Json:
+    """MessageHeader: when and for whom, the client's own file id if it gave one, then ``fields``."""
+    return _compact(
+        {
+            "ProcessExecutionTime": format_oqs_time(answered_at),
+            "MedicalInstitutionCode": facility,
+            "ArbitraryFileIdentifier": arbitrary_file_identifier,
+            **fields,
+        }
+    )
+
+
 def search_info(key: CardKey, birthdate: dt.date, *, limit_consent: bool) -> Json:
     """QualificationConfirmSearchInfo: the question, echoed."""
     return _compact(

@@ -172,16 +172,9 @@ def _receipt(
 ) -> Json:
     """The OQSmuquc01 answer: the reception's number and when it was received."""
     return {
-        "MessageHeader": {
-            "ProcessExecutionTime": format_oqs_time(now),
-            "MedicalInstitutionCode": facility.value,
-            **(
-                {"ArbitraryFileIdentifier": reception.ArbitraryFileIdentifier}
-                if reception.ArbitraryFileIdentifier
-                else {}
-            ),
-            "CharacterCodeIdentifier": "0",
-        },
+        "MessageHeader": answers.header(
+            facility.value, now, reception.ArbitraryFileIdentifier, CharacterCodeIdentifier="0"
+        ),
         "MessageBody": {
             "ReceptionNumber": reception.ReceptionNumber,
             "ReceptionDateTime": format_oqs_time(reception.ReceptionDateTime),
@@ -332,15 +325,7 @@ def fetch(central: Central, facility: MedicalInstitutionCode, reception_number: 
         reception = session.get(t.BulkReception, reception_number)
         if reception is None or reception.MedicalInstitutionCode != facility.value:
             raise ReceptionNotFound(f"no bulk reception {reception_number!r} for this facility")
-        header: Json = {
-            "ProcessExecutionTime": format_oqs_time(now),
-            "MedicalInstitutionCode": facility.value,
-            **(
-                {"ArbitraryFileIdentifier": reception.ArbitraryFileIdentifier}
-                if reception.ArbitraryFileIdentifier
-                else {}
-            ),
-        }
+        header = answers.header(facility.value, now, reception.ArbitraryFileIdentifier)
         if reception.completed_at is None:
             header["SegmentOfResult"] = SegmentOfResult.PROCESSING.value
             body: Json = {"ReceptionNumber": reception_number}

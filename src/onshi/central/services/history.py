@@ -12,12 +12,13 @@ from onshi.central.domain import consent as consent_rules
 from onshi.central.domain.consent import ConsentKind
 from onshi.central.domain.qualification import Qualification
 from onshi.central.errors import CentralError, RequestInvalid
+from onshi.central.services import answers
 from onshi.central.services.clock import naive_jst
 from onshi.central.services.questions import HistoryQuestion
 from onshi.central.storage import repository
 from onshi.central.storage import tables as t
 from onshi.oqs.codes import SegmentOfResult
-from onshi.oqs.identifiers import MedicalInstitutionCode, format_oqs_date, format_oqs_time
+from onshi.oqs.identifiers import MedicalInstitutionCode, format_oqs_date
 
 if TYPE_CHECKING:
     from onshi.central.services.central import Central
@@ -180,16 +181,12 @@ def answer_history(
         outcome="provided",
     )
     return {
-        "MessageHeader": {
-            "ProcessExecutionTime": format_oqs_time(now),
-            "MedicalInstitutionCode": facility.value,
-            **(
-                {"ArbitraryFileIdentifier": q.arbitrary_file_identifier}
-                if q.arbitrary_file_identifier
-                else {}
-            ),
-            "SegmentOfResult": SegmentOfResult.COMPLETED.value,
-        },
+        "MessageHeader": answers.header(
+            facility.value,
+            now,
+            q.arbitrary_file_identifier,
+            SegmentOfResult=SegmentOfResult.COMPLETED.value,
+        ),
         "MessageBody": {
             "ResultCode": "1",
             "StartDate": format_oqs_date(start),
