@@ -1,0 +1,1 @@
+"""A minimal online claims receiver (オンライン請求システム): the VPN's second destination."""

@@ -1,0 +1,14 @@
+"""``onshi vpn …``: the medical VPN service's commands (operators, scripts and terminals)."""
+
+from __future__ import annotations
+
+import typer
+
+from onshi.vpn.commands import contracts, facts, gateway, terminal
+
+app = typer.Typer(
+    help="The medical VPN service (メディカルVPN接続サービス): contracts, IDs, certificates, gateway.",
+    no_args_is_help=True,
+)
+for module in (facts, contracts, gateway, terminal):
+    module.register(app)
