@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import typer
 
-from onshi.vpn.commands import contracts, facts, gateway, terminal
+from onshi.vpn.commands import contracts, facts, gateway, portal, terminal
 
 app = typer.Typer(
     help="The medical VPN service (メディカルVPN接続サービス): contracts, IDs, certificates, gateway.",
     no_args_is_help=True,
 )
-for module in (facts, contracts, gateway, terminal):
+for module in (facts, contracts, portal, gateway, terminal):
     module.register(app)

@@ -1,0 +1,9 @@
+"""``onshi vpn`` commands: portal (placeholder until written)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add this module's commands to ``app``."""
