@@ -1,0 +1,217 @@
+"""A generic A4 document: page template, header/footer, Japanese text and tables that split.
+
+Reused by every PDF onshi writes (drug and checkup reports, VPN invoices): a caller builds
+:class:`Page` metadata and a list of reportlab flowables with the helpers here, then calls
+:func:`render`. Nothing here knows about drugs or checkups.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape as _escape
+
+from reportlab.lib import colors
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.styles import ParagraphStyle
+from reportlab.lib.units import mm
+from reportlab.pdfgen.canvas import Canvas
+from reportlab.platypus import (
+    BaseDocTemplate,
+    Flowable,
+    Frame,
+    PageTemplate,
+    Paragraph,
+    Spacer,
+    Table,
+    TableStyle,
+)
+
+from onshi.reports.fonts import japanese_font
+
+JST = dt.timezone(dt.timedelta(hours=9), "JST")
+PAGE_WIDTH, PAGE_HEIGHT = A4
+MARGIN = 15 * mm
+CONTENT_WIDTH = PAGE_WIDTH - 2 * MARGIN
+HEADER_RULE = colors.HexColor("#555555")
+GRID = colors.HexColor("#9a9a9a")
+SHADE = colors.HexColor("#eeeeee")
+
+
+@dataclass(frozen=True)
+class Page:
+    """What every page of a document shows around its content."""
+
+    title: str
+    issued_at: dt.datetime
+    facility_code: str = ""
+    subject: str = ""  # PDF metadata only; keep personal data out of it
+
+
+@dataclass(frozen=True)
+class Styles:
+    """Paragraph styles in the registered Japanese font (CJK line breaking: any character)."""
+
+    font: str
+    title: ParagraphStyle
+    heading: ParagraphStyle
+    subheading: ParagraphStyle
+    body: ParagraphStyle
+    cell: ParagraphStyle
+    cell_small: ParagraphStyle
+    note: ParagraphStyle
+
+
+@cache
+def _styles(font: str) -> Styles:
+    def style(name: str, size: float, **kw: Any) -> ParagraphStyle:
+        return ParagraphStyle(
+            name, fontName=font, fontSize=size, leading=size * 1.35, wordWrap="CJK", **kw
+        )
+
+    return Styles(
+        font=font,
+        title=style("title", 15, spaceAfter=2 * mm),
+        heading=style("heading", 11.5, spaceBefore=4 * mm, spaceAfter=1.5 * mm),
+        subheading=style("subheading", 9.5, spaceBefore=2 * mm, spaceAfter=1 * mm),
+        body=style("body", 9),
+        cell=style("cell", 8.5),
+        cell_small=style("cell_small", 7.5, textColor=colors.HexColor("#333333")),
+        note=style("note", 7.5, textColor=colors.HexColor("#444444")),
+    )
+
+
+def styles(font_path: Path | None = None) -> Styles:
+    return _styles(japanese_font(font_path))
+
+
+def text(value: object, style: ParagraphStyle) -> Paragraph:
+    """A paragraph of plain text: markup characters are escaped, so data cannot inject tags."""
+    return Paragraph(_escape(str(value)).replace("\n", "<br/>"), style)
+
+
+def table(
+    header: Sequence[str],
+    rows: Sequence[Sequence[object]],
+    widths: Sequence[float],
+    st: Styles,
+    *,
+    extra: Sequence[tuple[Any, ...]] = (),
+) -> Table:
+    """A grid table whose header row repeats on every page it splits onto.
+
+    Cells that are strings become wrapped paragraphs; flowables are kept as they are.
+    """
+
+    def cell(value: object, style: ParagraphStyle) -> object:
+        return value if isinstance(value, Flowable) else text("" if value is None else value, style)
+
+    data = [[cell(h, st.cell_small) for h in header]]
+    data += [[cell(v, st.cell) for v in row] for row in rows]
+    t = Table(data, colWidths=list(widths), repeatRows=1, splitByRow=True)
+    t.setStyle(
+        TableStyle(
+            [
+                ("GRID", (0, 0), (-1, -1), 0.4, GRID),
+                ("BACKGROUND", (0, 0), (-1, 0), SHADE),
+                ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ("TOPPADDING", (0, 0), (-1, -1), 1.5),
+                ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
+                ("LEFTPADDING", (0, 0), (-1, -1), 2.5),
+                ("RIGHTPADDING", (0, 0), (-1, -1), 2.5),
+                *extra,
+            ]
+        )
+    )
+    return t
+
+
+def spacer(height_mm: float) -> Spacer:
+    return Spacer(1, height_mm * mm)
+
+
+class _Template(BaseDocTemplate):  # type: ignore[misc]  # reportlab is untyped
+    def __init__(self, buffer: io.BytesIO, page: Page, st: Styles) -> None:
+        super().__init__(
+            buffer,
+            pagesize=A4,
+            leftMargin=MARGIN,
+            rightMargin=MARGIN,
+            topMargin=MARGIN + 8 * mm,
+            bottomMargin=MARGIN + 6 * mm,
+            title=page.title,
+            subject=page.subject,
+            creator="onshi",
+            author="onshi",
+            invariant=True,  # same input, same bytes (no random ids or creation stamps)
+        )
+        frame = Frame(
+            self.leftMargin,
+            self.bottomMargin,
+            self.width,
+            self.height,
+            id="body",
+            leftPadding=0,
+            rightPadding=0,
+            topPadding=0,
+            bottomPadding=0,
+        )
+        self.addPageTemplates([PageTemplate(id="a4", frames=[frame])])
+
+
+def _framed_canvas(page: Page, font: str) -> type[Canvas]:
+    """A canvas that draws header and footer once the page count is known ("page x / y").
+
+    Pages are held back until ``save``: one layout pass instead of two.
+    """
+
+    class FramedCanvas(Canvas):  # type: ignore[misc]
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._held: list[dict[str, Any]] = []
+
+        def showPage(self) -> None:
+            self._held.append(dict(self.__dict__))
+            self._startPage()
+
+        def save(self) -> None:
+            total = len(self._held)
+            for state in self._held:
+                self.__dict__.update(state)
+                _decorate(self, page, font, total)
+                super().showPage()
+            super().save()
+
+    return FramedCanvas
+
+
+def _decorate(canvas: Canvas, p: Page, font: str, total: int) -> None:
+    canvas.saveState()
+    top = PAGE_HEIGHT - MARGIN
+    canvas.setFont(font, 8)
+    canvas.setFillColor(colors.HexColor("#333333"))
+    canvas.drawString(MARGIN, top, p.title)
+    right = f"発行 {p.issued_at.astimezone(JST):%Y年%m月%d日 %H:%M} (JST)"
+    if p.facility_code:
+        right = f"医療機関等コード {p.facility_code}　{right}"
+    canvas.drawRightString(PAGE_WIDTH - MARGIN, top, right)
+    canvas.setStrokeColor(HEADER_RULE)
+    canvas.setLineWidth(0.5)
+    canvas.line(MARGIN, top - 2 * mm, PAGE_WIDTH - MARGIN, top - 2 * mm)
+    bottom = MARGIN
+    canvas.line(MARGIN, bottom + 4 * mm, PAGE_WIDTH - MARGIN, bottom + 4 * mm)
+    canvas.drawCentredString(PAGE_WIDTH / 2, bottom, f"{canvas.getPageNumber()} / {total} ページ")
+    canvas.restoreState()
+
+
+def render(page: Page, story: Sequence[Flowable], *, font_path: Path | None = None) -> bytes:
+    """The PDF for ``story`` on A4 pages framed by ``page``'s header and footer."""
+    st = styles(font_path)
+    buffer = io.BytesIO()
+    _Template(buffer, page, st).build(list(story), canvasmaker=_framed_canvas(page, st.font))
+    return buffer.getvalue()
