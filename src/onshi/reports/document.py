@@ -17,6 +17,7 @@ from typing import Any
 from xml.sax.saxutils import escape as _escape
 
 from reportlab.lib import colors
+from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
@@ -59,11 +60,14 @@ class Styles:
 
     font: str
     title: ParagraphStyle
+    name: ParagraphStyle
     heading: ParagraphStyle
     subheading: ParagraphStyle
+    month: ParagraphStyle
     body: ParagraphStyle
     cell: ParagraphStyle
     cell_small: ParagraphStyle
+    cell_right: ParagraphStyle
     note: ParagraphStyle
 
 
@@ -77,10 +81,33 @@ def _styles(font: str) -> Styles:
     return Styles(
         font=font,
         title=style("title", 15, spaceAfter=2 * mm),
-        heading=style("heading", 11.5, spaceBefore=4 * mm, spaceAfter=1.5 * mm),
-        subheading=style("subheading", 9.5, spaceBefore=2 * mm, spaceAfter=1 * mm),
+        name=style("name", 12),
+        # headings stay on the page of what they announce
+        heading=style(
+            "heading",
+            11.5,
+            spaceBefore=4 * mm,
+            spaceAfter=1.5 * mm,
+            keepWithNext=1,
+            borderPadding=(1.2 * mm, 0, 0.8 * mm, 0),
+            textColor=colors.HexColor("#1a1a1a"),
+        ),
+        subheading=style(
+            "subheading", 9.5, spaceBefore=2.5 * mm, spaceAfter=1 * mm, keepWithNext=1
+        ),
+        month=style(
+            "month",
+            10.5,
+            spaceBefore=3.5 * mm,
+            spaceAfter=0.5 * mm,
+            keepWithNext=1,
+            backColor=colors.HexColor("#dde6ef"),
+            borderPadding=(1 * mm, 1.5 * mm, 1 * mm, 1.5 * mm),
+            leftIndent=1.5 * mm,
+        ),
         body=style("body", 9),
         cell=style("cell", 8.5),
+        cell_right=style("cell_right", 8.5, alignment=TA_RIGHT),
         cell_small=style("cell_small", 7.5, textColor=colors.HexColor("#333333")),
         note=style("note", 7.5, textColor=colors.HexColor("#444444")),
     )
@@ -90,9 +117,14 @@ def styles(font_path: Path | None = None) -> Styles:
     return _styles(japanese_font(font_path))
 
 
+def escape(value: object) -> str:
+    """Text for reportlab's paragraph markup: data cannot inject tags."""
+    return _escape(str(value)).replace("\n", "<br/>")
+
+
 def text(value: object, style: ParagraphStyle) -> Paragraph:
-    """A paragraph of plain text: markup characters are escaped, so data cannot inject tags."""
-    return Paragraph(_escape(str(value)).replace("\n", "<br/>"), style)
+    """A paragraph of plain text (markup characters escaped)."""
+    return Paragraph(escape(value), style)
 
 
 def table(
@@ -102,17 +134,22 @@ def table(
     st: Styles,
     *,
     extra: Sequence[tuple[Any, ...]] = (),
+    right: Sequence[int] = (),
 ) -> Table:
     """A grid table whose header row repeats on every page it splits onto.
 
-    Cells that are strings become wrapped paragraphs; flowables are kept as they are.
+    Cells that are strings become wrapped paragraphs (columns in ``right`` aligned right, for
+    numbers); flowables are kept as they are.
     """
 
     def cell(value: object, style: ParagraphStyle) -> object:
         return value if isinstance(value, Flowable) else text("" if value is None else value, style)
 
     data = [[cell(h, st.cell_small) for h in header]]
-    data += [[cell(v, st.cell) for v in row] for row in rows]
+    data += [
+        [cell(v, st.cell_right if i in right else st.cell) for i, v in enumerate(row)]
+        for row in rows
+    ]
     t = Table(data, colWidths=list(widths), repeatRows=1, splitByRow=True)
     t.setStyle(
         TableStyle(
@@ -172,7 +209,8 @@ def _framed_canvas(page: Page, font: str) -> type[Canvas]:
 
     class FramedCanvas(Canvas):  # type: ignore[misc]
         def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
+            # the canvas' own default is Helvetica, which would be named but not embedded
+            super().__init__(*args, **{**kwargs, "initialFontName": font})
             self._held: list[dict[str, Any]] = []
 
         def showPage(self) -> None:
