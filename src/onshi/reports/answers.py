@@ -399,7 +399,9 @@ def checkup_history(answer: Mapping[str, Any]) -> CheckupHistory:
         values = []
         for item in items:
             raw = _text(item.get("DataValue"))
-            shown = raw or _text(item.get("DataValueName"))
+            label = _text(item.get("DataValueName"))
+            # a coded value (DataType CD: 尿糖 1 → "－") reads as its name
+            shown = label if label and (_text(item.get("DataType")) == "CD" or not raw) else raw
             name = _text(item.get("ItemName")) or _text(item.get("ItemCode"))
             if not name and not shown:
                 continue
@@ -409,7 +411,7 @@ def checkup_history(answer: Mapping[str, Any]) -> CheckupHistory:
                     name=name,
                     value=shown,
                     unit=_text(item.get("Unit")),
-                    number=number(raw),
+                    number=number(raw) if shown == raw else None,
                 )
             )
         when = visit.get("EffectiveTime")

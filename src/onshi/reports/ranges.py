@@ -23,14 +23,25 @@ class Flag(Enum):
 
     @property
     def mark(self) -> str:
-        """What the report prints next to the value."""
+        """What the report prints next to the value (explained in its legend)."""
         return {
             Flag.NORMAL: "",
-            Flag.HIGH: "▲ 高",
-            Flag.LOW: "▼ 低",
-            Flag.HIGH_REFER: "▲▲ 受診勧奨",
-            Flag.LOW_REFER: "▼▼ 受診勧奨",
+            Flag.HIGH: "▲",
+            Flag.LOW: "▼",
+            Flag.HIGH_REFER: "▲▲",
+            Flag.LOW_REFER: "▼▼",
         }[self]
+
+    @property
+    def refer(self) -> bool:
+        return self in (Flag.HIGH_REFER, Flag.LOW_REFER)
+
+
+LEGEND = (
+    "▲ 高値／▼ 低値：保健指導判定値の範囲外。"
+    "▲▲／▼▼：受診勧奨判定値の範囲外。"
+    "基準値は特定健診の保健指導判定値（標準的な健診・保健指導プログラム）です。"
+)
 
 
 @dataclass(frozen=True)
