@@ -1,16 +1,23 @@
 """The terminal agent: watches ``req``, answers in ``res``, retries while the central is down.
 
-Threads: the watcher (filesystem events) registers requests; one scheduler hands due requests
+Threads: the watcher (filesystem events) registers arrivals; one scheduler hands due requests
 to a small worker pool and sleeps until the next retry is due or something new arrives (never
-a busy poll); a health probe notices when the central service comes back.
+a busy poll); a health probe notices when the central service comes back; a supervisor
+restarts the watcher should it die, and lets files found by a scan settle before claiming them.
+
+Every entry of ``req`` whose name ends in ``.xml`` is answered — a directory, a FIFO, a
+symbolic link, a file too large or with a name no answer can carry get an ``.err`` with a
+stable code (``TERMINAL_…``, ``OQS_TOO_LARGE``) and are moved to the quarantine.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-import re
+import os
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -18,14 +25,33 @@ from onshi.central.client import CentralClient, CentralClientError
 from onshi.logs import log_failure
 from onshi.oqs import messages as m
 from onshi.terminal.events import EventBus
-from onshi.terminal.folders import OqsFolders, digest
-from onshi.terminal.processor import RetryLater, process
+from onshi.terminal.folders import Entry, OqsFolders, RequestUnreadable, safe_name
+from onshi.terminal.processor import Answer, RetryLater, process
 from onshi.terminal.settings import TerminalSettings
 from onshi.terminal.state import RequestRow, Stage, StateStore, now
+from onshi.terminal.watcher import Watcher
 
 log = logging.getLogger(__name__)
 HEALTH_INTERVAL = 15.0
-REQUEST_NAME = re.compile(r"[A-Za-z0-9]+req_[^/\\]*\.xml", re.IGNORECASE)
+
+# Why an arrival could not be read as a request: the code in its .err, and the reason file
+# beside it in the quarantine. Stable codes; docs/terminal/agent.md lists them.
+REFUSALS = {
+    "TERMINAL_UNSAFE_NAME": (
+        "the file name holds characters an answer's name cannot carry (control characters, "
+        '\\ / : * ? " < > |); the .err is named with them replaced by _'
+    ),
+    "TERMINAL_SYMLINK": "the request is a symbolic link; links are never followed",
+    "TERMINAL_NOT_A_FILE": "the request is not a regular file (a directory, FIFO or device)",
+    "TERMINAL_STILL_WRITING": "the request file kept changing; it was taken as it was",
+    "TERMINAL_UNREADABLE": "the request file cannot be opened",
+    "OQS_TOO_LARGE": "the request file is larger than the limit; it was not read",
+}
+
+
+def is_request_candidate(name: str) -> bool:
+    """An entry the agent answers: ``….xml``, not hidden; clients' temporary names are left alone."""
+    return name.lower().endswith(".xml") and not name.startswith((".", "~"))
 
 
 class CentralStatus:
@@ -59,32 +85,41 @@ class Agent:
         self.client = client
         self.events = events or EventBus()
         settings.state_dir.mkdir(parents=True, exist_ok=True)
-        self.folders = OqsFolders(settings.oqs_dir, settings.state_dir / "archive")
+        self.folders = OqsFolders(settings.oqs_dir, settings.state_dir)
         self.state = StateStore(settings.state_db)
         self.central = CentralStatus()
+        self.watcher_restarts = 0
+        self.watcher_detail = ""
         self._wake = threading.Event()
         self._stop = threading.Event()
         self._register_lock = threading.Lock()
         self._in_flight: set[int] = set()
         self._in_flight_lock = threading.Lock()
+        self._settling: dict[str, tuple[tuple[int, int], float, float]] = {}
         self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="onshi-terminal")
         self._threads: list[threading.Thread] = []
-        self._observer: Any = None
+        self._observer: Watcher | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        from onshi.terminal.watcher import watch
-
         self.recover()
-        self._observer = watch(self.folders.req, self.register, polling=self.settings.use_polling)
+        self._observer = self._watch()
         # A file written between recovery's scan and the watcher's start would be missed.
-        for name in self.folders.pending_names():
-            self.register(name)
-        for target, name in ((self._schedule, "scheduler"), (self._probe, "health")):
+        self.scan()
+        for target, name in (
+            (self._schedule, "scheduler"),
+            (self._probe, "health"),
+            (self._supervise, "supervisor"),
+        ):
             thread = threading.Thread(target=target, name=f"onshi-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    def _watch(self) -> Watcher:
+        from onshi.terminal.watcher import watch
+
+        return watch(self.folders.req, self._on_event, polling=self.settings.use_polling)
 
     def stop(self) -> None:
         self._stop.set()
@@ -97,41 +132,165 @@ class Agent:
         self.state.dispose()
 
     def recover(self) -> None:
-        """Finish what a killed process left: deliver staged answers, requeue the rest."""
+        """Finish what a killed process left: claim recorded arrivals, deliver, requeue."""
+        for row in self.state.received():
+            self._finish_claim(row)
         self.state.release_processing()
         for row in self.state.unfinished():
             if row.stage in (Stage.ANSWERED, Stage.STAGED):
                 self._deliver(row)
+        self._archive_leftovers()
+        self.scan()
+
+    def _finish_claim(self, row: RequestRow) -> None:
+        """A crash came between recording an arrival and moving it into the inbox."""
+        if os.path.lexists(self.folders.claimed(row.id)):
+            self.state.claimed(row.id)
+            return
+        name = os.fsdecode(row.raw_name)
+        entry = self.folders.look(name)
+        if entry is not None and entry.inode == row.inode and self.folders.claim(name, row.id):
+            self.state.claimed(row.id)
+        else:  # gone, or replaced by a new arrival that the scan will find
+            self.state.withdrawn(row.id)
+
+    def _archive_leftovers(self) -> None:
+        """Inbox entries of delivered arrivals (a crash between delivery and archiving)."""
+        open_ids = {row.id for row in self.state.unfinished()}
+        for path in self.folders.inbox.iterdir():
+            if path.name.isdigit() and int(path.name) not in open_ids:
+                self.folders.archive_claimed(int(path.name), "", "answered")
+
+    def scan(self) -> None:
         for name in self.folders.pending_names():
-            self.register(name)
+            self.register(name, found=True)
 
     # -- intake ----------------------------------------------------------------------------
 
-    def register(self, name: str) -> None:
-        """A file appeared in ``req``: remember it (once) and wake the scheduler.
+    def _on_event(self, name: str, created: bool) -> None:
+        self.register(name, created=created)
 
-        Only names of the form ``…req_….xml`` are requests; anything else (a client's
-        temporary file, a stray document) is left alone.
+    def register(self, name: str, *, created: bool = False, found: bool = False) -> None:
+        """Something appeared in ``req``: record it as an arrival, claim it, wake the scheduler.
+
+        ``created`` (inotify IN_CREATE): a regular file is still being written — its close
+        will tell. ``found`` (a scan): a regular file changed within the last
+        ``settle_seconds`` may still be written, so it first has to settle.
         """
-        if not REQUEST_NAME.fullmatch(name):
+        if not is_request_candidate(name):
             return
+        entry = self.folders.look(name)
+        if entry is None:
+            return
+        if entry.kind == "file":
+            if created:
+                return
+            if found and time.time() - entry.mtime_ns / 1e9 < self.settings.settle_seconds:
+                self._settle_later(name, entry)
+                return
+        self._record(name, entry)
+
+    def _record(self, name: str, entry: Entry, refusal: str | None = None) -> None:
         with self._register_lock:
-            if self.state.open_row(name) is not None:
-                return
-            data = self.folders.read_request(name)
-            if data is None:
-                return
-            fingerprint = digest(data)
-            if self.state.delivered_with_digest(name, fingerprint) is not None:
-                # Answered before a crash kept it from being moved aside: move it now.
-                self.folders.move_aside(name, rejected=False)
-                return
+            if refusal is None:
+                refusal = self._refusal(name, entry)
+            current = self.folders.look(name)
+            if current is None or current.inode != entry.inode:
+                return  # claimed by a concurrent event, or replaced: that one is registered anew
+            shown = safe_name(name)
             try:
-                kind = m.kind_of_request(name).value
+                kind = m.kind_of_request(shown).value
             except m.OqsMessageError:
                 kind = "unknown"
-            self.state.add(name, fingerprint, kind)
+            row_id = self.state.add(
+                shown,
+                "",
+                kind,
+                raw_name=os.fsencode(name),
+                inode=entry.inode,
+                refusal=(refusal, REFUSALS[refusal]) if refusal else None,
+                stage=Stage.RECEIVED,
+            )
+            if self.folders.claim(name, row_id):
+                self.state.claimed(row_id)
+            else:
+                self.state.withdrawn(row_id)
         self._wake.set()
+
+    def _refusal(self, name: str, entry: Entry) -> str | None:
+        if safe_name(name) != name:
+            return "TERMINAL_UNSAFE_NAME"
+        if entry.kind == "symlink":
+            return "TERMINAL_SYMLINK"
+        if entry.kind != "file":
+            return "TERMINAL_NOT_A_FILE"
+        if entry.size > self.settings.max_request_bytes:
+            return "OQS_TOO_LARGE"
+        return None
+
+    def _settle_later(self, name: str, entry: Entry) -> None:
+        started = time.monotonic()
+        with self._register_lock:
+            self._settling.setdefault(name, ((entry.size, entry.mtime_ns), started, started))
+
+    def _settle(self) -> None:
+        """Claim files found by a scan once their size and mtime stop changing, or at the limit."""
+        clock = time.monotonic()
+        ready: list[tuple[str, Entry, str | None]] = []
+        with self._register_lock:
+            for name, (signature, since, first) in list(self._settling.items()):
+                entry = self.folders.look(name)
+                if entry is None:
+                    del self._settling[name]
+                elif (entry.size, entry.mtime_ns) != signature:
+                    if clock - first >= self.settings.settle_max_seconds:
+                        del self._settling[name]
+                        ready.append((name, entry, "TERMINAL_STILL_WRITING"))
+                    else:
+                        self._settling[name] = ((entry.size, entry.mtime_ns), clock, first)
+                elif clock - since >= self.settings.settle_seconds:
+                    del self._settling[name]
+                    ready.append((name, entry, None))
+        for name, entry, refusal in ready:
+            self._record(name, entry, refusal)
+
+    # -- supervision -----------------------------------------------------------------------
+
+    def _supervise(self) -> None:
+        while not self._stop.wait(0.25 if self._settling else 1.0):
+            try:
+                self._settle()
+                if self._observer is not None and not self._observer.alive():
+                    self._restart_watcher()
+            except Exception as exc:  # noqa: BLE001 — the supervisor is the last one standing
+                log_failure(log, "the agent's supervisor failed; it goes on", exc)
+
+    def _restart_watcher(self) -> None:
+        self.watcher_detail = "the req watcher stopped; restarting it"
+        self.events.publish("watcher", **self.watcher_status())
+        old, self._observer = self._observer, None
+        if old is not None:
+            with contextlib.suppress(OSError):
+                old.stop()
+        try:
+            self._observer = self._watch()
+        except OSError as exc:
+            self.watcher_detail = f"the req watcher cannot start: {exc.strerror}"
+            self._observer = old  # still dead: tried again on the next tick
+            self.events.publish("watcher", **self.watcher_status())
+            return
+        self.watcher_restarts += 1
+        log.warning("the req watcher was restarted (%d restarts)", self.watcher_restarts)
+        self.scan()  # whatever arrived while nobody watched
+        self.events.publish("watcher", **self.watcher_status())
+
+    def watcher_status(self) -> dict[str, Any]:
+        running = self._observer is not None and self._observer.alive()
+        return {
+            "running": running,
+            "restarts": self.watcher_restarts,
+            "detail": "" if running else self.watcher_detail or "the req watcher is not running",
+        }
 
     # -- scheduling ------------------------------------------------------------------------
 
@@ -158,32 +317,51 @@ class Agent:
             with self._in_flight_lock:
                 self._in_flight.discard(row_id)
 
+    def _refused(self, row: RequestRow, code: str) -> Answer:
+        message = REFUSALS.get(code, code)
+        return Answer(
+            m.error_name(row.name),
+            m.render_error(row.name, code, message),
+            code,
+            {"file_kind": row.name[:10], "error": code, "message": message},
+        )
+
     def _answer(self, row: RequestRow) -> None:
-        data = self.folders.read_request(row.name)
-        if data is None:  # the client withdrew it
-            self.state.delivered(row.id)
-            return
-        try:
-            answer = process(self.client, row.name, data, facility_code=self.settings.facility_code)
-        except RetryLater as exc:
-            delay = min(
-                self.settings.retry_first_seconds * 2 ** max(row.attempts - 1, 0),
-                self.settings.retry_max_seconds,
-            )
-            self.state.retry_later(
-                row.id, now() + dt.timedelta(seconds=delay), "CENTRAL_UNAVAILABLE"
-            )
-            if self.central.set(False, str(exc)):
-                self.events.publish("central", **self.central.as_dict())
-            self._wake.set()
-            return
-        if self.central.set(True):
-            self.events.publish("central", **self.central.as_dict())
+        if row.refusal:
+            answer = self._refused(row, row.refusal)
+        else:
+            try:
+                data = self.folders.read_claimed(row.id, self.settings.max_request_bytes)
+            except FileNotFoundError:  # removed from the inbox by hand
+                self.state.withdrawn(row.id)
+                return
+            except RequestUnreadable as exc:
+                answer = self._refused(row, exc.code)
+            else:
+                try:
+                    answer = process(
+                        self.client, row.name, data, facility_code=self.settings.facility_code
+                    )
+                except RetryLater as exc:
+                    self._retry_later(row, exc)
+                    return
+                if self.central.set(True):
+                    self.events.publish("central", **self.central.as_dict())
         self.state.answered(row.id, answer.name, answer.data, answer.outcome)
         self._deliver(self.state.get(row.id))
         self.events.publish(
             "answer", request=row.name, answer=answer.name, outcome=answer.outcome, **answer.summary
         )
+
+    def _retry_later(self, row: RequestRow, exc: RetryLater) -> None:
+        delay = min(
+            self.settings.retry_first_seconds * 2 ** max(row.attempts - 1, 0),
+            self.settings.retry_max_seconds,
+        )
+        self.state.retry_later(row.id, now() + dt.timedelta(seconds=delay), "CENTRAL_UNAVAILABLE")
+        if self.central.set(False, str(exc)):
+            self.events.publish("central", **self.central.as_dict())
+        self._wake.set()
 
     def _deliver(self, row: RequestRow) -> None:
         """ANSWERED → STAGED → DELIVERED: the temp file is written before its rename is recorded."""
@@ -191,11 +369,18 @@ class Agent:
         final = self.folders.res / row.answer_name
         if row.stage is Stage.ANSWERED:
             assert row.answer is not None
-            self.folders.write_temporary(final, row.answer)
+            self.folders.write_temporary(final, row.answer, row.id)
             self.state.staged(row.id)
-        self.folders.publish(final)
+        self.folders.publish(final, row.id)
         self.state.delivered(row.id)
-        self.folders.move_aside(row.name, rejected=row.outcome != "ok")
+        if row.outcome == "ok":
+            self.folders.archive_claimed(row.id, row.name, "answered")
+        elif row.outcome in REFUSALS:
+            note = f"{row.outcome}: {REFUSALS[row.outcome]}"
+            self.folders.archive_claimed(row.id, row.name, "quarantine", note)
+        else:
+            self.folders.archive_claimed(row.id, row.name, "rejected")
+        self.state.scrub()
 
     def _probe(self) -> None:
         while not self._stop.wait(HEALTH_INTERVAL if self.central.reachable else 2.0):
@@ -221,7 +406,10 @@ class Agent:
         counts = self.state.counts()
         return {
             "central": self.central.as_dict(),
-            "pending": counts.get(Stage.PENDING, 0) + counts.get(Stage.PROCESSING, 0),
+            "watcher": self.watcher_status(),
+            "pending": sum(
+                counts.get(stage, 0) for stage in (Stage.RECEIVED, Stage.PENDING, Stage.PROCESSING)
+            ),
             "delivered": counts.get(Stage.DELIVERED, 0),
             "facility": self.settings.facility_code,
         }

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from onshi.oqs.messages import Encoding
+from onshi.oqs.messages import MAX_BYTES, Encoding
 
 
 class TerminalSettings(BaseSettings):
@@ -27,6 +27,11 @@ class TerminalSettings(BaseSettings):
     retry_first_seconds: float = 0.5
     retry_max_seconds: float = 30.0
     use_polling: bool = False  # only where inotify is unavailable (network shares)
+    # A file found by a scan (not seen closed) is claimed once unchanged for settle_seconds;
+    # one still changing after settle_max_seconds is answered TERMINAL_STILL_WRITING.
+    settle_seconds: float = Field(default=1.0, ge=0)
+    settle_max_seconds: float = Field(default=60.0, gt=0)
+    max_request_bytes: int = Field(default=MAX_BYTES, ge=1)
 
     @property
     def state_db(self) -> Path:

@@ -1,18 +1,25 @@
-"""The agent's local state: one row per request file, moved through its life in transactions.
+"""The agent's local state: one row per *arrival* in ``req``, moved through its life in transactions.
 
-    pending ──claim──▶ processing ──central answered──▶ answered ──temp written──▶ staged
-       ▲                   │                                                      │ rename
-       └── retry later ◀───┘ (central unreachable)                       delivered ◀┘
+    received ──claimed──▶ pending ──claim──▶ processing ──answered──▶ answered ──temp written──▶ staged
+                            ▲                    │                                            │ rename
+                            └── retry later ◀────┘ (central unreachable)             delivered ◀┘
 
-A request killed at any point resumes from its row: an answer already received from the
-central service is never asked for again, and a result already renamed into ``res`` is never
-written again, so every request is answered exactly once.
+An arrival is a file found in ``req``, recorded here (``received``) and then renamed into the
+agent's inbox under its row number, so the row — not the name — identifies it: the same name
+sent again after its answer is a new arrival with a new row, and a crash at any point resumes
+the arrival from its row. An answer already received from the central service is never asked
+for again, and a result already renamed into ``res`` is never written again.
+
+The rendered answer (personal data) lives in its row only until it is delivered; the database
+runs with ``secure_delete`` and its write-ahead log is checkpointed and truncated after each
+delivery, so no patient's data stays in the state files.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import enum
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +32,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    event,
     func,
     insert,
     select,
@@ -35,6 +43,7 @@ from onshi.db import make_engine
 
 
 class Stage(enum.StrEnum):
+    RECEIVED = "received"
     PENDING = "pending"
     PROCESSING = "processing"
     ANSWERED = "answered"
@@ -44,13 +53,17 @@ class Stage(enum.StrEnum):
 
 metadata = MetaData()
 requests = Table(
-    "request",
+    "arrival",
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
-    Column("name", String(255), nullable=False, index=True),
+    Column("name", String(255), nullable=False, index=True),  # printable; see raw_name
+    Column("raw_name", LargeBinary, nullable=False),  # the name's bytes in req, as found
+    Column("inode", Integer, nullable=False),
     Column("digest", String(64), nullable=False),
     Column("kind", String(16), nullable=False),
     Column("stage", String(16), nullable=False, index=True),
+    Column("refusal", String(64)),  # an error code decided on arrival (not a readable file…)
+    Column("refusal_message", String(300)),
     Column("received_at", DateTime, nullable=False),
     Column("updated_at", DateTime, nullable=False),
     Column("attempts", Integer, nullable=False, default=0),
@@ -65,9 +78,13 @@ requests = Table(
 class RequestRow:
     id: int
     name: str
+    raw_name: bytes
+    inode: int
     digest: str
     kind: str
     stage: Stage
+    refusal: str | None
+    refusal_message: str | None
     attempts: int
     next_attempt_at: dt.datetime
     outcome: str | None
@@ -81,9 +98,13 @@ def _row(r: Any) -> RequestRow:
     return RequestRow(
         r.id,
         r.name,
+        r.raw_name,
+        r.inode,
         r.digest,
         r.kind,
         Stage(r.stage),
+        r.refusal,
+        r.refusal_message,
         r.attempts,
         r.next_attempt_at,
         r.outcome,
@@ -98,46 +119,61 @@ def now() -> dt.datetime:
     return dt.datetime.now()
 
 
+def _secure_delete(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")  # freed pages are zeroed, not left readable
+    cursor.close()
+
+
 class StateStore:
     """SQLite in WAL mode; every transition is one short transaction."""
 
     def __init__(self, path: Path) -> None:
         self.engine = make_engine(f"sqlite:///{path}")
+        event.listen(self.engine, "connect", _secure_delete)
         metadata.create_all(self.engine)
+        self._scrub_lock = threading.Lock()
 
     def dispose(self) -> None:
+        self.scrub()
         self.engine.dispose()
 
-    def open_row(self, name: str) -> RequestRow | None:
-        """The row of a request file not yet delivered, if any."""
-        with self.engine.connect() as c:
-            r = c.execute(
-                select(requests).where(requests.c.name == name, requests.c.stage != Stage.DELIVERED)
-            ).first()
-        return _row(r) if r else None
+    def scrub(self) -> None:
+        """Copy the log into the database and truncate it: no answer left in the WAL.
 
-    def delivered_with_digest(self, name: str, digest: str) -> RequestRow | None:
-        with self.engine.connect() as c:
-            r = c.execute(
-                select(requests)
-                .where(
-                    requests.c.name == name,
-                    requests.c.digest == digest,
-                    requests.c.stage == Stage.DELIVERED,
-                )
-                .order_by(requests.c.id.desc())
-            ).first()
-        return _row(r) if r else None
+        Delivery sets the answer to NULL; ``secure_delete`` zeroes the freed pages in the
+        database file, but older page images stay in the write-ahead log until a checkpoint.
+        """
+        with self._scrub_lock, self.engine.connect() as c:
+            c.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
 
-    def add(self, name: str, digest: str, kind: str) -> int:
+    def add(
+        self,
+        name: str,
+        digest: str,
+        kind: str,
+        *,
+        raw_name: bytes | None = None,
+        inode: int = 0,
+        refusal: tuple[str, str] | None = None,
+        stage: Stage = Stage.PENDING,
+    ) -> int:
+        """Record a new arrival; the agent adds it ``received``, then moves it into the inbox.
+
+        ``digest`` is the content's, where known before reading (empty otherwise).
+        """
         stamp = now()
         with self.engine.begin() as c:
             result = c.execute(
                 insert(requests).values(
                     name=name,
                     digest=digest,
+                    raw_name=raw_name if raw_name is not None else name.encode(),
+                    inode=inode,
                     kind=kind,
-                    stage=Stage.PENDING,
+                    stage=stage,
+                    refusal=refusal[0] if refusal else None,
+                    refusal_message=refusal[1][:300] if refusal else None,
                     received_at=stamp,
                     updated_at=stamp,
                     attempts=0,
@@ -145,6 +181,22 @@ class StateStore:
                 )
             )
             return int(result.inserted_primary_key[0])  # type: ignore[index]
+
+    def claimed(self, row_id: int) -> None:
+        """RECEIVED → PENDING: the file is in the inbox now."""
+        self._set(row_id, stage=Stage.PENDING, next_attempt_at=now())
+
+    def received(self) -> list[RequestRow]:
+        """Arrivals recorded but maybe not yet moved into the inbox (a crash in between)."""
+        with self.engine.connect() as c:
+            rows = c.execute(
+                select(requests).where(requests.c.stage == Stage.RECEIVED).order_by(requests.c.id)
+            ).all()
+        return [_row(r) for r in rows]
+
+    def withdrawn(self, row_id: int) -> None:
+        """The file left ``req`` before it was claimed: nothing to answer."""
+        self._set(row_id, stage=Stage.DELIVERED, outcome="withdrawn", answer=None)
 
     def claim(self, row_id: int) -> bool:
         """PENDING → PROCESSING if due; False if another worker has it or it is not due."""
@@ -187,7 +239,13 @@ class StateStore:
     def unfinished(self) -> list[RequestRow]:
         with self.engine.connect() as c:
             rows = c.execute(
-                select(requests).where(requests.c.stage != Stage.DELIVERED).order_by(requests.c.id)
+                select(requests)
+                .where(
+                    requests.c.stage.in_(
+                        [Stage.PENDING, Stage.PROCESSING, Stage.ANSWERED, Stage.STAGED]
+                    )
+                )
+                .order_by(requests.c.id)
             ).all()
         return [_row(r) for r in rows]
 
