@@ -180,11 +180,57 @@ def test_zero_date_means_no_date() -> None:
     assert request.StartDate is None
 
 
-def test_pdf_is_unsupported() -> None:
+@pytest.mark.parametrize(
+    ("category", "pdf", "with_treatments"),
+    [("1", True, False), ("2", False, False), ("3", True, True), ("4", False, True)],
+)
+def test_drug_file_categories(category: str, pdf: bool, with_treatments: bool) -> None:
+    body = f"<FileCategory>{category}</FileCategory>"
+    request = parse_request(document(history(body)), "YZKsiquc01req_1.xml")
+    assert isinstance(request, HistoryRequest)
+    assert (request.FileCategory, request.pdf, request.with_treatments) == (
+        category,
+        pdf,
+        with_treatments,
+    )
+
+
+def test_checkup_pdf_is_category_1_and_treatments_are_for_drugs_only() -> None:
+    request = parse_request(
+        document(history("<FileCategory>1</FileCategory>")), "TKKsiquc01req_1.xml"
+    )
+    assert isinstance(request, HistoryRequest) and request.pdf
     with pytest.raises(OqsMessageError) as caught:
-        parse_request(document(history("<FileCategory>1</FileCategory>")), "YZKsiquc01req_1.xml")
+        parse_request(document(history("<FileCategory>4</FileCategory>")), "TKKsiquc01req_1.xml")
     assert caught.value.code == "OQS_UNSUPPORTED"
-    assert "FileCategory 2" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "first", "last"),
+    [
+        ("202406", "202412", dt.date(2024, 6, 1), dt.date(2024, 12, 31)),
+        ("202402", "202402", dt.date(2024, 2, 1), dt.date(2024, 2, 29)),
+        ("202302", "202302", dt.date(2023, 2, 1), dt.date(2023, 2, 28)),
+        ("20240615", "20241203", dt.date(2024, 6, 15), dt.date(2024, 12, 3)),
+        ("00000000", "202411", None, dt.date(2024, 11, 30)),
+        ("202405", "00000000", dt.date(2024, 5, 1), None),
+    ],
+)
+def test_drug_periods_by_month_as_oqsdrug2_asks(
+    start: str, end: str, first: dt.date | None, last: dt.date | None
+) -> None:
+    body = f"<StartDate>{start}</StartDate><EndDate>{end}</EndDate><FileCategory>2</FileCategory>"
+    request = parse_request(document(history(body)), "YZKsiquc01req_1.xml")
+    assert isinstance(request, HistoryRequest)
+    assert (request.StartDate, request.EndDate) == (first, last)
+
+
+@pytest.mark.parametrize("bad", ["202413", "2024", "2024061", "20240230"])
+def test_impossible_periods(bad: str) -> None:
+    body = f"<StartDate>{bad}</StartDate>"
+    with pytest.raises(InvalidValue) as caught:
+        parse_request(document(history(body)), "YZKsiquc01req_1.xml")
+    assert caught.value.element == "StartDate"
 
 
 def test_end_before_start() -> None:
@@ -259,7 +305,7 @@ def test_personal_values_are_not_repeated_in_messages() -> None:
 
 def test_unknown_code_in_history_request() -> None:
     with pytest.raises(InvalidValue) as caught:
-        parse_request(document(history("<FileCategory>3</FileCategory>")), "YZKsiquc01req_1.xml")
+        parse_request(document(history("<FileCategory>5</FileCategory>")), "YZKsiquc01req_1.xml")
     assert caught.value.element == "FileCategory"
 
 

@@ -26,10 +26,15 @@ from onshi.oqs.messages.errors import (
     WrongRoot,
 )
 from onshi.oqs.messages.names import (
+    BULK_DOWNLOADS,
+    BULK_UPLOADS,
+    FACE_FILE_PATTERN,
+    BulkFlow,
     MessageKind,
     error_name,
     face_file_name,
     kind_of_request,
+    pdf_response_name,
     response_name,
 )
 from onshi.oqs.messages.reading import read_message
@@ -43,16 +48,29 @@ from onshi.oqs.messages.requests import (
     SearchInfo,
     parse_request,
 )
-from onshi.oqs.messages.results import render_error, render_face_result, render_result
+from onshi.oqs.messages.results import (
+    RESULT_CODE_OK,
+    RESULT_CODE_REFUSED,
+    render_error,
+    render_face_result,
+    render_refusal,
+    render_result,
+)
 from onshi.oqs.messages.safety import MAX_BYTES, MAX_DEPTH, MAX_ELEMENTS
 from onshi.oqs.messages.schemas import schema_for
 
 __all__ = [
+    "BULK_DOWNLOADS",
+    "BULK_UPLOADS",
+    "FACE_FILE_PATTERN",
     "MAX_BULK_RECORDS",
     "MAX_BYTES",
     "MAX_DEPTH",
     "MAX_ELEMENTS",
+    "RESULT_CODE_OK",
+    "RESULT_CODE_REFUSED",
     "BulkDownloadRequest",
+    "BulkFlow",
     "BulkUploadRequest",
     "EligibilityRequest",
     "Encoding",
@@ -78,9 +96,11 @@ __all__ = [
     "face_file_name",
     "kind_of_request",
     "parse_request",
+    "pdf_response_name",
     "read_message",
     "render_error",
     "render_face_result",
+    "render_refusal",
     "render_result",
     "response_name",
     "schema_for",

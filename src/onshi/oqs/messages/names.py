@@ -17,6 +17,35 @@ class MessageKind(StrEnum):
     BULK_DOWNLOAD = "OQSmuquc02"  # 一括照会 result download by ReceptionNumber
     DRUG = "YZKsiquc01"  # 薬剤情報
     CHECKUP = "TKKsiquc01"  # 特定健診情報
+    ONLINE_CARE_UPLOAD = "OQSmuonq01"  # オンライン診療等の一括照会 upload
+    ONLINE_CARE_DOWNLOAD = "OQSmuonq02"
+    HOME_VISIT_UPLOAD = "OQSmuhvq01"  # 訪問診療等の一括照会 upload
+    HOME_VISIT_DOWNLOAD = "OQSmuhvq02"
+    MEDICAL_AID_UPLOAD = "OQSmutic01"  # 医療扶助の一括照会 upload
+    MEDICAL_AID_DOWNLOAD = "OQSmutic02"
+
+
+class BulkFlow(StrEnum):
+    """Which bulk flow a bulk upload or download belongs to (the central API's ``flow``)."""
+
+    ELIGIBILITY = "eligibility"  # OQSmuquc01/02
+    ONLINE_CARE = "online-care"  # OQSmuonq01/02
+    HOME_VISIT = "home-visit"  # OQSmuhvq01/02
+    MEDICAL_AID = "medical-aid"  # OQSmutic01/02
+
+
+BULK_UPLOADS: dict[MessageKind, BulkFlow] = {
+    MessageKind.BULK_UPLOAD: BulkFlow.ELIGIBILITY,
+    MessageKind.ONLINE_CARE_UPLOAD: BulkFlow.ONLINE_CARE,
+    MessageKind.HOME_VISIT_UPLOAD: BulkFlow.HOME_VISIT,
+    MessageKind.MEDICAL_AID_UPLOAD: BulkFlow.MEDICAL_AID,
+}
+BULK_DOWNLOADS: dict[MessageKind, BulkFlow] = {
+    MessageKind.BULK_DOWNLOAD: BulkFlow.ELIGIBILITY,
+    MessageKind.ONLINE_CARE_DOWNLOAD: BulkFlow.ONLINE_CARE,
+    MessageKind.HOME_VISIT_DOWNLOAD: BulkFlow.HOME_VISIT,
+    MessageKind.MEDICAL_AID_DOWNLOAD: BulkFlow.MEDICAL_AID,
+}
 
 
 # The client's own part of the name: letters, digits, '_', '-', '.'; never a path.
@@ -49,6 +78,11 @@ def response_name(request_filename: str) -> str:
     return f"{kind.value}res_{ident}.xml"
 
 
+def pdf_response_name(request_filename: str) -> str:
+    """``YZKsiquc01req_X.xml`` → ``YZKsiquc01res_X.pdf`` (FileCategory 1 or 3: a PDF in OQS/res)."""
+    return response_name(request_filename).removesuffix(".xml") + ".pdf"
+
+
 def error_name(request_filename: str) -> str:
     """``OQSsiquc01req_X.xml`` → ``OQSsiquc01req_X.err`` (the request's name, extension ``.err``).
 
@@ -63,13 +97,18 @@ def error_name(request_filename: str) -> str:
     return f"{stem}.err"
 
 
-def face_file_name(when: dt.datetime, unique: str) -> str:
-    """The face-reader result in OQS/face: ``OQSsiquc01res_face_<yyyyMMddHHmmss>_<unique>.xml``.
+# What clients match face files with: the confirmation time is the last part of the name.
+FACE_FILE_PATTERN = re.compile(r"\AOQSsiquc01res_face_.+_(\d{14})\.xml\Z")
 
-    ``when`` is the confirmation time (JST wall clock); ``unique`` (letters, digits, '_', '-')
-    keeps two confirmations in the same second apart. The real terminal's exact pattern is not
-    public; clients select face files by the ``OQSsiquc01res_face`` prefix.
+
+def face_file_name(when: dt.datetime, unique: str) -> str:
+    r"""The face-reader result in OQS/face: ``OQSsiquc01res_face_<unique>_<yyyyMMddHHmmss>.xml``.
+
+    ``when`` is the confirmation time (JST wall clock) and comes LAST: public clients find face
+    files with ``\AOQSsiquc01res_face_.+_(\d{14})\.xml\z`` and read the time from it, and skip
+    any other name. ``unique`` (letters, digits, '-'; no '_', so the time stays the last part)
+    keeps two confirmations in the same second apart.
     """
-    if not _UNIQUE.fullmatch(unique):
-        raise UnknownMessage(f"face file unique part must be 1–64 of [0-9A-Za-z_-], got {unique!r}")
-    return f"{MessageKind.ELIGIBILITY.value}res_face_{when.strftime('%Y%m%d%H%M%S')}_{unique}.xml"
+    if not _UNIQUE.fullmatch(unique) or "_" in unique:
+        raise UnknownMessage(f"face file unique part must be 1–64 of [0-9A-Za-z-], got {unique!r}")
+    return f"{MessageKind.ELIGIBILITY.value}res_face_{unique}_{when.strftime('%Y%m%d%H%M%S')}.xml"

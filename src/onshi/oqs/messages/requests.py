@@ -18,14 +18,24 @@ from onshi.oqs import identifiers as ids
 from onshi.oqs.codes import ConsentFlag
 from onshi.oqs.messages.encoding import Encoding
 from onshi.oqs.messages.errors import InvalidValue, SchemaViolation, TooManyRecords, Unsupported
-from onshi.oqs.messages.names import MessageKind, kind_of_request
+from onshi.oqs.messages.names import (
+    BULK_DOWNLOADS,
+    BULK_UPLOADS,
+    BulkFlow,
+    MessageKind,
+    kind_of_request,
+)
 from onshi.oqs.messages.safety import parse
 from onshi.oqs.messages.schemas import PERSONAL_ELEMENTS, validate
 
 MAX_BULK_RECORDS = 10_000  # the real maximum is not public
 
+# FileCategory of drug and checkup requests: odd = PDF, even = XML; 3 and 4 add 診療情報
+# (diagnoses and operations) to drug information.
 FILE_CATEGORY_PDF = "1"
 FILE_CATEGORY_XML = "2"
+FILE_CATEGORY_PDF_WITH_TREATMENTS = "3"
+FILE_CATEGORY_XML_WITH_TREATMENTS = "4"
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,8 +73,11 @@ class BulkUploadRequest:
     ArbitraryFileIdentifier: str | None
     records: tuple[SearchInfo, ...]
     encoding: Encoding = Encoding.UTF8
+    kind: MessageKind = MessageKind.BULK_UPLOAD  # or OQSmuonq01, OQSmuhvq01, OQSmutic01
 
-    kind = MessageKind.BULK_UPLOAD
+    @property
+    def flow(self) -> BulkFlow:
+        return BULK_UPLOADS[self.kind]
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,8 +88,11 @@ class BulkDownloadRequest:
     ReceptionNumber: str
     encoding: Encoding = Encoding.UTF8
     ArbitraryFileIdentifier: str | None = None
+    kind: MessageKind = MessageKind.BULK_DOWNLOAD  # or OQSmuonq02, OQSmuhvq02, OQSmutic02
 
-    kind = MessageKind.BULK_DOWNLOAD
+    @property
+    def flow(self) -> BulkFlow:
+        return BULK_DOWNLOADS[self.kind]
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +101,8 @@ class HistoryRequest:
 
     The request's own element names differ (InsuranceCardSymbol, InsuredPersonIdentificationNumber,
     BranchNumber); the fields use the eligibility request's names for the same things.
+    StartDate and EndDate may be months (``YYYYMM``, as OQSDrug2 writes them): a start month
+    means its first day, an end month its last; ``00000000`` or nothing means unbounded.
     """
 
     kind: MessageKind
@@ -100,6 +118,19 @@ class HistoryRequest:
     FileCategory: str = FILE_CATEGORY_XML
     PrDiInfClassification: str | None = None
     MedicalTreatmentFlag: str | None = None
+
+    @property
+    def pdf(self) -> bool:
+        """FileCategory 1 or 3: the client waits for ``<res name>.pdf``."""
+        return self.FileCategory in (FILE_CATEGORY_PDF, FILE_CATEGORY_PDF_WITH_TREATMENTS)
+
+    @property
+    def with_treatments(self) -> bool:
+        """FileCategory 3 or 4: drug information with 診療情報 (diagnoses and operations)."""
+        return self.FileCategory in (
+            FILE_CATEGORY_PDF_WITH_TREATMENTS,
+            FILE_CATEGORY_XML_WITH_TREATMENTS,
+        )
 
 
 Request = EligibilityRequest | BulkUploadRequest | BulkDownloadRequest | HistoryRequest
@@ -117,7 +148,7 @@ def parse_request(data: bytes, filename: str) -> Request:
     root, encoding = parse(data)
     header = root.find("MessageHeader")
     body = root.find("MessageBody")
-    if kind is MessageKind.BULK_UPLOAD and body is not None:
+    if kind in BULK_UPLOADS and body is not None:
         count = sum(1 for child in body if child.tag == "QualificationConfirmSearchInfo")
         if count > MAX_BULK_RECORDS:
             raise TooManyRecords(
@@ -137,7 +168,7 @@ def parse_request(data: bytes, filename: str) -> Request:
             search=_search_info(search, bulk=False),
             encoding=encoding,
         )
-    if kind is MessageKind.BULK_UPLOAD:
+    if kind in BULK_UPLOADS:
         return BulkUploadRequest(
             QualificationConfirmationDate=_date(header, "QualificationConfirmationDate"),
             MedicalInstitutionCode=_facility(header),
@@ -146,13 +177,15 @@ def parse_request(data: bytes, filename: str) -> Request:
                 _search_info(e, bulk=True) for e in body.iterfind("QualificationConfirmSearchInfo")
             ),
             encoding=encoding,
+            kind=kind,
         )
-    if kind is MessageKind.BULK_DOWNLOAD:
+    if kind in BULK_DOWNLOADS:
         return BulkDownloadRequest(
             MedicalInstitutionCode=_facility(header),
             ReceptionNumber=_text(body, "ReceptionNumber"),
             encoding=encoding,
             ArbitraryFileIdentifier=_optional(header, "ArbitraryFileIdentifier"),
+            kind=kind,
         )
     return _history(kind, header, body, encoding)
 
@@ -161,12 +194,13 @@ def _history(
     kind: MessageKind, header: ET.Element, body: ET.Element, encoding: Encoding
 ) -> HistoryRequest:
     category = _optional(body, "FileCategory") or FILE_CATEGORY_XML
-    if category == FILE_CATEGORY_PDF:
+    if kind is MessageKind.CHECKUP and category not in (FILE_CATEGORY_PDF, FILE_CATEGORY_XML):
         raise Unsupported(
-            "FileCategory 1 (PDF) is not offered by onshi: ask for FileCategory 2 (XML) instead"
+            f"FileCategory {category} (診療情報) exists for drug information only: a checkup "
+            "request asks for FileCategory 1 (PDF) or 2 (XML)"
         )
     start = _optional_date(body, "StartDate")
-    end = _optional_date(body, "EndDate")
+    end = _optional_date(body, "EndDate", month_end=True)
     if start and end and end < start:
         raise InvalidValue("EndDate", f"{end:%Y%m%d} is before StartDate {start:%Y%m%d}")
     return HistoryRequest(
@@ -241,11 +275,18 @@ def _date(parent: ET.Element, name: str) -> dt.date:
     return _checked(parent, name, lambda raw: ids.oqs_date(raw, name))
 
 
-def _optional_date(parent: ET.Element, name: str) -> dt.date | None:
+def _optional_date(parent: ET.Element, name: str, *, month_end: bool = False) -> dt.date | None:
+    """YYYYMMDD, or YYYYMM (OQSDrug2 asks by month): its first day, or its last if ``month_end``."""
     value = _optional(parent, name)
     # OQSDrug2-style clients write 00000000 for "no date".
     if value is None or value == "00000000":
         return None
+    if len(value) == 6:
+        first = _checked(parent, name, lambda raw: ids.oqs_date(raw.strip() + "01", name))
+        if not month_end:
+            return first
+        following = (first.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+        return following - dt.timedelta(days=1)
     return _date(parent, name)
 
 

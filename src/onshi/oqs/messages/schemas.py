@@ -41,6 +41,12 @@ SCHEMA_NAMES = frozenset(
         "YZKsiquc01res",
         "TKKsiquc01req",
         "TKKsiquc01res",
+        *(
+            f"{flow}{n}{way}"
+            for flow in ("OQSmuonq", "OQSmuhvq", "OQSmutic")
+            for n in ("01", "02")
+            for way in ("req", "res")
+        ),
         "face",
         "err",
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from onshi.oqs.messages.names import MessageKind
+from onshi.oqs.messages.names import BULK_DOWNLOADS, BULK_UPLOADS, MessageKind
 
 Shapes = Mapping[str, tuple[str, ...]]
 
@@ -47,6 +47,8 @@ RESULT_OF_QUALIFICATION_CONFIRMATION = (
     "PreschoolClassification",
     "ReasonOfLoss",
     "InsurerName",
+    "QualificationDate",
+    "DisqualificationDate",
     "ElderlyRecipientCertificateInfo",
     "LimitApplicationCertificateRelatedConsFlg",
     "LimitApplicationCertificateRelatedConsTime",
@@ -67,6 +69,19 @@ RESULT_OF_QUALIFICATION_CONFIRMATION = (
     "OperationInfoConsTime",
     "OperationInfoAvailableTime",
 )
+
+# Who dispensed and who prescribed, per MeTrMonthInf block (薬剤情報の調剤・処方機関).
+DISPENSING_INSTITUTION = (
+    "DiOrg",
+    "MeTrDiHCd",
+    "PrlsHCd",
+    "MeTrDiHNm",
+    "PrlsHNm",
+    "PrIsOrg",
+    "InOut",
+)
+# One line of 診療情報 (FileCategory 3/4), under DiDateInf/MeTrInfs/MeTrInf.
+TREATMENT = ("SinInfN", "SinInfCd", "MeTrIdCl", "Qua1", "Times", "Unit")
 
 COMMON: dict[str, tuple[str, ...]] = {
     "QualificationConfirmSearchInfo": SEARCH_INFO,
@@ -105,11 +120,13 @@ COMMON: dict[str, tuple[str, ...]] = {
     ),
     # drug information
     "QuaInf": ("Name", "KanaName", "Birth", "AdmGendCode"),
-    "MeTrMonthInf": ("MeTrMonth", "DiDateInfs"),
+    "MeTrMonthInf": ("MeTrMonth", *DISPENSING_INSTITUTION, "DiDateInfs"),
     "DiDateInfs": ("DiDateInf",),
-    "DiDateInf": ("DiDate", "PrDate", "DrugInfs"),
+    "DiDateInf": ("DiDate", "PrDate", "DrugInfs", "MeTrInfs"),
     "DrugInfs": ("DrugInf",),
     "DrugInf": ("DrugC", "DrugN", "IngreN", "Qua1", "Unit", "UsageN", "Times"),
+    "MeTrInfs": ("MeTrInf",),
+    "MeTrInf": TREATMENT,
     # specific health checkups
     "QualificationsInfo": ("Name", "KanasName", "Birthday", "AdministrativeGenderCode"),
     "SpecificHealthCheckupInfo": ("EffectiveTime", "HealthCheckupResultAndQuestionInfos"),
@@ -135,6 +152,7 @@ REPEATED = frozenset(
         ("MessageBody", "MeTrMonthInf"),
         ("DiDateInfs", "DiDateInf"),
         ("DrugInfs", "DrugInf"),
+        ("MeTrInfs", "MeTrInf"),
         ("MessageBody", "SpecificHealthCheckupInfo"),
         ("HealthCheckupResultAndQuestionInfos", "HealthCheckupResultAndQuestionInfo"),
     }
@@ -176,6 +194,7 @@ RESULT_SHAPES: dict[MessageKind, Shapes] = {
     },
     MessageKind.BULK_UPLOAD: {
         **COMMON,
+        # a refused upload: SegmentOfResult 9 and ErrorCode in the header, status 2 in the body
         "MessageHeader": (
             "ProcessExecutionTime",
             "QualificationConfirmationDate",
@@ -216,14 +235,23 @@ RESULT_SHAPES: dict[MessageKind, Shapes] = {
     MessageKind.DRUG: {
         **COMMON,
         "MessageHeader": (*_HISTORY_HEADER, "QuaInf"),
-        "MessageBody": ("ResultCode", "StartDate", "EndDate", "MeTrMonthInf"),
+        "MessageBody": ("ResultCode", "MessageContents", "StartDate", "EndDate", "MeTrMonthInf"),
     },
     MessageKind.CHECKUP: {
         **COMMON,
         "MessageHeader": (*_HISTORY_HEADER, "QualificationsInfo"),
-        "MessageBody": ("ResultCode", "StartDate", "EndDate", "SpecificHealthCheckupInfo"),
+        "MessageBody": (
+            "ResultCode",
+            "MessageContents",
+            "StartDate",
+            "EndDate",
+            "SpecificHealthCheckupInfo",
+        ),
     },
 }
+# The other bulk flows write the same messages as OQSmuquc01/02.
+RESULT_SHAPES.update({kind: RESULT_SHAPES[MessageKind.BULK_UPLOAD] for kind in BULK_UPLOADS})
+RESULT_SHAPES.update({kind: RESULT_SHAPES[MessageKind.BULK_DOWNLOAD] for kind in BULK_DOWNLOADS})
 
 ERROR_SHAPES: Shapes = {
     "MessageHeader": (
