@@ -201,8 +201,10 @@ def _list(value: object) -> list[Mapping[str, Any]]:
 def _parts(answer: Mapping[str, Any]) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
     if not isinstance(answer, Mapping):
         raise AnswerInvalid("an answer is a mapping {'MessageHeader': …, 'MessageBody': …}")
-    header = answer.get("MessageHeader") or {}
-    body = answer.get("MessageBody") or {}
+    header = answer.get("MessageHeader")
+    body = answer.get("MessageBody")
+    header = {} if header is None else header
+    body = {} if body is None else body
     if not isinstance(header, Mapping) or not isinstance(body, Mapping):
         raise AnswerInvalid("MessageHeader and MessageBody must be groups of elements")
     return header, body
