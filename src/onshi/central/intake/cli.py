@@ -87,6 +87,8 @@ def _linked(kind: str, doc: str) -> None:
 
 _linked("drug", "Drug dispensing history (薬剤情報), JSON Lines.")
 _linked("checkup", "Specific health checkup results (特定健診), JSON Lines.")
+_linked("diagnosis", "診療情報 (treatments behind the diagnosis consent), JSON Lines.")
+_linked("operation", "手術情報 (operations, behind their own consent), JSON Lines.")
 _linked("limit", "Limit application certificates (限度額適用認定証), JSON Lines.")
 _linked("specific-disease", "Specific disease certificates (特定疾病療養受療証), JSON Lines.")
 _linked("cards", "My Number card links by certificate issuer/serial/digest, JSON Lines.")

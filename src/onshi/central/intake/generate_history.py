@@ -1,6 +1,8 @@
-"""Drug history (薬剤情報), checkups (特定健診) and certificates for a synthetic population.
+"""Drug history (薬剤情報), 診療情報, checkups (特定健診) and certificates for a synthetic population.
 
 Written as JSON Lines at speed: the constant parts of each line are serialised once and spliced.
+Institutions and treatments are drawn from a second generator derived from the first without
+consuming it, so adding them changed no other draw of a seed (same persons, same drugs).
 """
 
 from __future__ import annotations
@@ -168,6 +170,54 @@ URINE_GLUCOSE = {
 }
 URINE_GLUCOSE_VALUES = (("1", "－"), ("2", "±"), ("3", "＋"))
 
+# Synthetic prescribing clinics (point table 1) and pharmacies (4): codes in no real prefecture
+# block would do too, but these keep the shape (2 digits, point table, 7 digits) clients check.
+CLINICS = (
+    ("1319900011", "オンシ内科クリニック"),
+    ("1319900029", "しんりょう整形外科"),
+    ("1319900037", "みらい小児科医院"),
+    ("1319900045", "あおば総合病院"),
+)
+PHARMACIES = (
+    ("1349900016", "オンシ調剤薬局"),
+    ("1349900024", "さくら薬局駅前店"),
+)
+# 診療情報 lines: (category, SinInfN, SinInfCd, MeTrIdCl 診療識別, Qua1, Times, Unit)
+TREATMENTS = (
+    (
+        "diagnosis",
+        "ＣＴ撮影（６４列以上のマルチスライス型の機器）",
+        "170033410",
+        "70",
+        "1",
+        "1",
+        "回",
+    ),
+    ("diagnosis", "単純撮影（イ）の写真診断", "170000410", "70", "1", "1", "回"),
+    ("diagnosis", "超音波検査（断層撮影法）（胸腹部）", "160072510", "60", "1", "1", "回"),
+    ("diagnosis", "特定疾患療養管理料（診療所）", "113001810", "13", "1", "1", "回"),
+    ("diagnosis", "在宅自己注射指導管理料（月２８回以下）", "114001110", "14", "1", "1", "回"),
+    (
+        "operation",
+        "内視鏡的大腸ポリープ・粘膜切除術（長径２ｃｍ未満）",
+        "150285010",
+        "50",
+        "1",
+        "1",
+        "回",
+    ),
+    ("operation", "白内障手術（眼内レンズを挿入）（その他）", "150263410", "50", "1", "1", "回"),
+    (
+        "operation",
+        "皮膚、皮下腫瘍摘出術（露出部）（長径２ｃｍ未満）",
+        "150003110",
+        "50",
+        "1",
+        "1",
+        "回",
+    ),
+)
+
 
 class HistoryWriter:
     """Writes one person's history lines into the open files, drawing from the population's RNG."""
@@ -176,6 +226,8 @@ class HistoryWriter:
         self.rng = rng
         self.as_of = as_of
         self.counts = counts
+        # Reading the state consumes nothing: same seed, same places, other draws unchanged.
+        self.places = random.Random(repr(rng.getstate()[1][:8]))  # noqa: S311 - reproducible
 
     def _key(self, row: Row) -> dict[str, str]:
         return {
@@ -192,6 +244,51 @@ class HistoryWriter:
         )
         return self.as_of - dt.timedelta(days=days)
 
+    def _institution(self, clinic: tuple[str, str]) -> dict[str, str]:
+        """Dispensed in house (DiOrg 1, InOut 1) or by a pharmacy (DiOrg 2, InOut 2)."""
+        if self.places.random() < 0.25:
+            return {
+                "DiOrg": "1",
+                "MeTrDiHCd": clinic[0],
+                "MeTrDiHNm": clinic[1],
+                "PrlsHCd": clinic[0],
+                "PrlsHNm": clinic[1],
+                "InOut": "1",
+            }
+        pharmacy = self.places.choice(PHARMACIES)
+        return {
+            "DiOrg": "2",
+            "MeTrDiHCd": pharmacy[0],
+            "MeTrDiHNm": pharmacy[1],
+            "PrlsHCd": clinic[0],
+            "PrlsHNm": clinic[1],
+            "InOut": "2",
+        }
+
+    def _treatments(
+        self, key: str, clinic: tuple[str, str], day: dt.date, files: dict[str, IO[str]]
+    ) -> None:
+        """Now and then a visit also has a treatment (診療情報), rarely an operation."""
+        places = self.places
+        if places.random() >= 0.3:
+            return
+        category, name, code, kind, quantity, times, unit = places.choice(
+            TREATMENTS if places.random() < 0.2 else TREATMENTS[:5]
+        )
+        record = {
+            "DiDate": yyyymmdd(day),
+            "MeTrDiHCd": clinic[0],
+            "MeTrDiHNm": clinic[1],
+            "SinInfN": name,
+            "SinInfCd": code,
+            "MeTrIdCl": kind,
+            "Qua1": quantity,
+            "Times": times,
+            "Unit": unit,
+        }
+        files[category].write(f"{{{key}, {fragment(record)}}}\n")
+        setattr(self.counts, category, getattr(self.counts, category) + 1)
+
     def write(self, row: Row, files: dict[str, IO[str]]) -> None:
         rng, counts = self.rng, self.counts
         person = row.person
@@ -200,10 +297,14 @@ class HistoryWriter:
             for _ in range(rng.randint(1, 5)):
                 day = self._days_ago(3 * 365, 5 * 365, 0.1)
                 prescribed = day - dt.timedelta(days=rng.choice((0, 0, 0, 1, 2)))
-                dates = fragment({"DiDate": yyyymmdd(day), "PrDate": yyyymmdd(prescribed)})
+                clinic = self.places.choice(CLINICS)
+                where = self._institution(clinic)
+                dates = fragment({"DiDate": yyyymmdd(day), "PrDate": yyyymmdd(prescribed)} | where)
                 for drug in rng.sample(_drug_fragments(), rng.randint(1, 3)):
                     files["drug"].write(f"{{{key}, {dates}, {drug}}}\n")
                     counts.drug += 1
+                if "diagnosis" in files:
+                    self._treatments(key, clinic, prescribed, files)
         if 40 <= person.age < 75 and rng.random() < 0.4:
             for year in range(rng.randint(1, 3)):
                 day = self._days_ago(365, 7 * 365, 0.1) - dt.timedelta(days=365 * year)
@@ -271,4 +372,4 @@ def _checkup_fragments() -> list[tuple[tuple[float, float, int], str]]:
     ]
 
 
-HISTORY_FILES = ("drug", "checkup", "limit", "specific-disease")
+HISTORY_FILES = ("drug", "checkup", "limit", "specific-disease", "diagnosis", "operation")

@@ -1,4 +1,5 @@
-"""JSON Lines intake of what hangs off a person: drug history (薬剤情報), checkups (特定健診),
+"""JSON Lines intake of what hangs off a person: drug history (薬剤情報), 診療情報 (diagnoses and
+operations), checkups (特定健診),
 limit certificates (限度額適用認定証), specific-disease certificates (特定疾病療養受療証) and
 My Number card links.
 
@@ -50,6 +51,7 @@ class Kind:
     owner: str  # "individual" or "qualification": the id column the rows carry
     fields: tuple[Field, ...]
     ordered: tuple[tuple[str, str], ...] = ()  # (earlier, later) date pairs
+    constants: tuple[tuple[str, str], ...] = ()  # columns every row of this kind has
 
     @property
     def columns(self) -> tuple[str, ...]:
@@ -89,6 +91,48 @@ def _text(n: int) -> Callable[[str], str]:
     return fields.text(n, personal=False)
 
 
+def _digits(n: int, what: str) -> Callable[[str], str]:
+    def check(raw: str) -> str:
+        value = raw.strip()
+        if len(value) > n or not (value.isascii() and value.isdigit()):
+            raise FieldInvalid(f"must be {what} ({n} digits at most)")
+        return value
+
+    return check
+
+
+def _one_of(allowed: str, what: str) -> Callable[[str], str]:
+    def check(raw: str) -> str:
+        value = raw.strip()
+        if value not in allowed.split():
+            raise FieldInvalid(f"must be {what}")
+        return value
+
+    return check
+
+
+# The institutions of a drug line (調剤・処方機関), as OQSDrug2 reads them on MeTrMonthInf.
+INSTITUTION_FIELDS = (
+    Field("DiOrg", _one_of("1 2", "1 (医療機関) or 2 (薬局)")),
+    Field("MeTrDiHCd", _digits(10, "a medical institution code")),
+    Field("MeTrDiHNm", _text(200)),
+    Field("PrlsHCd", _digits(10, "a medical institution code")),
+    Field("PrlsHNm", _text(200)),
+    Field("InOut", _one_of("1 2", "1 (院内) or 2 (院外)")),
+)
+TREATMENT_FIELDS = (
+    Field("DiDate", fields.date, True),
+    Field("MeTrDiHCd", _digits(10, "a medical institution code")),
+    Field("MeTrDiHNm", _text(200)),
+    Field("SinInfN", _text(200), True),
+    Field("SinInfCd", _text(20)),
+    Field("MeTrIdCl", _digits(2, "a 診療識別 code")),
+    Field("Qua1", _text(20)),
+    Field("Times", _text(20)),
+    Field("Unit", _text(20)),
+)
+
+
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
@@ -106,8 +150,23 @@ KINDS: dict[str, Kind] = {
                 Field("Unit", _text(20)),
                 Field("UsageN", _text(200)),
                 Field("Times", _text(20)),
+                *INSTITUTION_FIELDS,
             ),
             (("PrDate", "DiDate"),),
+        ),
+        Kind(
+            "diagnosis",
+            "medical_treatment",
+            "individual",
+            TREATMENT_FIELDS,
+            constants=(("category", "diagnosis"),),
+        ),
+        Kind(
+            "operation",
+            "medical_treatment",
+            "individual",
+            TREATMENT_FIELDS,
+            constants=(("category", "operation"),),
         ),
         Kind(
             "checkup",

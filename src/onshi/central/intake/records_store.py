@@ -72,7 +72,8 @@ class LinkedStore:
         if kind.name == "cards":
             self.columns: tuple[str, ...] = (*kind.columns, "individual_id", "linked_at")
         else:
-            self.columns = (owner, *kind.columns, "content_digest")
+            constants = tuple(name for name, _ in kind.constants)
+            self.columns = (owner, *constants, *kind.columns, "content_digest")
         self.counts = ImportCounts()
 
     def write(self, chunk: Sequence[LinkedRecord], problems: list[RowProblem]) -> None:
@@ -93,7 +94,9 @@ class LinkedStore:
                 text = "\x1f".join(
                     [self.kind.name, str(owner), *("" if v is None else str(v) for v in r.values)]
                 )
-                rows.append((owner, *r.values, hashlib.sha256(text.encode()).hexdigest()))
+                constants = tuple(value for _, value in self.kind.constants)
+                digest = hashlib.sha256(text.encode()).hexdigest()
+                rows.append((owner, *constants, *r.values, digest))
         if self.kind.name == "cards":
             self._refuse_relinks(chunk, rows, problems)
         if problems:

@@ -25,6 +25,8 @@ class GeneratedCounts:
     moved: int = 0
     drug: int = 0
     checkup: int = 0
+    diagnosis: int = 0
+    operation: int = 0
     limit: int = 0
     specific_disease: int = 0
 

@@ -155,6 +155,38 @@ class DrugDispensing(Base):
     Unit: Mapped[str | None] = mapped_column(String(20))
     UsageN: Mapped[str | None] = mapped_column(String(200))
     Times: Mapped[str | None] = mapped_column(String(20))
+    # Who dispensed (MeTrDiHCd/MeTrDiHNm) and who prescribed (PrlsHCd/PrlsHNm); DiOrg 1 医療機関,
+    # 2 薬局; InOut 1 院内, 2 院外 (onshi's codes: the official lists are not public).
+    DiOrg: Mapped[str | None] = mapped_column(String(1))
+    MeTrDiHCd: Mapped[str | None] = mapped_column(String(10))
+    MeTrDiHNm: Mapped[str | None] = mapped_column(String(200))
+    PrlsHCd: Mapped[str | None] = mapped_column(String(10))
+    PrlsHNm: Mapped[str | None] = mapped_column(String(200))
+    InOut: Mapped[str | None] = mapped_column(String(1))
+    content_digest: Mapped[str] = mapped_column(String(64), unique=True)
+
+
+class MedicalTreatment(Base):
+    """One line of 診療情報 from claims: a diagnosis-side treatment or an operation (手術).
+
+    ``category`` is the consent it needs: "diagnosis" (DiagnosisInfoConsFlg) or "operation"
+    (OperationInfoConsFlg). Served with drug information when FileCategory is 3 or 4.
+    """
+
+    __tablename__ = "medical_treatment"
+    __table_args__ = (Index("ix_medical_treatment_individual_date", "individual_id", "DiDate"),)
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    individual_id: Mapped[int] = mapped_column(ForeignKey("individual.id"))
+    category: Mapped[str] = mapped_column(String(16))
+    DiDate: Mapped[dt.date] = mapped_column(Date)  # 診療日
+    MeTrDiHCd: Mapped[str | None] = mapped_column(String(10))
+    MeTrDiHNm: Mapped[str | None] = mapped_column(String(200))
+    SinInfN: Mapped[str] = mapped_column(String(200))  # 診療行為名
+    SinInfCd: Mapped[str | None] = mapped_column(String(20))  # 診療行為コード
+    MeTrIdCl: Mapped[str | None] = mapped_column(String(2))  # 診療識別 (50 手術, 70 画像診断…)
+    Qua1: Mapped[str | None] = mapped_column(String(20))
+    Times: Mapped[str | None] = mapped_column(String(20))
+    Unit: Mapped[str | None] = mapped_column(String(20))
     content_digest: Mapped[str] = mapped_column(String(64), unique=True)
 
 
@@ -246,6 +278,8 @@ class BulkReception(Base):
     # The client's key for this upload: a resent upload (the client died before it stored our
     # answer) gets the same ReceptionNumber instead of a second reception.
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    # eligibility (OQSmuquc), online-care (OQSmuonq), home-visit (OQSmuhvq), medical-aid (OQSmutic)
+    flow: Mapped[str] = mapped_column(String(16), server_default="eligibility")
 
 
 class BulkRecord(Base):
