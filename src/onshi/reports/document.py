@@ -21,6 +21,7 @@ from reportlab.lib.enums import TA_RIGHT
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.styles import ParagraphStyle
 from reportlab.lib.units import mm
+from reportlab.pdfbase.pdfmetrics import stringWidth
 from reportlab.pdfgen.canvas import Canvas
 from reportlab.platypus import (
     BaseDocTemplate,
@@ -68,6 +69,7 @@ class Styles:
     cell: ParagraphStyle
     cell_small: ParagraphStyle
     cell_right: ParagraphStyle
+    cell_note: ParagraphStyle
     note: ParagraphStyle
 
 
@@ -108,6 +110,7 @@ def _styles(font: str) -> Styles:
         body=style("body", 9),
         cell=style("cell", 8.5),
         cell_right=style("cell_right", 8.5, alignment=TA_RIGHT),
+        cell_note=style("cell_note", 7, textColor=colors.HexColor("#555555")),
         cell_small=style("cell_small", 7.5, textColor=colors.HexColor("#333333")),
         note=style("note", 7.5, textColor=colors.HexColor("#444444")),
     )
@@ -127,6 +130,45 @@ def text(value: object, style: ParagraphStyle) -> Paragraph:
     return Paragraph(escape(value), style)
 
 
+class Lines(Flowable):  # type: ignore[misc]  # reportlab is untyped
+    """Short lines of text in a cell (a name and a smaller note below it), drawn directly.
+
+    Use :func:`lines` to get one: it falls back to a wrapping paragraph when a line is too long.
+    """
+
+    def __init__(self, parts: Sequence[tuple[str, ParagraphStyle]]) -> None:
+        super().__init__()
+        self.parts = list(parts)
+
+    def wrap(self, available_width: float, available_height: float) -> tuple[float, float]:
+        self.width = available_width
+        self.height = sum(style.leading for _, style in self.parts)
+        return self.width, self.height
+
+    def draw(self) -> None:
+        y = self.height
+        for words, style in self.parts:
+            y -= style.leading
+            self.canv.setFont(style.fontName, style.fontSize)
+            self.canv.setFillColor(style.textColor)
+            self.canv.drawString(0, y + (style.leading - style.fontSize) / 2 + 0.5, words)
+
+
+def lines(parts: Sequence[tuple[str, ParagraphStyle]], width: float) -> Flowable:
+    """``parts`` one under another in a cell ``width`` wide (wrapped only if one is too long)."""
+    parts = [(" ".join(w.split()), style) for w, style in parts if w and w.strip()]
+    if all(stringWidth(w, st.fontName, st.fontSize) <= width - 5.5 for w, st in parts):
+        return Lines(parts)
+    return Paragraph(
+        "<br/>".join(
+            f"<font size='{st.fontSize}' color='{st.textColor.hexval()[2:].join(['#', ''])}'>"
+            f"{escape(w)}</font>"
+            for w, st in parts
+        ),
+        parts[0][1],
+    )
+
+
 def table(
     header: Sequence[str],
     rows: Sequence[Sequence[object]],
@@ -138,29 +180,38 @@ def table(
 ) -> Table:
     """A grid table whose header row repeats on every page it splits onto.
 
-    Cells that are strings become wrapped paragraphs (columns in ``right`` aligned right, for
-    numbers); flowables are kept as they are.
+    Text that fits its column is drawn as it is; longer text becomes a paragraph that wraps
+    (Japanese: at any character). Laying out a paragraph costs far more than measuring a
+    string, and most cells (dates, quantities) are short. Columns in ``right`` are aligned
+    right (numbers); flowables are kept as they are.
     """
+    pad = 2.5
 
-    def cell(value: object, style: ParagraphStyle) -> object:
-        return value if isinstance(value, Flowable) else text("" if value is None else value, style)
+    def cell(value: object, column: int, style: ParagraphStyle) -> object:
+        if isinstance(value, Flowable):
+            return value
+        words = "" if value is None else " ".join(str(value).split())
+        if stringWidth(words, style.fontName, style.fontSize) <= widths[column] - 2 * pad - 0.5:
+            return words
+        return text(words, st.cell_right if column in right and style is st.cell else style)
 
-    data = [[cell(h, st.cell_small) for h in header]]
-    data += [
-        [cell(v, st.cell_right if i in right else st.cell) for i, v in enumerate(row)]
-        for row in rows
-    ]
+    data = [[cell(h, i, st.cell_small) for i, h in enumerate(header)]]
+    data += [[cell(v, i, st.cell) for i, v in enumerate(row)] for row in rows]
     t = Table(data, colWidths=list(widths), repeatRows=1, splitByRow=True)
     t.setStyle(
         TableStyle(
             [
+                ("FONT", (0, 0), (-1, -1), st.font, st.cell.fontSize, st.cell.leading),
+                ("FONT", (0, 0), (-1, 0), st.font, st.cell_small.fontSize, st.cell_small.leading),
+                ("TEXTCOLOR", (0, 0), (-1, 0), st.cell_small.textColor),
                 ("GRID", (0, 0), (-1, -1), 0.4, GRID),
                 ("BACKGROUND", (0, 0), (-1, 0), SHADE),
                 ("VALIGN", (0, 0), (-1, -1), "TOP"),
                 ("TOPPADDING", (0, 0), (-1, -1), 1.5),
                 ("BOTTOMPADDING", (0, 0), (-1, -1), 2),
-                ("LEFTPADDING", (0, 0), (-1, -1), 2.5),
-                ("RIGHTPADDING", (0, 0), (-1, -1), 2.5),
+                ("LEFTPADDING", (0, 0), (-1, -1), pad),
+                ("RIGHTPADDING", (0, 0), (-1, -1), pad),
+                *(("ALIGN", (i, 1), (i, -1), "RIGHT") for i in right),
                 *extra,
             ]
         )

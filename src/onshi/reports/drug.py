@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from reportlab.lib.units import mm
-from reportlab.platypus import Flowable, Paragraph
+from reportlab.platypus import Flowable
 
 from onshi.reports import calendar_ja
 from onshi.reports import document as doc
@@ -100,11 +100,7 @@ def story(history: DrugHistory, on: dt.date, st: doc.Styles, show_clinical: bool
 def _drug_row(line: DrugLine, st: doc.Styles) -> list[object]:
     name: object = line.name
     if line.ingredient and line.ingredient != line.name:
-        name = Paragraph(
-            f"{doc.escape(line.name)}<br/><font size='7' color='#555555'>"
-            f"{doc.escape(line.ingredient)}</font>",
-            st.cell,
-        )
+        name = doc.lines([(line.name, st.cell), (line.ingredient, st.cell_note)], DRUG_WIDTHS[1])
     return [
         calendar_ja.short_date(line.dispensed, line.dispensed_text),
         name,
