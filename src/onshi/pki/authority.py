@@ -229,8 +229,12 @@ class CertificateAuthority:
         valid_days: int = 825,
         not_before: datetime | None = None,
         not_after: datetime | None = None,
+        ipsec: bool = False,
     ) -> IssuedCertificate:
-        """A TLS server certificate (serverAuth) for the given DNS names and IP addresses."""
+        """A TLS server certificate (serverAuth) for the given DNS names and IP addresses.
+
+        ``ipsec=True`` adds the ipsecIKE usage, for an IKEv2 gateway (the VPN service's).
+        """
         names: list[x509.GeneralName] = [x509.DNSName(h) for h in hostnames]
         try:
             names += [x509.IPAddress(ipaddress.ip_address(ip)) for ip in ip_addresses]
@@ -244,7 +248,8 @@ class CertificateAuthority:
         return self._issue(
             subject=[x509.NameAttribute(NameOID.COMMON_NAME, common_name)],
             profile=CertificateProfile.SERVER,
-            usages=[ExtendedKeyUsageOID.SERVER_AUTH],
+            usages=[ExtendedKeyUsageOID.SERVER_AUTH]
+            + ([ExtendedKeyUsageOID.IPSEC_IKE] if ipsec else []),
             alt_names=names,
             window=_window(valid_days, not_before, not_after),
         )
@@ -315,8 +320,10 @@ class CertificateAuthority:
         valid_days: int = 825,
         not_before: datetime | None = None,
         not_after: datetime | None = None,
+        organisation: str = "onshi devices",
     ) -> IssuedCertificate:
-        """A VPN device certificate (IPsec/IKEv2 via strongSwan); CN is the device id.
+        """A VPN device certificate (IPsec/IKEv2 via strongSwan); CN is the device id, O the
+        ``organisation`` holding the device.
 
         Call it twice for the two certificates a device holds (current and next): each gets
         its own key and serial, the subject is the same.
@@ -327,7 +334,7 @@ class CertificateAuthority:
             )
         return self._issue(
             subject=[
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "onshi devices"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, organisation),
                 x509.NameAttribute(NameOID.COMMON_NAME, device_id),
             ],
             profile=CertificateProfile.DEVICE,

@@ -17,6 +17,43 @@ class VpnSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8790, ge=0, le=65535)  # the portal
 
+    # -- control plane: passwords (IDs and operators) --------------------------------------
+    password_min_length: int = Field(default=10, ge=8, le=64)
+    password_max_length: int = Field(default=64, ge=16, le=256)
+    # Consecutive failures that lock a login, and for how long (portal and operators alike).
+    lockout_threshold: int = Field(default=5, ge=1, le=100)
+    lockout_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # argon2id cost: tuned with bench/bench_vpn_control.py for ≥ 50 logins/s on 2 cores.
+    argon2_time_cost: int = Field(default=2, ge=1, le=10)
+    argon2_memory_kib: int = Field(default=19_456, ge=8_192, le=1_048_576)
+    argon2_parallelism: int = Field(default=1, ge=1, le=8)
+
+    # -- control plane: certificates -------------------------------------------------------
+    device_certificate_days: int = Field(default=397, ge=1, le=3650)
+    gateway_certificate_days: int = Field(default=397, ge=1, le=3650)
+    crl_next_update_days: int = Field(default=7, ge=1, le=90)
+    # PBKDF2 rounds of the PKCS#12 file: the passphrase is random (≈ 100 bits), so rounds add
+    # little; kept moderate so that Windows and Android import quickly.
+    pkcs12_kdf_rounds: int = Field(default=2048, ge=1000, le=1_000_000)
+
     @property
     def ca_dir(self) -> Path:
         return self.data_dir / "ca"
+
+    @property
+    def gateway_dir(self) -> Path:
+        """The gateway host's certificate and key (0600), issued by the service CA."""
+        return self.data_dir / "gateway"
+
+    @property
+    def seal_key_path(self) -> Path:
+        """The AES-256-GCM key that seals EAP secrets (NT hashes) at rest; 0600, not in the database."""
+        return self.data_dir / "secrets" / "seal.key"
+
+    @property
+    def crl_pem_path(self) -> Path:
+        return self.data_dir / "crl" / "crl.pem"
+
+    @property
+    def crl_der_path(self) -> Path:
+        return self.data_dir / "crl" / "crl.der"

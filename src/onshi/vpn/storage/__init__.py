@@ -1,0 +1,1 @@
+"""Storage of the VPN control plane: tables, their Alembic migrations, the repository."""

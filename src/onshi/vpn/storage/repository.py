@@ -1,0 +1,140 @@
+"""Queries of the VPN control plane: rows in, views out. Every function works in the caller's
+session, so a use case's reads and writes share one transaction."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from onshi.vpn.domain import lifecycle
+from onshi.vpn.errors import UnknownAccount, UnknownApplication, UnknownCertificate
+from onshi.vpn.storage import tables as t
+
+
+def application(session: Session, number: int, *, for_update: bool = False) -> t.Application:
+    query = select(t.Application).where(t.Application.id == number)
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalars(query).first()
+    if row is None:
+        raise UnknownApplication(f"there is no application {lifecycle.application_code(number)}")
+    return row
+
+
+def applications(session: Session, state: str | None = None) -> Sequence[t.Application]:
+    query = select(t.Application).order_by(t.Application.id)
+    if state is not None:
+        query = query.where(t.Application.state == state)
+    return session.scalars(query).all()
+
+
+def account_names(session: Session, application_id: int) -> list[str]:
+    return list(
+        session.scalars(
+            select(t.Account.name)
+            .where(t.Account.application_id == application_id)
+            .order_by(t.Account.number)
+        )
+    )
+
+
+def application_events(session: Session, application_id: int) -> Sequence[t.ApplicationEvent]:
+    return session.scalars(
+        select(t.ApplicationEvent)
+        .where(t.ApplicationEvent.application_id == application_id)
+        .order_by(t.ApplicationEvent.id)
+    ).all()
+
+
+def account(session: Session, name: str, *, for_update: bool = False) -> t.Account:
+    query = select(t.Account).where(t.Account.name == name)
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalars(query).first()
+    if row is None:
+        raise UnknownAccount(f"there is no ID {name!r}")
+    return row
+
+
+def find_account(session: Session, name: str, *, for_update: bool = False) -> t.Account | None:
+    query = select(t.Account).where(t.Account.name == name)
+    if for_update:
+        query = query.with_for_update()
+    return session.scalars(query).first()
+
+
+def accounts_with_applications(
+    session: Session, states: Sequence[str]
+) -> Sequence[tuple[t.Account, t.Application]]:
+    rows = session.execute(
+        select(t.Account, t.Application)
+        .join(t.Application, t.Application.id == t.Account.application_id)
+        .where(t.Application.state.in_(states))
+        .order_by(t.Account.name)
+    ).all()
+    return [(r[0], r[1]) for r in rows]
+
+
+def certificate(session: Session, serial: str, *, for_update: bool = False) -> t.DeviceCertificate:
+    query = select(t.DeviceCertificate).where(t.DeviceCertificate.serial == serial)
+    if for_update:
+        query = query.with_for_update()
+    row = session.scalars(query).first()
+    if row is None:
+        raise UnknownCertificate(f"there is no device certificate with serial {serial}")
+    return row
+
+
+def certificates_of(session: Session, account: str) -> Sequence[t.DeviceCertificate]:
+    return session.scalars(
+        select(t.DeviceCertificate)
+        .where(t.DeviceCertificate.account == account)
+        .order_by(t.DeviceCertificate.issued_at, t.DeviceCertificate.serial)
+    ).all()
+
+
+def valid_certificates(
+    session: Session, now: dt.datetime, account: str | None = None
+) -> Sequence[t.DeviceCertificate]:
+    query = (
+        select(t.DeviceCertificate)
+        .where(t.DeviceCertificate.revoked_at.is_(None))
+        .where(t.DeviceCertificate.not_before <= now)
+        .where(t.DeviceCertificate.not_after > now)
+        .order_by(t.DeviceCertificate.account, t.DeviceCertificate.device)
+    )
+    if account is not None:
+        query = query.where(t.DeviceCertificate.account == account)
+    return session.scalars(query).all()
+
+
+def count_valid_certificates(session: Session, account: str, now: dt.datetime) -> int:
+    return int(
+        session.scalar(
+            select(func.count())
+            .select_from(t.DeviceCertificate)
+            .where(t.DeviceCertificate.account == account)
+            .where(t.DeviceCertificate.revoked_at.is_(None))
+            .where(t.DeviceCertificate.not_before <= now)
+            .where(t.DeviceCertificate.not_after > now)
+        )
+        or 0
+    )
+
+
+def revoked_certificates(session: Session) -> Sequence[tuple[str, dt.datetime]]:
+    rows = session.execute(
+        select(t.DeviceCertificate.serial, t.DeviceCertificate.revoked_at)
+        .where(t.DeviceCertificate.revoked_at.is_not(None))
+        .order_by(t.DeviceCertificate.revoked_at)
+    ).all()
+    return [(r.serial, r.revoked_at) for r in rows]
+
+
+def session_by_gateway_id(session: Session, gateway_session_id: str) -> t.VpnSession | None:
+    return session.scalars(
+        select(t.VpnSession).where(t.VpnSession.gateway_session_id == gateway_session_id)
+    ).first()
