@@ -19,6 +19,7 @@ Rules (the seed is silent on all but the prices; ``docs/vpn/contracts.md`` says 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 from onshi.vpn.domain.calendar import YearMonth, is_month_end
@@ -220,3 +221,34 @@ def invoice_for(
         tax_yen=tax,
         total_yen=subtotal + tax,
     )
+
+
+_REGISTRATION_NUMBER = re.compile(r"T\d{13}")
+
+
+@dataclass(frozen=True)
+class Issuer:
+    """Who issues the invoices (適格請求書発行事業者): shown on every invoice.
+
+    ``registration_number`` is the qualified-invoice registration number (登録番号, ``T`` and 13
+    digits); empty means not configured, and the invoice then says it is not a qualified invoice.
+    """
+
+    name: str
+    registration_number: str = ""
+    address: str = ""
+    contact: str = ""
+    payment_terms: str = ""  # e.g. the bank account for transfers (お振込先)
+
+    def __post_init__(self) -> None:
+        if self.registration_number and not _REGISTRATION_NUMBER.fullmatch(
+            self.registration_number
+        ):
+            raise InvalidInput(
+                f"{self.registration_number!r} is not a qualified-invoice registration number "
+                "(T followed by 13 digits)"
+            )
+
+    @property
+    def qualified(self) -> bool:
+        return bool(self.name and self.registration_number)
