@@ -1,4 +1,8 @@
-"""SIGKILL at any moment loses no request and duplicates no answer."""
+"""SIGKILL at any moment loses no request and duplicates no answer — per arrival.
+
+A fixed request name is sent again whenever its previous answer has been read (and removed),
+as billing software that reuses names does: each arrival is answered exactly once.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,14 @@ from watchdog.observers import Observer
 
 from onshi.central.storage import tables as t
 from tests.stack import CentralStack, terminal_settings
-from tests.terminal.oqs_files import bulk_upload_request, drop, eligibility_request, wait_for
+from tests.terminal.oqs_files import (
+    bulk_upload_request,
+    drop,
+    eligibility_request,
+    read,
+    text,
+    wait_for,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,8 +80,21 @@ def test_killing_the_agent_repeatedly_loses_and_duplicates_nothing(
     observer.start()
     rng = random.Random(20261123)
     expected: list[str] = []
+    fixed = "OQSsiquc01req_fixed.xml"
+    fixed_answer = res / fixed.replace("req", "res")
+    sent_fixed: list[str] = []  # the ArbitraryFileIdentifier of each arrival of the fixed name
+    read_fixed: list[str] = []
     try:
         for round_ in range(6):
+            # The client reads the previous answer of the fixed name and sends the name again.
+            if fixed_answer.exists():
+                read_fixed.append(
+                    str(text(read(fixed_answer), "MessageHeader/ArbitraryFileIdentifier"))
+                )
+                fixed_answer.unlink()
+            if not sent_fixed or len(read_fixed) == len(sent_fixed):
+                sent_fixed.append(f"fixed-{round_}")
+                drop(req, fixed, eligibility_request(identifier=sent_fixed[-1]))
             for i in range(15):
                 name = f"OQSsiquc01req_r{round_}_{i}.xml"
                 drop(req, name, eligibility_request(identifier=f"r{round_}-{i}"))
@@ -86,6 +110,16 @@ def test_killing_the_agent_repeatedly_loses_and_duplicates_nothing(
         try:
             for name in expected:
                 wait_for(res / name, timeout=60)
+            while len(read_fixed) < len(sent_fixed):
+                read_fixed.append(
+                    str(
+                        text(
+                            read(wait_for(fixed_answer, timeout=60)),
+                            "MessageHeader/ArbitraryFileIdentifier",
+                        )
+                    )
+                )
+                fixed_answer.unlink()
         finally:
             process.terminate()
             process.wait(10)
@@ -97,7 +131,9 @@ def test_killing_the_agent_repeatedly_loses_and_duplicates_nothing(
     assert answers == sorted(expected)  # nothing lost, nothing extra, no temporary files left
     assert not list(req.iterdir())
     duplicated = {name: n for name, n in arrivals.count.items() if n != 1}
-    assert duplicated == {}
+    assert duplicated == {fixed_answer.name: len(sent_fixed)}
+    assert len(sent_fixed) >= 3  # the name really was sent again, several times
+    assert read_fixed == sent_fixed  # one answer per arrival, in order
     # A bulk upload resent after a crash reuses its reception at the central service.
     with stack.central.db.sessions() as session:
         receptions = session.scalar(select(func.count()).select_from(t.BulkReception))

@@ -25,7 +25,13 @@ from onshi.central.client import CentralClient, CentralClientError
 from onshi.logs import log_failure
 from onshi.oqs import messages as m
 from onshi.terminal.events import EventBus
-from onshi.terminal.folders import Entry, OqsFolders, RequestUnreadable, safe_name
+from onshi.terminal.folders import (
+    Entry,
+    OqsFolders,
+    RequestUnreadable,
+    being_written,
+    safe_name,
+)
 from onshi.terminal.processor import Answer, RetryLater, process
 from onshi.terminal.settings import TerminalSettings
 from onshi.terminal.state import RequestRow, Stage, StateStore, now
@@ -185,7 +191,7 @@ class Agent:
         if entry.kind == "file":
             if created:
                 return
-            if found and time.time() - entry.mtime_ns / 1e9 < self.settings.settle_seconds:
+            if found and self._maybe_being_written(name, entry):
                 self._settle_later(name, entry)
                 return
         self._record(name, entry)
@@ -228,29 +234,46 @@ class Agent:
             return "OQS_TOO_LARGE"
         return None
 
+    def _maybe_being_written(self, name: str, entry: Entry) -> bool:
+        writing = being_written(self.folders.req / name)
+        if writing is None:  # no lease here: recently changed counts as maybe still written
+            return time.time() - entry.mtime_ns / 1e9 < self.settings.settle_seconds
+        return writing
+
     def _settle_later(self, name: str, entry: Entry) -> None:
         started = time.monotonic()
         with self._register_lock:
             self._settling.setdefault(name, ((entry.size, entry.mtime_ns), started, started))
 
     def _settle(self) -> None:
-        """Claim files found by a scan once their size and mtime stop changing, or at the limit."""
+        """Claim files found by a scan once nobody writes them any more, or at the limit.
+
+        "Nobody writes" is known from a lease where the file system has them, else guessed
+        from size and modification time unchanged for ``settle_seconds``.
+        """
         clock = time.monotonic()
         ready: list[tuple[str, Entry, str | None]] = []
         with self._register_lock:
             for name, (signature, since, first) in list(self._settling.items()):
                 entry = self.folders.look(name)
-                if entry is None:
+                if entry is None or entry.kind != "file":
                     del self._settling[name]
-                elif (entry.size, entry.mtime_ns) != signature:
-                    if clock - first >= self.settings.settle_max_seconds:
-                        del self._settling[name]
-                        ready.append((name, entry, "TERMINAL_STILL_WRITING"))
-                    else:
-                        self._settling[name] = ((entry.size, entry.mtime_ns), clock, first)
-                elif clock - since >= self.settings.settle_seconds:
+                    if entry is not None:
+                        ready.append((name, entry, None))
+                    continue
+                writing = being_written(self.folders.req / name)
+                current = (entry.size, entry.mtime_ns)
+                if current != signature:
+                    self._settling[name] = (current, clock, first)
+                    since = clock
+                if writing is False or (
+                    writing is None and clock - since >= self.settings.settle_seconds
+                ):
                     del self._settling[name]
                     ready.append((name, entry, None))
+                elif clock - first >= self.settings.settle_max_seconds:
+                    del self._settling[name]
+                    ready.append((name, entry, "TERMINAL_STILL_WRITING"))
         for name, entry, refusal in ready:
             self._record(name, entry, refusal)
 

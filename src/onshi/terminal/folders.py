@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import errno
+import fcntl
 import hashlib
 import os
 import shutil
@@ -105,6 +106,28 @@ def read_regular_file(path: Path, max_bytes: int) -> bytes:
     if len(data) > max_bytes:  # grew after fstat
         raise RequestUnreadable("OQS_TOO_LARGE", f"the request has more than {max_bytes} bytes")
     return data
+
+
+def being_written(path: Path) -> bool | None:
+    """Whether some process holds ``path`` open for writing; None where Linux cannot tell.
+
+    A read lease (``F_SETLEASE``) is refused with EAGAIN while the file is open for writing
+    anywhere; file systems without leases (network shares) answer None, and the caller falls
+    back to waiting until size and modification time stop changing.
+    """
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return None
+    try:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+    except OSError as exc:
+        return True if exc.errno in (errno.EAGAIN, errno.EBUSY) else None
+    else:
+        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        return False
+    finally:
+        os.close(fd)
 
 
 class OqsFolders:
