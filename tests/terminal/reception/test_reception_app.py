@@ -199,8 +199,12 @@ def test_reader_confirm_writes_the_face_file(
     assert b"<ReferenceClassification>1</ReferenceClassification>" in written.read_bytes()
     assert fake_client.asked[0]["IdentityMethod"] == "visual"
     assert fake_client.asked[0]["Consents"] == ["drug"]
-    event = fake_agent.events.recent()[-1]
-    assert (event["kind"], event["face_file"]) == ("card", written.name)
+    card_event, reports_event = fake_agent.events.recent()[-2:]
+    assert (card_event["kind"], card_event["face_file"]) == ("card", written.name)
+    # consent to drug information: the screen gets a PDF link for this patient
+    assert reports_event["kind"] == "reports"
+    assert [r["kind"] for r in reports_event["reports"]] == ["drug"]
+    assert summary["reports"] == reports_event["reports"]
 
 
 def test_reader_confirm_refused(

@@ -29,12 +29,19 @@ from sse_starlette import EventSourceResponse
 from onshi.central.client import CentralClientError, CentralRefused, CentralUnavailable
 from onshi.reader import LocalTerminal, ReaderError, TerminalRefused, present_card
 from onshi.reader.card import VirtualCard
+from onshi.reports import ReportError
 from onshi.terminal import face
 from onshi.terminal.reception.forms import FormInvalid, ManualCheck
 from onshi.terminal.reception.messages_ja import (
     contribution_label,
     message_for,
     validity_label,
+)
+from onshi.terminal.reception.reports import (
+    ConfirmedPatients,
+    RecordingAgent,
+    ReportKind,
+    report_pdf,
 )
 
 HERE = Path(__file__).parent
@@ -168,6 +175,8 @@ def _host_of(value: str) -> str:
 def create_reception_app(agent: Any) -> FastAPI:
     app = FastAPI(title="onshi reception", docs_url=None, redoc_url=None, openapi_url=None)
     templates = _templates()
+    patients = ConfirmedPatients()
+    app.state.patients = patients
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.middleware("http")
@@ -255,11 +264,43 @@ def create_reception_app(agent: Any) -> FastAPI:
         except CentralClientError as exc:
             return central_error(exc)
 
+    def with_reports(recorder: RecordingAgent, summary: dict[str, Any]) -> JSONResponse:
+        """The summary plus PDF links the consent allows; the screen's list gets them too."""
+        out = labelled(summary)
+        if recorder.client.answer is not None:
+            links = patients.remember(recorder.client.answer, summary.get("consents", ()))
+            if links:
+                out["reports"] = links
+                agent.events.publish("reports", Name=summary.get("Name"), reports=links)
+        return JSONResponse(out)
+
+    @app.get("/reports/{token}/{kind}.pdf")
+    def patient_report(token: str, kind: ReportKind) -> Response:
+        patient = patients.get(token, kind)
+        if patient is None:
+            return error(404, "REPORT_NOT_FOUND")
+        try:
+            pdf = report_pdf(agent.client, patient, kind)
+        except CentralClientError as exc:
+            return central_error(exc)
+        except ReportError as exc:
+            return error(500, exc.code)
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={
+                # no name in the file name: it shows in download lists and logs
+                "Content-Disposition": f'inline; filename="{kind}-{dt.date.today():%Y%m%d}.pdf"',
+                "Cache-Control": "no-store",
+            },
+        )
+
     @app.post("/api/reader/confirm")
     def reader_confirm(body: ReaderConfirm) -> JSONResponse:
+        recorder = RecordingAgent(agent)
         try:
             summary = face.confirm_card(
-                agent,
+                recorder,
                 certificate_pem=body.certificate,
                 nonce=body.nonce,
                 signature=body.signature,
@@ -270,17 +311,18 @@ def create_reception_app(agent: Any) -> FastAPI:
             return central_error(exc)
         except face.FaceFileFailed as exc:
             return error(500, exc.code)
-        return JSONResponse(labelled(summary))
+        return with_reports(recorder, summary)
 
     @app.post("/api/reader/present")
     def screen_present(body: ScreenPresent) -> JSONResponse:
         known = {c["name"] for c in list_cards(agent)}
         if body.card not in known:  # only a listed file name: never a path from the browser
             return error(404, "CARD_NOT_FOUND")
+        recorder = RecordingAgent(agent)
         try:
             summary = present_card(
                 cards_dir(agent) / body.card,
-                LocalTerminal(agent),
+                LocalTerminal(recorder),
                 method=body.method,
                 pin=body.pin,
                 consents=body.consents,
@@ -293,7 +335,7 @@ def create_reception_app(agent: Any) -> FastAPI:
             return error(409 if exc.code == "CARD_LOCKED" else 400, exc.code, exc.message)
         except face.FaceFileFailed as exc:
             return error(500, exc.code)
-        return JSONResponse(labelled(summary))
+        return with_reports(recorder, summary)
 
     return app
 

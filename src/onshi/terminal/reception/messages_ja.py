@@ -63,6 +63,11 @@ MESSAGES: Mapping[str, str] = {
     "BIRTHDATE_INVALID": "生年月日は「19800401」または「1980-04-01」の形で、正しい日付を入力してください。",
     "DATE_INVALID": "確認日は「20261123」または「2026-11-23」の形で、正しい日付を入力してください。",
     "FORBIDDEN_ORIGIN": "この画面からの操作ではないため受け付けませんでした。",
+    # PDF reports
+    "REPORT_NOT_FOUND": "この帳票のリンクは有効期限が切れています。もう一度カードで確認してください。",
+    "REPORT_FONT_MISSING": "帳票用の日本語フォントがありません。管理者に連絡してください（fonts-ipaexfont-gothic）。",
+    "REPORT_ANSWER_INVALID": "資格確認サービスの応答から帳票を作成できませんでした。管理者に連絡してください。",
+    "REPORT_ERROR": "帳票を作成できませんでした。管理者に連絡してください。",
 }
 
 VALIDITY: Mapping[str, str] = {
