@@ -101,6 +101,9 @@ def test_support_open_text() -> None:
         ("migration-plan", "--go-live", "2027-13", "--format", "json"),
         ("support-open", "--at", "noon", "--format", "json"),
         ("quote", "--ids", "1", "--terminals", "2", "--format", "xml"),
+        ("quote", "--ids", "ten", "--terminals", "2", "--format", "json"),
+        ("quote", "--ids", "1", "--terminals", "2.5"),
+        ("quote", "--ids", "１", "--terminals", "2"),
     ],
 )
 def test_what_is_not_a_date_is_refused_cleanly(args: tuple[str, ...]) -> None:

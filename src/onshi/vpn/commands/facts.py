@@ -58,6 +58,14 @@ def _parse_minute(text: str) -> dt.datetime:
     return value.replace(tzinfo=JST) if value.tzinfo is None else value
 
 
+def _parse_count(text: str, option: str) -> int:
+    """A whole number for ``option``; Click's own message would not carry the error code."""
+    value = text.strip()
+    if not value.lstrip("-").isdigit() or not value.isascii():
+        raise InvalidInput(f"{option} must be a whole number, not {text!r}")
+    return int(value)
+
+
 def opening_date(
     submitted: Annotated[
         str, typer.Option("--submitted", help="the day the application is submitted, YYYY-MM-DD")
@@ -100,15 +108,16 @@ def migration_plan_command(
 
 
 def quote_command(
-    ids: Annotated[int, typer.Option("--ids", help="number of IDs (K ≥ 1)")],
+    ids: Annotated[str, typer.Option("--ids", help="number of IDs (K ≥ 1)", metavar="K")],
     terminals: Annotated[
-        int, typer.Option("--terminals", help="terminals used at once per ID (1–5)")
+        str,
+        typer.Option("--terminals", help="terminals used at once per ID (1–5)", metavar="T"),
     ],
     output: FormatOption = "text",
 ) -> None:
     """Print a quote before tax: extra certificates, initial and monthly fees, yen per terminal."""
     _check_format(output)
-    result = _run(lambda: quote(ids, terminals))
+    result = _run(lambda: quote(_parse_count(ids, "--ids"), _parse_count(terminals, "--terminals")))
     if output == "json":
         _print_json(result.as_dict())
         return
