@@ -121,11 +121,11 @@ def quote_command(
     if output == "json":
         _print_json(result.as_dict())
         return
-    table = Table(
-        title=f"Quote: {result.ids} ID(s) × {result.terminals} terminal(s), yen before tax"
-    )
+    table = Table(title="Quote (yen before tax)")
     table.add_column("item")
     table.add_column("value", justify="right")
+    table.add_row("IDs", str(result.ids))
+    table.add_row("terminals at once per ID", str(result.terminals))
     table.add_row("extra certificates per ID", str(result.extra_certificates_per_id))
     table.add_row("extra certificates in all", str(result.extra_certificates))
     table.add_row("initial fee (once)", f"¥{result.initial_yen:,}")
