@@ -80,6 +80,22 @@ class FakeClient:
         self.asked.append(request)
         return card_answer()
 
+    def drug_information(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._maybe_fail()
+        self.asked.append(request)
+        from tests.reports.answers import AMLODIPINE, PHARMACY, drug_answer
+
+        answer = drug_answer([{"DiDate": "20261105", **AMLODIPINE, **PHARMACY}])
+        answer["MessageBody"]["QualificationsInfo"]["Name"] = "診療　太郎"
+        return answer
+
+    def checkups(self, request: dict[str, Any]) -> dict[str, Any]:
+        self._maybe_fail()
+        self.asked.append(request)
+        from tests.reports.answers import typical_checkups
+
+        return typical_checkups()
+
     def confirm_by_card_number(self, request: dict[str, Any]) -> dict[str, Any]:
         self._maybe_fail()
         self.asked.append(request)

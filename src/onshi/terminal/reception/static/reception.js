@@ -5,7 +5,7 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const seen = new Set();
-  const KIND = { card: "カード確認", answer: "ファイル応答", check: "番号入力", error: "エラー", central: "接続" };
+  const KIND = { card: "カード確認", answer: "ファイル応答", check: "番号入力", error: "エラー", central: "接続", reports: "帳票" };
   const METHOD = { face: "顔認証", visual: "目視確認", pin: "暗証番号" };
   const CONSENT = { drug: "薬剤情報", checkup: "特定健診情報", limit: "限度額適用認定", diagnosis: "診療情報", operation: "手術情報" };
   const STAGE = { pending: "送信待ち（再試行中）", processing: "処理中", answered: "応答受信", staged: "応答書込中", delivered: "応答済み" };
@@ -72,6 +72,21 @@
     return parts.filter(Boolean).join("　");
   }
 
+  // PDF links for a confirmed patient: same-origin paths only, opened in a new tab.
+  function reportLinks(reports) {
+    const span = el("span", null, "reports");
+    for (const r of reports || []) {
+      if (typeof r.url !== "string" || !r.url.startsWith("/reports/")) continue;
+      const a = el("a", r.label || r.kind, "report-link");
+      a.href = r.url;
+      a.target = "_blank";
+      a.rel = "noopener";
+      a.dataset.kind = r.kind;
+      span.append(a);
+    }
+    return span;
+  }
+
   function addEvent(event) {
     if (seen.has(event.id)) return;
     seen.add(event.id);
@@ -81,6 +96,7 @@
     item.append(el("span", (event.at || "").slice(11, 19), "time"));
     item.append(el("span", KIND[event.kind] || event.kind, "tag"));
     item.append(el("span", describe(event), "text"));
+    if (event.kind === "reports") item.append(reportLinks(event.reports));
     $("events").prepend(item);
     while ($("events").children.length > 200) $("events").lastElementChild.remove();
   }
@@ -117,6 +133,7 @@
       list.append(el("dt", label), el("dd", value));
     }
     box.append(list);
+    if (summary.reports && summary.reports.length) box.append(reportLinks(summary.reports));
     box.focus();
   }
 
