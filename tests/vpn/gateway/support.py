@@ -55,28 +55,30 @@ class Terminal:
         remote_ts: str,
         encap: bool = True,
         name: str = "vpn",
+        without_certificate: bool = False,
     ) -> None:
+        """Load a connection ``name``: round 1 the device certificate, round 2 EAP as ``account``.
+
+        ``without_certificate`` offers EAP only (a terminal that has no certificate).
+        """
         s = self.session
         with contextlib.suppress(Exception):
             s.unload_conn({"name": name})
         s.load_key({"type": "any", "data": certificate.key_pem})
         s.load_shared({"type": "EAP", "id": f"pw-{name}", "data": password, "owners": [account]})
-        s.load_conn(
-            {
-                name: {
-                    "version": "2",
-                    "remote_addrs": [gateway],
-                    "vips": ["0.0.0.0"],
-                    "encap": "yes" if encap else "no",
-                    "local-1": {"auth": "pubkey", "certs": [certificate.cert_pem]},
-                    "local-2": {"auth": "eap", "eap_id": account, "id": account},
-                    "remote": {"auth": "pubkey", "cacerts": [ca_pem]},
-                    "children": {
-                        "svc": {"remote_ts": [remote_ts], "esp_proposals": ["aes256gcm16"]}
-                    },
-                }
-            }
-        )
+        conn: dict[str, Any] = {
+            "version": "2",
+            "remote_addrs": [gateway],
+            "vips": ["0.0.0.0"],
+            "encap": "yes" if encap else "no",
+            "local-1": {"auth": "pubkey", "certs": [certificate.cert_pem]},
+            "local-2": {"auth": "eap", "eap_id": account, "id": account},
+            "remote": {"auth": "pubkey", "cacerts": [ca_pem]},
+            "children": {"svc": {"remote_ts": [remote_ts], "esp_proposals": ["aes256gcm16"]}},
+        }
+        if without_certificate:
+            conn["local-1"] = conn.pop("local-2")
+        s.load_conn({name: conn})
 
     def connect(self, name: str = "vpn", timeout_ms: int = 10000) -> tuple[bool, str]:
         """Initiate; (True, log) when the CHILD_SA is up, (False, log) when refused."""

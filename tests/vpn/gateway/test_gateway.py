@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding
 
 from onshi.pki.issued import IssuedCertificate
 from onshi.vpn.gateway.config import EspEngine
-from onshi.vpn.gateway.directory import DesiredState, Device, MemoryDirectory, Termination
+from onshi.vpn.gateway.directory import DesiredState, MemoryDirectory, Termination
 from onshi.vpn.gateway.policy import Target
 from onshi.vpn.gateway.runner import Gateway, GatewayOptions
 from tests.netns import Lab, tcp_exchange, wait_for
@@ -49,6 +50,7 @@ class Setup:
         password: str | None = None,
         eap_account: str | None = None,
         certificate: IssuedCertificate | None = None,
+        without_certificate: bool = False,
     ) -> tuple[bool, str]:
         t = self.terminals[terminal]
         name = f"c{next(_names)}"
@@ -62,6 +64,7 @@ class Setup:
             remote_ts=net.SERVICE_NET,
             encap=self.engine.encap,
             name=name,
+            without_certificate=without_certificate,
         )
         return t.connect(name)
 
@@ -92,7 +95,7 @@ def setup(lab: Lab, module_dir: Path) -> Iterator[Setup]:
         ca_pem=pki.ca.cert_pem,
         gateway_cert_pem=pki.gateway.cert_pem,
         gateway_key_pem=pki.gateway.key_pem,
-        crl_pem=pki.ca.build_crl([]).public_bytes(_pem()),
+        crl_pem=pki.ca.build_crl([]).public_bytes(Encoding.PEM),
         session_limits={"acctA": 2, "acctB": 3},
     )
     directory = MemoryDirectory(state)
@@ -119,12 +122,6 @@ def setup(lab: Lab, module_dir: Path) -> Iterator[Setup]:
         yield Setup(network, pki, directory, gateway, engine, terminals, certs)
     finally:
         gateway.stop()
-
-
-def _pem():  # type: ignore[no-untyped-def]
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return Encoding.PEM
 
 
 @pytest.fixture
@@ -192,6 +189,12 @@ def test_certificate_from_a_foreign_ca_is_refused(gw: Setup) -> None:
     assert gw.gateway_sessions() == 0
 
 
+def test_no_certificate_is_refused(gw: Setup) -> None:
+    ok, _ = gw.connect("t3", "acctA", "pc1", without_certificate=True)
+    assert not ok
+    assert gw.gateway_sessions() == 0
+
+
 def test_unknown_device_is_refused(gw: Setup) -> None:
     stranger = gw.pki.ca.issue_device_certificate("acctA-unregistered")
     ok, _ = gw.connect("t3", "acctA", "pc1", certificate=stranger)
@@ -201,7 +204,7 @@ def test_unknown_device_is_refused(gw: Setup) -> None:
 def test_revocation_cuts_the_live_session_within_5_s_and_refuses_the_next(gw: Setup) -> None:
     assert gw.connect("t3", "acctB", "revoked")[0]
     cert = gw.certs[("acctB", "revoked")]
-    crl = gw.pki.ca.build_crl([(cert.serial, datetime.now(UTC))]).public_bytes(_pem())
+    crl = gw.pki.ca.build_crl([(cert.serial, datetime.now(UTC))]).public_bytes(Encoding.PEM)
     gw.directory.update(crl_pem=crl)
     assert wait_for(lambda: not gw.terminals["t3"].established(), 5), "session not cut"
     cut = gw.directory.events_of("terminated")
@@ -271,10 +274,3 @@ def test_no_terminal_to_terminal_same_site_or_other_site(gw: Setup) -> None:
     assert tcp_exchange(t1, vip["t3"], net.TERMINAL_PORT, 1.0).startswith("FAILED")  # other site
     # the same listener answers on the terminal itself
     assert tcp_exchange(gw.network.t3, vip["t3"], net.TERMINAL_PORT) == "t3:ping"
-
-
-def _devices(state: DesiredState) -> tuple[Device, ...]:
-    return state.devices
-
-
-_ = replace  # dataclasses.replace is used by MemoryDirectory.update; kept for readers

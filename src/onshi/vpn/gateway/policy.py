@@ -66,7 +66,8 @@ def render_ruleset(policy: AccessPolicy) -> str:
     """The full ``nft -f`` input: create-if-missing, delete, define again — one transaction."""
     pool = str(ipaddress.ip_network(policy.pool, strict=False))
     tunnel = policy.tunnel_match
-    elements = ", ".join(f"{t.address} . {t.port}" for t in sorted(set(policy.targets)))
+    pairs = sorted({(ipaddress.ip_address(t.address), t.port) for t in policy.targets})
+    elements = ", ".join(f"{address} . {port}" for address, port in pairs)
     targets_set = "    set targets {\n        type ipv4_addr . inet_service\n"
     if elements:
         targets_set += f"        elements = {{ {elements} }}\n"
