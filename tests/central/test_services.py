@@ -500,10 +500,10 @@ def test_a_record_that_fails_does_not_block_its_bulk(
 
     real = bulk._bulk_unit
 
-    def flaky(central, session, q, found, on, now):  # type: ignore[no-untyped-def]
+    def flaky(central, session, q, *rest):  # type: ignore[no-untyped-def]
         if q.get("ArbitraryIdentifier") == "r1":
             raise RuntimeError("poison")
-        return real(central, session, q, found, on, now)
+        return real(central, session, q, *rest)
 
     monkeypatch.setattr(bulk, "_bulk_unit", flaky)
     assert central.process_pending_bulk() == 3

@@ -162,7 +162,11 @@ class CentralClient:
         return self.confirm_by_card(request)
 
     def submit_bulk(
-        self, request: Mapping[str, Any], *, idempotency_key: str | None = None
+        self,
+        request: Mapping[str, Any],
+        *,
+        idempotency_key: str | None = None,
+        flow: str = "eligibility",
     ) -> JsonObject:
         """OQSmuquc01: answered at once with ``MessageBody.ReceptionNumber``.
 
@@ -170,7 +174,8 @@ class CentralClient:
         reception instead of starting a second one.
         """
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        return self._call("POST", "/v1/bulk", request, headers=headers)
+        path = "/v1/bulk" if flow == "eligibility" else f"/v1/bulk?flow={flow}"
+        return self._call("POST", path, request, headers=headers)
 
     def fetch_bulk(self, reception_number: str) -> JsonObject:
         """OQSmuquc02: ``MessageHeader.SegmentOfResult`` 2 while processing, 1 when answered."""

@@ -276,6 +276,8 @@ class HistoryRequest(_Header):
     BranchNumber: BranchNumberText = None
     StartDate: OqsDate | None = None
     EndDate: OqsDate | None = None
+    # 3 or 4 (drug information only): add 診療情報, each line behind its own consent.
+    FileCategory: Literal["1", "2", "3", "4"] | None = None
 
     @model_validator(mode="after")
     def _period_in_order(self) -> HistoryRequest:
@@ -294,6 +296,7 @@ class HistoryRequest(_Header):
             start=self.StartDate,
             end=self.EndDate,
             arbitrary_file_identifier=self.ArbitraryFileIdentifier,
+            with_treatments=self.FileCategory in ("3", "4"),
         )
 
 

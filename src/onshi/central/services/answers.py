@@ -123,7 +123,7 @@ def qualification_result(
     limit_consent: bool,
     limit: t.LimitApplicationCertificate | None = None,
     specific_diseases: Sequence[t.SpecificDiseasesCertificate] = (),
-    reader_consents: Iterable[ConsentKind] | None = None,
+    reader_consents: Iterable[ConsentKind] | Mapping[ConsentKind, dt.datetime] | None = None,
 ) -> Json:
     """ResultOfQualificationConfirmation for one qualification.
 
@@ -156,6 +156,9 @@ def qualification_result(
         if q.disqualification_date and q.disqualification_date <= on
         else None,
         "InsurerName": q.insurer_name,
+        # In every result: OQSDrug2 treats QualificationDate as required.
+        "QualificationDate": format_oqs_date(q.qualification_date),
+        "DisqualificationDate": _date(q.disqualification_date),
     }
     if elderly is not None:
         fields["ElderlyRecipientCertificateInfo"] = _compact(
@@ -182,14 +185,20 @@ def qualification_result(
                 ]
             }
     if reader_consents is not None:
-        given = set(reader_consents)
+        # A mapping gives each consent's own time (bulk answers report consents held); a plain
+        # collection means "given now" (a card confirmation at the reader).
+        given = (
+            dict(reader_consents)
+            if isinstance(reader_consents, Mapping)
+            else dict.fromkeys(reader_consents, answered_at)
+        )
         for kind, prefix in CONSENT_FIELDS.items():
             fields[f"{prefix}ConsFlg"] = (
                 ConsentFlag.GIVEN if kind in given else ConsentFlag.NOT_GIVEN
             ).value
-            if kind in given and kind in (ConsentKind.DRUG, ConsentKind.CHECKUP):
-                fields[f"{prefix}ConsTime"] = format_oqs_time(answered_at)
-                fields[f"{prefix}AvailableTime"] = format_oqs_time(answered_at + CONSENT_WINDOW)
+            if kind in given:  # clients read …ConsTime/…AvailableTime whenever the flag is 1
+                fields[f"{prefix}ConsTime"] = format_oqs_time(given[kind])
+                fields[f"{prefix}AvailableTime"] = format_oqs_time(given[kind] + CONSENT_WINDOW)
     return _compact(fields)
 
 

@@ -2,6 +2,13 @@
 
 Questions and answers live in the database, not in memory: a worker killed mid-way resumes at
 the first unanswered record when it starts again, and every record is answered exactly once.
+
+Four flows share this: eligibility (OQSmuquc01/02), online care (オンライン診療等, OQSmuonq),
+home visits (訪問診療等, OQSmuhvq) and medical aid (医療扶助, OQSmutic). All are answered from
+the qualifications held; online care and home visits also report the consents the patient gave
+this facility (…ConsFlg/…ConsTime/…AvailableTime, open at the time of processing), since those
+flows exist to see them without a visit. onshi holds no 医療扶助 records: medical-aid answers
+carry the health-insurance qualifications held, like eligibility.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from onshi.central.domain.consent import CONSENT_WINDOW, ConsentKind
 from onshi.central.domain.qualification import Qualification
 from onshi.central.errors import ReceptionNotFound, RequestInvalid, RequestTooLarge
 from onshi.central.services import answers
@@ -34,6 +42,8 @@ if TYPE_CHECKING:
 
 Json = dict[str, Any]
 BULK_CHUNK = 500  # records answered per transaction
+FLOWS = ("eligibility", "online-care", "home-visit", "medical-aid")
+FLOWS_WITH_CONSENTS = frozenset({"online-care", "home-visit"})
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +97,8 @@ def submit(
 ) -> Json:
     """Accept a bulk check; the same ``idempotency_key`` from the same facility gets the same
     reception back (a client that died before storing our answer resends its upload)."""
+    if q.flow not in FLOWS:
+        raise RequestInvalid(f"flow must be one of {', '.join(FLOWS)}")
     if idempotency_key is not None:
         known = _reception_for_key(central, facility, idempotency_key)
         if known is not None:
@@ -106,6 +118,7 @@ def submit(
         ReceptionDateTime=naive_jst(now),
         record_count=len(q.records),
         idempotency_key=idempotency_key,
+        flow=q.flow,
     )
     try:
         _store(central, reception, q)
@@ -119,7 +132,9 @@ def submit(
         facility=facility.value,
         action="bulk.submit",
         subject=None,
-        outcome=f"accepted-{len(q.records)}",
+        outcome=f"accepted-{len(q.records)}"
+        if q.flow == "eligibility"
+        else f"{q.flow}-{len(q.records)}",
     )
     central.bulk_worker.notify()
     return _receipt(facility, reception, now)
@@ -173,9 +188,17 @@ def _receipt(
     """The OQSmuquc01 answer: the reception's number and when it was received."""
     return {
         "MessageHeader": answers.header(
-            facility.value, now, reception.ArbitraryFileIdentifier, CharacterCodeIdentifier="0"
+            facility.value,
+            now,
+            reception.ArbitraryFileIdentifier,
+            QualificationConfirmationDate=reception.QualificationConfirmationDate.strftime(
+                "%Y%m%d"
+            ),
+            SegmentOfResult=SegmentOfResult.COMPLETED.value,
+            CharacterCodeIdentifier="0",
         ),
         "MessageBody": {
+            "ProcessingResultStatus": ProcessingResultStatus.OK.value,
             "ReceptionNumber": reception.ReceptionNumber,
             "ReceptionDateTime": format_oqs_time(reception.ReceptionDateTime),
         },
@@ -193,12 +216,22 @@ def process_pending(central: Central) -> int:
         ).all()
     for reception in pending:
         answered += _process_reception(
-            central, reception.ReceptionNumber, reception.QualificationConfirmationDate
+            central,
+            reception.ReceptionNumber,
+            reception.QualificationConfirmationDate,
+            reception.MedicalInstitutionCode,
+            reception.flow,
         )
     return answered
 
 
-def _process_reception(central: Central, reception_number: str, on: dt.date) -> int:
+def _process_reception(
+    central: Central,
+    reception_number: str,
+    on: dt.date,
+    facility: str = "",
+    flow: str = "eligibility",
+) -> int:
     answered = 0
     while True:
         now = central.clock()
@@ -233,7 +266,9 @@ def _process_reception(central: Central, reception_number: str, on: dt.date) -> 
                 [
                     {
                         "b_seq": seq,
-                        "b_result": dumps(_safe_bulk_unit(central, session, q, found, on, now)),
+                        "b_result": dumps(
+                            _safe_bulk_unit(central, session, q, found, on, now, facility, flow)
+                        ),
                     }
                     for seq, q in questions
                 ],
@@ -272,10 +307,12 @@ def _safe_bulk_unit(
     found: dict[tuple[str, str, str], list[Qualification]],
     on: dt.date,
     now: dt.datetime,
+    facility: str = "",
+    flow: str = "eligibility",
 ) -> Json:
     """One record's answer; a record that cannot be answered gets status 2, never blocks the rest."""
     try:
-        return _bulk_unit(central, session, q, found, on, now)
+        return _bulk_unit(central, session, q, found, on, now, facility, flow)
     except Exception as exc:  # noqa: BLE001 — one record must not block its reception
         log_failure(log, "a bulk record could not be answered", exc)
         return {
@@ -293,6 +330,8 @@ def _bulk_unit(
     found: dict[tuple[str, str, str], list[Qualification]],
     on: dt.date,
     now: dt.datetime,
+    facility: str = "",
+    flow: str = "eligibility",
 ) -> Json:
     branch = q.get("InsuredBranchNumber")
     key = (
@@ -306,8 +345,16 @@ def _bulk_unit(
     birthdate = dt.date(int(q["Birthdate"][:4]), int(q["Birthdate"][4:6]), int(q["Birthdate"][6:]))
     confirmation = central.judge_matches(session, matches, birthdate, on)
     limit_consent = q.get("LimitApplicationCertificateRelatedConsFlg") == "1"
+    consents = None
+    if flow in FLOWS_WITH_CONSENTS:
+        consents = _consents_held(session, answers.reported(confirmation), facility, now)
     results = central.results_for(
-        session, confirmation, on=on, now=now, limit_consent=limit_consent
+        session,
+        confirmation,
+        on=on,
+        now=now,
+        limit_consent=limit_consent,
+        reader_consents=consents,
     )
     unit: Json = {
         "QualificationConfirmSearchInfo": q,
@@ -317,6 +364,31 @@ def _bulk_unit(
     if results:
         unit["ResultOfQualificationConfirmation"] = results if len(results) > 1 else results[0]
     return unit
+
+
+def _consents_held(
+    session: Session, reported: list[Qualification], facility: str, now: dt.datetime
+) -> dict[ConsentKind, dt.datetime]:
+    """The newest open consent of each kind the one person answered about gave this facility."""
+    individuals = {q.individual_id for q in reported}
+    if len(individuals) != 1:
+        return {}  # nobody, or several candidates: no one's consents to report
+    at = naive_jst(now)
+    held: dict[ConsentKind, dt.datetime] = {}
+    for kind, given_at in session.execute(
+        select(t.Consent.kind, t.Consent.given_at).where(
+            t.Consent.individual_id == individuals.pop(),
+            t.Consent.MedicalInstitutionCode == facility,
+            t.Consent.given_at <= at,
+            t.Consent.given_at > at - CONSENT_WINDOW,
+        )
+    ):
+        if kind not in answers.CONSENT_FIELDS:
+            continue  # the limit consent is asked per record (LimitApplicationCertificateRelatedConsFlg)
+        consent = ConsentKind(kind)
+        if consent not in held or given_at > held[consent]:
+            held[consent] = given_at
+    return held
 
 
 def fetch(central: Central, facility: MedicalInstitutionCode, reception_number: str) -> Json:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -150,7 +150,7 @@ class Central:
         on: dt.date,
         now: dt.datetime,
         limit_consent: bool,
-        reader_consents: Iterable[ConsentKind] | None = None,
+        reader_consents: Iterable[ConsentKind] | Mapping[ConsentKind, dt.datetime] | None = None,
     ) -> list[Json]:
         results = []
         for q in answers.reported(confirmation):

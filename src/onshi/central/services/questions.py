@@ -58,6 +58,7 @@ class BulkQuestion:
     on: dt.date
     records: tuple[BulkRecordQuestion, ...]
     arbitrary_file_identifier: str | None = None
+    flow: str = "eligibility"  # or online-care, home-visit, medical-aid (OQSmuonq/muhvq/mutic)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,3 +69,4 @@ class HistoryQuestion:
     start: dt.date | None = None
     end: dt.date | None = None
     arbitrary_file_identifier: str | None = None
+    with_treatments: bool = False  # FileCategory 3/4: add 診療情報 (drug information only)
