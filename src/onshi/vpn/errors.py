@@ -30,7 +30,8 @@ Each area adds its classes below its own heading (append only); the tree::
     │   ├── WrongPassword             VPN_WRONG_PASSWORD      also for an unknown name or no password set
     │   └── AccountLocked             VPN_ACCOUNT_LOCKED      too many failures: wait until locked_until
     ├── SecretStoreError              VPN_SECRET_STORE        the sealing key is missing, unreadable or wrong
-    └── AuditChainBroken              VPN_AUDIT_CHAIN_BROKEN  an audit entry was altered or removed
+    ├── AuditChainBroken              VPN_AUDIT_CHAIN_BROKEN  an audit entry was altered or removed
+    └── DatabaseUnavailable           VPN_DATABASE            the database cannot be opened or migrated
     …                                 (areas add theirs below)
 
 Adapters translate: the CLI to ``error: CODE: message`` and exit status 2 (bad input) or 1, the
@@ -152,6 +153,10 @@ class SecretStoreError(VpnError):
 
 class AuditChainBroken(VpnError):
     code = "VPN_AUDIT_CHAIN_BROKEN"
+
+
+class DatabaseUnavailable(VpnError):
+    code = "VPN_DATABASE"
 
 
 # --- contract rules: prices, quotes, terms, invoices (onshi.vpn.domain) ---

@@ -36,6 +36,13 @@ class VpnSettings(BaseSettings):
     # little; kept moderate so that Windows and Android import quickly.
     pkcs12_kdf_rounds: int = Field(default=2048, ge=1000, le=1_000_000)
 
+    # -- invoices: the issuer shown on every invoice (empty: not a qualified invoice) -------
+    invoice_issuer_name: str = ""
+    invoice_registration_number: str = ""  # 登録番号, T + 13 digits
+    invoice_issuer_address: str = ""
+    invoice_issuer_contact: str = ""
+    invoice_payment_terms: str = ""
+
     @property
     def ca_dir(self) -> Path:
         return self.data_dir / "ca"

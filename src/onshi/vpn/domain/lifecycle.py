@@ -9,7 +9,12 @@ from __future__ import annotations
 import enum
 import re
 
-from onshi.vpn.errors import ExtraCertificatesOutOfRange, IllegalTransition, InvalidInput
+from onshi.vpn.errors import (
+    ExtraCertificatesOutOfRange,
+    IdCountOutOfRange,
+    IllegalTransition,
+    InvalidInput,
+)
 
 INCLUDED_CERTIFICATES = 2  # 1IDあたり証明書2枚付与
 MAX_EXTRA_CERTIFICATES = 3  # 1IDあたり最大3枚まで追加可
@@ -68,7 +73,7 @@ def check_extra_certificates(extra: int) -> int:
 
 def check_id_count(ids: int) -> int:
     if not 1 <= ids <= MAX_IDS:
-        raise InvalidInput(f"an application holds 1–{MAX_IDS} IDs, got {ids}")
+        raise IdCountOutOfRange(f"an application holds 1–{MAX_IDS} IDs, got {ids}")
     return ids
 
 
