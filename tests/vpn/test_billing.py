@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from onshi.vpn.domain.billing import ContractFacts, ExtraCertificateChange, Invoice, invoice_for
@@ -152,6 +152,7 @@ def test_inconsistent_facts_are_refused(
         facts(**changes)
 
 
+@settings(deadline=None)
 @given(
     opening=st.dates(min_value=dt.date(2022, 1, 1), max_value=dt.date(2032, 12, 31)),
     ids=st.integers(1, 50),

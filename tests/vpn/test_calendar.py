@@ -6,7 +6,7 @@ import datetime as dt
 
 import jpholiday
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from onshi.vpn.domain.calendar import (
@@ -85,6 +85,7 @@ def test_standard_opening_date(submitted: dt.date, opening: dt.date) -> None:
     assert standard_opening_date(submitted) == opening
 
 
+@settings(deadline=None)
 @given(DATES)
 def test_opening_date_is_the_tenth_business_day_after(submitted: dt.date) -> None:
     opening = standard_opening_date(submitted)
@@ -94,6 +95,7 @@ def test_opening_date_is_the_tenth_business_day_after(submitted: dt.date) -> Non
     assert business_days_between(submitted, opening) == 10
 
 
+@settings(deadline=None)
 @given(DATES, st.integers(1, 40))
 def test_add_and_subtract_business_days_are_inverse(day: dt.date, count: int) -> None:
     later = add_business_days(day, count)
@@ -111,6 +113,7 @@ def test_counts_below_one_are_refused() -> None:
         subtract_business_days(dt.date(2026, 1, 5), -1)
 
 
+@settings(deadline=None)
 @given(DATES)
 def test_latest_submission_is_the_last_day_that_still_opens_in_time(target: dt.date) -> None:
     latest = latest_submission_for(target)
@@ -153,6 +156,7 @@ def test_migration_plan_in_january_looks_back_to_december() -> None:
     assert plan.billing_start == dt.date(2027, 1, 1)
 
 
+@settings(deadline=None)
 @given(MONTHS)
 def test_migration_plan_invariants(go_live: YearMonth) -> None:
     plan = migration_plan(go_live)

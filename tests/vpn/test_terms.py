@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from onshi.vpn.domain.calendar import YearMonth, is_month_end
@@ -88,6 +88,7 @@ def test_cancellation_at_a_named_month() -> None:
         cancellation_effective_date(dt.date(2028, 9, 1), start, YearMonth(2028, 8))
 
 
+@settings(deadline=None)
 @given(DATES, DATES, st.none() | st.integers(0, 3))
 def test_cancellation_is_a_month_end_never_inside_the_minimum_term(
     opening: dt.date, requested: dt.date, go_live_offset: int | None
@@ -108,6 +109,7 @@ def test_cancellation_is_a_month_end_never_inside_the_minimum_term(
         assert effective == YearMonth.of(requested).last_day  # no notice period
 
 
+@settings(deadline=None)
 @given(DATES)
 def test_billing_starts_on_the_first_of_the_month_after_opening(opening: dt.date) -> None:
     start = billing_start(opening)
