@@ -11,7 +11,7 @@ import calendar as _calendar
 import datetime as dt
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import jpholiday
 
@@ -42,10 +42,17 @@ def in_year_end_break(day: dt.date) -> bool:
     return (day.month == 12 and day.day >= 29) or (day.month == 1 and day.day <= 3)
 
 
-@lru_cache(maxsize=4096)
+@cache
+def national_holidays(year: int) -> frozenset[dt.date]:
+    """The national holidays of ``year`` (substitute holidays and 国民の休日 included)."""
+    return frozenset(day for day, _name in jpholiday.year_holidays(year))
+
+
 def is_business_day(day: dt.date) -> bool:
     """True on a weekday that is neither a national holiday nor in the year-end break."""
-    return day.weekday() < 5 and not in_year_end_break(day) and not jpholiday.is_holiday(day)
+    return (
+        day.weekday() < 5 and not in_year_end_break(day) and day not in national_holidays(day.year)
+    )
 
 
 def add_business_days(day: dt.date, count: int) -> dt.date:
