@@ -80,7 +80,13 @@ def test_quote_out_of_range(args: tuple[str, ...], code_name: str) -> None:
 
 @pytest.mark.parametrize(
     ("at", "is_open"),
-    [("2026-12-10T23:30", True), ("2026-12-11T23:30", False), ("2026-12-06T09:00", True)],
+    [
+        ("2026-12-10T23:30", True),
+        ("2026-12-11T23:30", False),
+        ("2026-12-06T09:00", True),
+        ("2026-12-10T14:30Z", True),  # 23:30 JST
+        ("2026-12-11T08:59:59+09:00", False),
+    ],
 )
 def test_support_open(at: str, is_open: bool) -> None:
     code, out, _ = invoke("support-open", "--at", at, "--format", "json")
@@ -100,6 +106,8 @@ def test_support_open_text() -> None:
         ("opening-date", "--submitted", "next week"),
         ("migration-plan", "--go-live", "2027-13", "--format", "json"),
         ("support-open", "--at", "noon", "--format", "json"),
+        ("support-open", "--at", "2026-12-10", "--format", "json"),
+        ("support-open", "--at", "2026-12-10T24:00", "--format", "json"),
         ("quote", "--ids", "1", "--terminals", "2", "--format", "xml"),
         ("quote", "--ids", "ten", "--terminals", "2", "--format", "json"),
         ("quote", "--ids", "1", "--terminals", "2.5"),

@@ -3,8 +3,10 @@ migration plans, quotes and the support desk's hours."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+import re
 from collections.abc import Callable
 from typing import Annotated, NoReturn, TypeVar
 
@@ -19,6 +21,9 @@ from onshi.vpn.domain.support import is_support_open, support_hours
 from onshi.vpn.errors import InvalidInput, VpnError
 
 T = TypeVar("T")
+
+# a minute, optionally seconds and an offset; a bare date is refused (which time of day?)
+_MINUTE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2})?(Z|[+-]\d{2}:\d{2})?")
 
 FormatOption = Annotated[
     str, typer.Option("--format", help="text (a table) or json", metavar="text|json")
@@ -49,12 +54,14 @@ def _print_json(value: object) -> None:
 
 def _parse_minute(text: str) -> dt.datetime:
     """``YYYY-MM-DDTHH:MM`` (JST, or with an explicit offset) → aware datetime."""
-    try:
-        value = dt.datetime.fromisoformat(text.strip())
-    except ValueError:
+    value = None
+    if _MINUTE.fullmatch(text.strip()):
+        with contextlib.suppress(ValueError):
+            value = dt.datetime.fromisoformat(text.strip())
+    if value is None:
         raise InvalidInput(
             f"{text!r} is not a time; write it as YYYY-MM-DDTHH:MM (JST), e.g. 2026-04-10T22:30"
-        ) from None
+        )
     return value.replace(tzinfo=JST) if value.tzinfo is None else value
 
 
