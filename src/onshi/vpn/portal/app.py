@@ -204,12 +204,13 @@ def create_portal_app(
         backend=backend,
         settings=settings,
         store=store
-        or SessionStore(
+        if store is not None
+        else SessionStore(
             idle_seconds=settings.idle_timeout_seconds,
             absolute_seconds=settings.absolute_timeout_seconds,
         ),
         templates=_templates(),
-        throttle=throttle or LoginThrottle(),
+        throttle=throttle if throttle is not None else LoginThrottle(),
     )
     app = FastAPI(title="onshi VPN portal", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.portal = portal

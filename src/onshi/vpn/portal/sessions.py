@@ -114,7 +114,7 @@ class SessionStore:
             return len(self._sessions)
 
     def _expired(self, session: PortalSession, now: float) -> bool:
-        return now - session.last_seen > self._idle or now - session.started > self._absolute
+        return now - session.last_seen >= self._idle or now - session.started >= self._absolute
 
     def _sweep(self, now: float) -> None:
         for key in [k for k, s in self._sessions.items() if self._expired(s, now)]:
