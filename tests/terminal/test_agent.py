@@ -68,16 +68,16 @@ def test_malformed_and_hostile_requests_get_err_files(agent: Agent) -> None:
     drop(agent.folders.req, "OQSsiquc01req_bomb.xml", bomb)
     drop(agent.folders.req, "OQSsiquc01req_other.xml", eligibility_request(facility="1311112222"))
     codes = {}
-    for name in ("broken", "bomb", "other"):
+    for name in ("broken", "bomb"):
         err = read(wait_for(agent.folders.res / f"OQSsiquc01req_{name}.err"))
         assert text(err, "MessageHeader/SegmentOfResult") == "9"
         assert text(err, "MessageHeader/ErrorMessage")
         codes[name] = text(err, "MessageHeader/ErrorCode")
-    assert codes == {
-        "broken": "OQS_MALFORMED_XML",
-        "bomb": "OQS_FORBIDDEN_XML",
-        "other": "OQS_WRONG_FACILITY",
-    }
+    assert codes == {"broken": "OQS_MALFORMED_XML", "bomb": "OQS_FORBIDDEN_XML"}
+    # Another facility's request is readable: answered in kind, status 2 (エラー).
+    other = read(wait_for(agent.folders.res / "OQSsiquc01res_other.xml"))
+    assert text(other, "MessageBody/ProcessingResultStatus") == "2"
+    assert text(other, "MessageBody/ProcessingResultCode") == "OQS_WRONG_FACILITY"
     time.sleep(0.2)
     assert len(list((agent.folders.archive / "rejected").iterdir())) == 3
 

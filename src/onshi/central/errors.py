@@ -4,7 +4,8 @@
 
     CentralError                      CENTRAL_ERROR
     ├── RequestInvalid                REQUEST_INVALID         a field is malformed or missing
-    │   └── RequestTooLarge           REQUEST_TOO_LARGE       more records or bytes than allowed
+    │   ├── RequestTooLarge           REQUEST_TOO_LARGE       more records or bytes than allowed
+    │   └── PersonNotFound            PERSON_NOT_FOUND        no insured person has this card key
     ├── FacilityNotAuthorised         FACILITY_NOT_AUTHORISED no valid client certificate / unknown facility
     ├── CardError                     (My Number card problems, each its own code)
     │   ├── CardUnknown               CARD_UNKNOWN            not issued by the trusted JPKI CA
@@ -45,6 +46,11 @@ class RequestInvalid(CentralError):
 class RequestTooLarge(RequestInvalid):
     code = "REQUEST_TOO_LARGE"
     http_status = 413
+
+
+class PersonNotFound(RequestInvalid):
+    code = "PERSON_NOT_FOUND"
+    http_status = 404
 
 
 class FacilityNotAuthorised(CentralError):

@@ -2,8 +2,9 @@
 
 The reader asks for a nonce (:func:`card_nonce`), has the card sign it, and posts the result
 (:func:`confirm_card`). The terminal forwards it to the central service, writes the answer as
-``OQS/face/OQSsiquc01res_face_<time>_<id>.xml`` — the file billing software picks up without
-having asked — and tells the reception screen. Nothing personal is logged: the screen gets the
+``OQS/face/OQSsiquc01res_face_<id>_<yyyyMMddHHmmss>.xml`` (the time last: clients find face
+files by that pattern) — the file billing software picks up without having asked — and tells
+the reception screen. Nothing personal is logged: the screen gets the
 summary through the in-memory event bus only.
 """
 

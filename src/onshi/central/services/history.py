@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from onshi.central.domain import consent as consent_rules
 from onshi.central.domain.consent import ConsentKind
 from onshi.central.domain.qualification import Qualification
-from onshi.central.errors import CentralError, RequestInvalid
+from onshi.central.errors import CentralError, PersonNotFound, RequestInvalid
 from onshi.central.services import answers
 from onshi.central.services.clock import naive_jst
 from onshi.central.services.questions import HistoryQuestion
@@ -214,7 +214,7 @@ def _history_holder(
     matches = repository.find_by_card_key(session, q.key)
     individuals = {m.individual_id for m in matches}
     if not individuals:
-        raise RequestInvalid("no insured person has this card key")
+        raise PersonNotFound("no insured person has this card key")
     if len(individuals) > 1:
         raise RequestInvalid("the card key matches several persons: give the branch number")
     holder = max(matches, key=lambda m: m.qualification_date)
