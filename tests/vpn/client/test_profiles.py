@@ -104,7 +104,7 @@ def test_windows_script_imports_certificates_and_places_the_configuration(
         "conf.d\\onshi.conf",
         "auth = eap",
         "eap_id = acct01",
-        'id = "O=onshi devices, CN=acct01-pc1"',
+        f'id = "asn1dn:#{device_cert.certificate.subject.public_bytes().hex()}"',
         "file = onshi-device.p12",
         "-----BEGIN CERTIFICATE-----",
         "cannot do\r\ntwo authentication rounds",

@@ -71,8 +71,9 @@ def _check(pattern: re.Pattern[str], value: str, what: str) -> str:
 class ClientProfile:
     """Everything a terminal profile says; validated on construction.
 
-    ``device_subject`` is the device certificate's subject DN as strongSwan prints it; when
-    empty it is read from ``device_cert_pem`` if given (the Windows format needs it).
+    ``device_subject`` is the device certificate's subject as a strongSwan identity
+    (``asn1dn:#<hex DER>``); when empty it is read from ``device_cert_pem`` if given (the
+    Windows format needs it).
     """
 
     account: str
@@ -116,8 +117,8 @@ class ClientProfile:
                 cert = x509.load_pem_x509_certificate(self.device_cert_pem)
             except ValueError as exc:
                 raise ProfileInvalid("the device certificate is not a PEM certificate") from exc
-            object.__setattr__(self, "device_subject", strongswan_dn(cert.subject))
-        if self.device_subject and not re.fullmatch(r"[^\"\\\n\r]{1,300}", self.device_subject):
+            object.__setattr__(self, "device_subject", strongswan_identity(cert.subject))
+        if self.device_subject and not re.fullmatch(r"[^\"\\\n\r]{1,600}", self.device_subject):
             raise ProfileInvalid("the device certificate's subject cannot be written here")
 
     @property
@@ -153,14 +154,13 @@ def _subnet(value: str) -> str:
         raise ProfileInvalid(f"service subnet {value!r} is not an address range") from exc
 
 
-def strongswan_dn(name: x509.Name) -> str:
-    """A DN the way strongSwan writes identities: ``O=onshi devices, CN=…`` (most general first)."""
-    labels = {"2.5.4.6": "C", "2.5.4.10": "O", "2.5.4.11": "OU", "2.5.4.3": "CN", "2.5.4.5": "SN"}
-    parts = []
-    for attribute in name:
-        label = labels.get(attribute.oid.dotted_string, attribute.oid.dotted_string)
-        parts.append(f"{label}={attribute.value!s}")
-    return ", ".join(parts)
+def strongswan_identity(name: x509.Name) -> str:
+    """A DN as a strongSwan identity that matches whatever characters it holds: ``asn1dn:#<hex>``.
+
+    A Japanese organisation name in the subject would otherwise depend on how strongSwan
+    parses and compares a UTF-8 DN string; the DER form is exact (the gateway uses it too).
+    """
+    return "asn1dn:#" + name.public_bytes().hex()
 
 
 @dataclass(frozen=True)
