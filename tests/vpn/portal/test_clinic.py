@@ -7,7 +7,7 @@ import json
 from cryptography.hazmat.primitives.serialization import pkcs12
 from fastapi.testclient import TestClient
 
-from onshi.vpn.services.sessions import Sessions, SessionEventKind
+from onshi.vpn.services import SessionEventKind
 from tests.vpn.portal.helpers import csrf_of, issue, login, post_form
 from tests.vpn.portal.world import CLINIC_PASSWORD, World
 
@@ -107,19 +107,23 @@ def test_change_password(client: TestClient, world: World) -> None:
 
 
 def test_sessions_page_shows_active_and_last_connections(client: TestClient, world: World) -> None:
-    sessions = Sessions(world.context)
-    sessions.record_event(
+    sessions = world.control
+    sessions.record_session_event(
         SessionEventKind.UP,
         "ike-1",
         account=world.account,
         device="reception-pc",
         virtual_address="10.99.0.2",
     )
-    sessions.record_event(SessionEventKind.UP, "ike-0", account=world.account, device="old-pc")
-    sessions.record_event(
+    sessions.record_session_event(
+        SessionEventKind.UP, "ike-0", account=world.account, device="old-pc"
+    )
+    sessions.record_session_event(
         SessionEventKind.DOWN, "ike-0", account=world.account, device="old-pc", reason="idle"
     )
-    sessions.record_event(SessionEventKind.UP, "ike-9", account=world.second_account, device="x9")
+    sessions.record_session_event(
+        SessionEventKind.UP, "ike-9", account=world.second_account, device="x9"
+    )
     login(client, world.account, CLINIC_PASSWORD)
     page = client.get("/sessions").text
     active = page.split('id="active-sessions"')[1].split("</table>")[0]

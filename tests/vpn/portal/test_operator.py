@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from onshi.vpn.services.sessions import Sessions, SessionEventKind
+from onshi.vpn.services import SessionEventKind
 from tests.vpn.portal.helpers import csrf_of, issue, login, operator_login, post_form
 from tests.vpn.portal.world import AUDITOR_PASSWORD, CLINIC_PASSWORD, OPERATOR_PASSWORD, World
 
@@ -68,14 +68,14 @@ def test_revoked_device_shows_revoked_to_the_clinic(client: TestClient, world: W
 
 
 def test_operator_cuts_a_session(client: TestClient, world: World) -> None:
-    view = Sessions(world.context).record_event(
+    view = world.control.record_session_event(
         SessionEventKind.UP, "ike-7", account=world.account, device="reception-pc"
     )
     operator_login(client, "ops1", OPERATOR_PASSWORD)
     assert "reception-pc" in client.get("/operator/sessions").text
     answer = post_form(client, "/operator/sessions", f"/operator/sessions/{view.id}/cut")
     assert answer.status_code == 303
-    pending = Sessions(world.context).pending_terminations()
+    pending = world.control.pending_terminations()
     assert [p.session_id for p in pending] == [view.id]
     assert "切断要求済み" in client.get("/operator/sessions").text
     missing = post_form(client, "/operator/sessions", "/operator/sessions/99999/cut")
@@ -113,9 +113,19 @@ def test_audit_log_page_lists_the_newest_first(client: TestClient, world: World)
     assert rows.index("operator.login") < rows.index("application.submit")
 
 
-def test_invoices_month_view(client: TestClient, world: World) -> None:
-    operator_login(client, "ops1", OPERATOR_PASSWORD)
-    assert client.get("/operator/invoices?month=2026-06").status_code == 200
+def test_invoices_month_view_and_pdf(client: TestClient, world: World) -> None:
+    operator_login(client, "audit1", AUDITOR_PASSWORD)  # reading invoices is not acting
+    before = client.get("/operator/invoices?month=2026-04").text
+    assert 'id="no-invoices"' in before  # opened on 4/15: billing starts on 5/1
+    page = client.get("/operator/invoices?month=2026-05").text
+    row = page.split('id="invoices"')[1]
+    assert world.application in row and "さくら内科クリニック" in row
+    # First month: initial fee 2 × 5,000, ID fee 2 × 2,500, extra certificates 2 × 350, 10% tax.
+    assert "17,270" in row
+    pdf = client.get(f"/operator/invoices/2026-05/{world.application}.pdf")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert client.get(f"/operator/invoices/2026-04/{world.application}.pdf").status_code == 404
     bad = client.get("/operator/invoices?month=June")
     assert bad.status_code == 422 and "YYYY-MM" in bad.text
 

@@ -9,10 +9,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from onshi.vpn.portal import create_portal_app
-from onshi.vpn.portal.settings import PortalSettings
 from onshi.vpn.portal.sessions import SessionStore
+from onshi.vpn.portal.settings import PortalSettings
 from onshi.vpn.portal.throttle import LoginThrottle
-from tests.vpn.portal.helpers import csrf_of, issue, login, operator_login, post_form
+from tests.vpn.portal.helpers import issue, login, operator_login, post_form
 from tests.vpn.portal.world import CLINIC_PASSWORD, OPERATOR_PASSWORD, World
 
 CSRF_MESSAGE = "この操作は受け付けられませんでした"

@@ -10,11 +10,8 @@ from onshi.vpn.domain.accounts import Role
 from onshi.vpn.domain.lifecycle import ApplicationState
 from onshi.vpn.portal.services_backend import ServicesBackend
 from onshi.vpn.portal.settings import PortalSettings
-from onshi.vpn.services.accounts import Accounts
-from onshi.vpn.services.applications import Applications
-from onshi.vpn.services.context import Context
+from onshi.vpn.services import VpnControlPlane
 from onshi.vpn.settings import VpnSettings
-from onshi.vpn.storage.database import Database
 
 CLINIC_PASSWORD = "Clinic-pass-2026"
 OPERATOR_PASSWORD = "Operator-pass-2026"
@@ -23,7 +20,7 @@ AUDITOR_PASSWORD = "Auditor-pass-2026"
 
 @dataclass
 class World:
-    context: Context
+    control: VpnControlPlane
     backend: ServicesBackend
     application: str  # opened, 1 extra certificate: 3 devices per ID
     account: str
@@ -33,7 +30,7 @@ class World:
     auditor: str = "audit1"
 
     def close(self) -> None:
-        self.context.db.dispose()
+        self.control.close()
 
 
 def vpn_settings(db_url: str, data_dir: Path, **extra: object) -> VpnSettings:
@@ -50,13 +47,10 @@ def vpn_settings(db_url: str, data_dir: Path, **extra: object) -> VpnSettings:
 def build_world(
     db_url: str, data_dir: Path, portal: PortalSettings | None = None, **extra: object
 ) -> World:
-    database = Database(db_url)
-    database.migrate()
-    context = Context(vpn_settings(db_url, data_dir, **extra), database)
-    applications, accounts = Applications(context), Accounts(context)
-    accounts.add_operator("ops1", Role.OPERATOR, OPERATOR_PASSWORD)
-    accounts.add_operator("audit1", Role.AUDITOR, AUDITOR_PASSWORD)
-    opened = applications.submit(
+    control = VpnControlPlane.open(vpn_settings(db_url, data_dir, **extra))
+    control.add_operator("ops1", Role.OPERATOR, OPERATOR_PASSWORD)
+    control.add_operator("audit1", Role.AUDITOR, AUDITOR_PASSWORD)
+    opened = control.submit_application(
         organisation="さくら内科クリニック",
         ids=2,
         extra_certificates=1,
@@ -67,15 +61,15 @@ def build_world(
         ApplicationState.NETWORK_CONFIGURED,
         ApplicationState.OPENED,
     ):
-        applications.advance(opened.code, state, by="ops1", on=dt.date(2026, 4, 15))
+        control.advance_application(opened.code, state, by="ops1", on=dt.date(2026, 4, 15))
     for name in opened.accounts:
-        accounts.set_password(name, CLINIC_PASSWORD, by="ops1")
-    pending = applications.submit(
+        control.set_password(name, CLINIC_PASSWORD, by="ops1")
+    pending = control.submit_application(
         organisation="つばめ薬局", ids=1, extra_certificates=0, submitted=dt.date(2026, 11, 2)
     )
     return World(
-        context=context,
-        backend=ServicesBackend(context, portal),
+        control=control,
+        backend=ServicesBackend(control, portal),
         application=opened.code,
         account=opened.accounts[0],
         second_account=opened.accounts[1],

@@ -44,9 +44,8 @@ def serve(
     from onshi.vpn.portal.server import serve_forever
     from onshi.vpn.portal.services_backend import ServicesBackend
     from onshi.vpn.portal.settings import PortalSettings
-    from onshi.vpn.services.context import Context
+    from onshi.vpn.services import VpnControlPlane
     from onshi.vpn.settings import VpnSettings
-    from onshi.vpn.storage.database import Database
     from onshi.web import bind, url_of
 
     given = {
@@ -60,9 +59,7 @@ def serve(
     except ValidationError as exc:
         _fail("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()))
     configure_logging()
-    database = Database(settings.database_url)
-    database.migrate()
-    backend = ServicesBackend(Context(settings, database), portal_settings)
+    backend = ServicesBackend(VpnControlPlane.open(settings), portal_settings)
     try:
         sock = bind(settings.host, settings.port)
     except OSError as exc:

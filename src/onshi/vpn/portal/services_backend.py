@@ -1,4 +1,4 @@
-"""The portal's backend on the control plane's use cases (:mod:`onshi.vpn.services`).
+"""The portal's backend on the control plane's facade (:class:`onshi.vpn.services.VpnControlPlane`).
 
 Translates in both directions and nothing more: the services' views into the portal's rows, the
 services' login refusals into :class:`LoginFailed` / :class:`LoginLocked`. The services audit
@@ -9,6 +9,10 @@ refused CSRF tokens, refused roles, refusals of actions).
 
 from __future__ import annotations
 
+import datetime as dt
+
+from onshi.vpn.domain.billing import Invoice
+from onshi.vpn.domain.calendar import YearMonth
 from onshi.vpn.domain.lifecycle import ApplicationState, check_transition, parse_state
 from onshi.vpn.errors import (
     AccountLocked,
@@ -30,17 +34,13 @@ from onshi.vpn.portal.backend import (
 )
 from onshi.vpn.portal.errors import LoginFailed, LoginLocked, NotFound
 from onshi.vpn.portal.settings import PortalSettings
-from onshi.vpn.services import audit as audit_log
-from onshi.vpn.services.accounts import Accounts
-from onshi.vpn.services.applications import Applications
-from onshi.vpn.services.context import Context
-from onshi.vpn.services.devices import Devices
-from onshi.vpn.services.sessions import Sessions
-from onshi.vpn.services.views import (
+from onshi.vpn.services import (
     ApplicationView,
     DeviceCertificateView,
     SessionView,
+    VpnControlPlane,
 )
+from onshi.vpn.services import audit as audit_log
 
 _FORWARD = (
     ApplicationState.REVIEWED,
@@ -100,22 +100,31 @@ def _application_row(view: ApplicationView) -> ApplicationRow:
     )
 
 
-class ServicesBackend:
-    """:class:`onshi.vpn.portal.backend.PortalBackend` on one service :class:`Context`."""
+def _invoice_row(invoice: Invoice) -> InvoiceRow:
+    return InvoiceRow(
+        contract=invoice.application_id,
+        organisation=invoice.organisation,
+        month=str(invoice.month),
+        total_yen=invoice.total_yen,
+        lines=tuple(
+            (line.description, line.quantity, line.unit_yen, line.amount_yen)
+            for line in invoice.lines
+        ),
+    )
 
-    def __init__(self, context: Context, portal: PortalSettings | None = None) -> None:
-        self._c = context
+
+class ServicesBackend:
+    """:class:`onshi.vpn.portal.backend.PortalBackend` on one :class:`VpnControlPlane`."""
+
+    def __init__(self, control: VpnControlPlane, portal: PortalSettings | None = None) -> None:
+        self.control = control
         self._portal = portal or PortalSettings()
-        self.accounts = Accounts(context)
-        self.applications_service = Applications(context)
-        self.devices_service = Devices(context)
-        self.sessions_service = Sessions(context)
 
     # -- clinic side ------------------------------------------------------------------------
 
     def login_account(self, account: str, password: str) -> Principal:
         try:
-            view = self.accounts.authenticate(account, password)
+            view = self.control.authenticate(account, password)
         except AccountLocked as exc:
             raise LoginLocked(exc.message) from None
         except (WrongPassword, InvalidInput) as exc:
@@ -123,11 +132,11 @@ class ServicesBackend:
         return Principal(view.name, "clinic", view.organisation)
 
     def devices(self, account: str) -> list[DeviceRow]:
-        rows = [_device_row(v) for v in self.devices_service.of_account(account)]
+        rows = [_device_row(v) for v in self.control.devices(account)]
         return sorted(rows, key=lambda d: (d.status != "valid", d.name, d.serial))
 
     def issue_device(self, account: str, name: str) -> IssuedDevice:
-        issued = self.devices_service.issue(account, name, by=account)
+        issued = self.control.issue_device(account, name, by=account)
         return IssuedDevice(
             serial=issued.certificate.serial,
             subject=issued.certificate.subject,
@@ -138,19 +147,20 @@ class ServicesBackend:
 
     def change_password(self, account: str, current: str, new: str) -> None:
         try:
-            self.accounts.change_password(account, current, new)
+            self.control.change_password(account, current, new)
         except WrongPassword as exc:
             raise LoginFailed(exc.message) from None
         except AccountLocked as exc:
             raise LoginLocked(exc.message) from None
 
     def password_lengths(self) -> tuple[int, int]:
-        return self._c.settings.password_min_length, self._c.settings.password_max_length
+        settings = self.control.settings
+        return settings.password_min_length, settings.password_max_length
 
     def sessions(self, account: str | None) -> list[SessionRow]:
         if account is None:
-            return [_session_row(v) for v in self.sessions_service.active()]
-        return [_session_row(v) for v in self.sessions_service.recent(account, limit=50)]
+            return [_session_row(v) for v in self.control.active_sessions()]
+        return [_session_row(v) for v in self.control.recent_connections(account, limit=50)]
 
     def profile_material(self, account: str, serial: str) -> ProfileMaterial:
         view = self._own_certificate(account, serial)
@@ -159,7 +169,7 @@ class ServicesBackend:
             device_name=view.device,
             serial=view.serial,
             device_cert_pem=view.cert_pem,
-            ca_pem=self._c.ca.cert_pem.decode(),
+            ca_pem=self.control.ca_certificate_pem().decode(),
             gateway_host=self._portal.gateway_host,
             gateway_id=self._portal.gateway_id,
             service_subnets=self._portal.service_subnets,
@@ -167,7 +177,7 @@ class ServicesBackend:
 
     def _own_certificate(self, account: str, serial: str) -> DeviceCertificateView:
         try:
-            view = self.devices_service.get(serial)
+            view = self.control.device_certificate(serial)
         except (InvalidInput, UnknownCertificate):
             raise NotFound("no such device") from None
         if view.account != account or view.status != "valid":
@@ -179,7 +189,7 @@ class ServicesBackend:
 
     def login_operator(self, name: str, password: str) -> Principal:
         try:
-            view = self.accounts.authenticate_operator(name, password)
+            view = self.control.authenticate_operator(name, password)
         except AccountLocked as exc:
             raise LoginLocked(exc.message) from None
         except (WrongPassword, InvalidInput) as exc:
@@ -187,34 +197,43 @@ class ServicesBackend:
         return Principal(view.name, view.role.value)
 
     def applications(self) -> list[ApplicationRow]:
-        return [_application_row(v) for v in self.applications_service.list()]
+        return [_application_row(v) for v in self.control.applications()]
 
     def advance(self, application: str, to_state: str, actor: str) -> None:
-        self.applications_service.advance(application, parse_state(to_state), by=actor)
+        self.control.advance_application(application, parse_state(to_state), by=actor)
 
     def all_devices(self) -> list[DeviceRow]:
         rows: list[DeviceRow] = []
-        for gateway_account in self.devices_service.gateway_accounts():
+        for gateway_account in self.control.gateway_accounts():
             rows.extend(_device_row(v) for v in gateway_account.devices)
         return sorted(rows, key=lambda d: (d.account, d.name))
 
     def revoke(self, serial: str, actor: str) -> None:
-        self.devices_service.revoke(serial, by=actor)
+        self.control.revoke_device(serial, by=actor)
 
     def cut_session(self, session_id: str, actor: str) -> None:
         if not session_id.isdigit():
             raise UnknownSession(f"there is no active session {session_id}")
-        self.sessions_service.request_termination(int(session_id), by=actor)
+        self.control.request_session_termination(int(session_id), by=actor)
+
+    def _invoices(self, month: str) -> list[Invoice]:
+        return self.control.invoices(YearMonth.parse(month))
 
     def invoices(self, month: str) -> list[InvoiceRow]:
-        return []
+        return [_invoice_row(i) for i in self._invoices(month)]
 
     def invoice_pdf(self, month: str, contract: str) -> bytes:
+        from onshi.vpn.invoice_pdf import render_invoice_pdf
+
+        for invoice in self._invoices(month):
+            if invoice.application_id == contract:
+                return render_invoice_pdf(invoice)
         raise NotFound("no such invoice")
 
     def audit_log(self, limit: int) -> list[AuditRow]:
-        with self._c.db.sessions() as session:
-            entries = audit_log.entries(session, limit=limit)
+        # The portal checked the login; the facade's ``viewer`` admits auditors only, and
+        # operators read the log too.
+        entries = self.control.audit_log(limit=limit)
         return [
             AuditRow(
                 at=e.recorded_at,
@@ -229,10 +248,12 @@ class ServicesBackend:
     # -- both -------------------------------------------------------------------------------
 
     def audit(self, actor: str, action: str, target: str, outcome: str) -> None:
-        with self._c.db.transaction() as session:
+        # What only the portal sees (the facade has no method for it yet): its own entries in
+        # the same hash chain, prefixed ``portal.``.
+        with self.control.db.transaction() as session:
             audit_log.append(
                 session,
-                now=self._c.now_naive(),
+                now=dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
                 actor=actor or "anonymous",
                 action=f"portal.{action}",
                 subject=target[:64] or None,
