@@ -84,6 +84,8 @@ def _run(db: str | None, data_dir: Path | None, action: Callable[[VpnControlPlan
     except (SQLAlchemyError, ArgumentError) as exc:
         # The message may quote the URL (and a password in it): the type is enough.
         _fail(DatabaseUnavailable(f"the database cannot be used ({type(exc).__name__})"))
+    except OSError as exc:
+        _fail(DatabaseUnavailable(f"the database or data directory cannot be used: {exc.strerror}"))
 
 
 def _check_format(value: str) -> str:
