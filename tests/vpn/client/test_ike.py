@@ -14,7 +14,6 @@ from hypothesis import strategies as st
 
 from onshi.vpn.client.errors import ProbeInvalid
 from onshi.vpn.client.ike import (
-    FLAG_RESPONSE,
     GROUP_CURVE25519,
     GROUP_ECP_256,
     IKE_SA_INIT,
@@ -30,47 +29,10 @@ from onshi.vpn.client.ike import (
     parse_message,
 )
 from onshi.vpn.client.probe import probe
+from tests.vpn.client.ike_answers import nat_notifies, notify, response
 
 LOCAL = ("198.51.100.7", 40000)
 REMOTE = ("203.0.113.1", 500)
-
-
-def response(
-    request: IkeSaInitRequest,
-    payloads: list[tuple[int, bytes]],
-    *,
-    spi_r: bytes = b"R" * 8,
-    flags: int = FLAG_RESPONSE,
-) -> bytes:
-    """A response as a gateway would build it: payload chain, header with SPIr."""
-    body = b""
-    for index, (_kind, data) in enumerate(payloads):
-        following = payloads[index + 1][0] if index + 1 < len(payloads) else 0
-        body += struct.pack("!BBH", following, 0, 4 + len(data)) + data
-    first = payloads[0][0] if payloads else 0
-    header = struct.pack(
-        "!8s8sBBBBII", request.spi_i, spi_r, first, 0x20, IKE_SA_INIT, flags, 0, 28 + len(body)
-    )
-    return header + body
-
-
-def notify(kind: int, data: bytes = b"") -> tuple[int, bytes]:
-    return PAYLOAD_NOTIFY, struct.pack("!BBH", 0, 0, kind) + data
-
-
-def nat_notifies(
-    request: IkeSaInitRequest, local: tuple[str, int], remote: tuple[str, int]
-) -> list[tuple[int, bytes]]:
-    spi_r = b"R" * 8
-    return [
-        notify(
-            NotifyType.NAT_DETECTION_SOURCE_IP, nat_detection_hash(request.spi_i, spi_r, *remote)
-        ),
-        notify(
-            NotifyType.NAT_DETECTION_DESTINATION_IP,
-            nat_detection_hash(request.spi_i, spi_r, *local),
-        ),
-    ]
 
 
 @pytest.mark.parametrize("group", [GROUP_CURVE25519, GROUP_ECP_256])
