@@ -215,3 +215,37 @@ def test_a_three_year_history_renders_in_well_under_a_second() -> None:
     elapsed = time.perf_counter() - start
     # measured ≈ 0.2 s on the 2-core build machine; the bound leaves room for a busy CI host
     assert elapsed < 1.0, elapsed
+
+
+def test_what_the_central_left_out_is_said_on_the_page() -> None:
+    said = "手術情報の提供に患者の同意がないため、手術情報は含まれていません。"
+    answer = drug_answer([{"DiDate": "20260105", **AMLODIPINE}], MessageContents=said)
+    assert said in flat(drug_report_pdf(answer, clinical=True))
+
+
+def test_the_central_treatment_lines_render_as_clinical_information() -> None:
+    """The shape onshi's central service sends for FileCategory 3 (MedicalTreatmentInformation)."""
+    answer = drug_answer(
+        [{"DiDate": "20260105", **AMLODIPINE, **PHARMACY}],
+        MedicalTreatmentInformation=[
+            {
+                "DiDate": "20260110",
+                "MeTrDiHNm": "中央総合病院",
+                "SinInfN": "再診料",
+                "MeTrIdCl": "12",
+            },
+            {
+                "DiDate": "20260111",
+                "MeTrDiHNm": "中央総合病院",
+                "SinInfN": "虫垂切除術",
+                "MeTrIdCl": "50",
+            },
+        ],
+    )
+    words = flat(drug_report_pdf(answer, clinical=True))
+    assert (
+        words.index("手術")
+        < words.index("虫垂切除術")
+        < words.index("診療行為")
+        < words.index("再診料")
+    )

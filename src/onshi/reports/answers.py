@@ -128,6 +128,7 @@ class DrugHistory:
     end: str
     months: tuple[MonthBlock, ...]
     clinical: tuple[ClinicalEntry, ...]
+    notice: str = ""  # MessageContents: what the central left out, and why
 
     @property
     def drug_count(self) -> int:
@@ -157,6 +158,7 @@ class CheckupHistory:
     facility_code: str
     patient: Patient
     visits: tuple[CheckupVisit, ...]
+    notice: str = ""
 
 
 # ---------------------------------------------------------------------------- reading
@@ -386,6 +388,7 @@ def drug_history(answer: Mapping[str, Any]) -> DrugHistory:
         end=_text(body.get("EndDate")),
         months=months,
         clinical=tuple(clinical),
+        notice=_text(body.get("MessageContents")),
     )
 
 
@@ -424,4 +427,5 @@ def checkup_history(answer: Mapping[str, Any]) -> CheckupHistory:
         facility_code=_text(header.get("MedicalInstitutionCode")),
         patient=patient(info),
         visits=tuple(visits),
+        notice=_text(body.get("MessageContents")),
     )

@@ -83,6 +83,8 @@ def story(history: CheckupHistory, on: dt.date, st: doc.Styles) -> list[Flowable
             history.patient, on, st, [("受診期間", period), ("受診回数", f"{len(visits)} 回")]
         ),
     ]
+    if history.notice:
+        flow += [doc.spacer(2), doc.notice(history.notice, st)]
     if not visits:
         return [*flow, doc.spacer(3), doc.text("対象期間に特定健診の結果はありません。", st.body)]
     flow.append(doc.text("経年変化", st.heading))

@@ -219,6 +219,20 @@ def table(
     return t
 
 
+def notice(words: str, st: Styles) -> Table:
+    """A boxed remark the reader must not miss (e.g. information left out for lack of consent)."""
+    box = Table([[text(words, st.body)]], colWidths=[CONTENT_WIDTH])
+    box.setStyle(
+        [
+            ("BOX", (0, 0), (-1, -1), 0.8, colors.HexColor("#b36b00")),
+            ("BACKGROUND", (0, 0), (-1, -1), colors.HexColor("#fff4e0")),
+            ("TOPPADDING", (0, 0), (-1, -1), 3),
+            ("BOTTOMPADDING", (0, 0), (-1, -1), 4),
+        ]
+    )
+    return box
+
+
 def spacer(height_mm: float) -> Spacer:
     return Spacer(1, height_mm * mm)
 

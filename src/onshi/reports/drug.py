@@ -68,6 +68,8 @@ def story(history: DrugHistory, on: dt.date, st: doc.Styles, show_clinical: bool
             [("対象期間", _period(history)), ("件数", f"{history.drug_count} 件")],
         ),
     ]
+    if history.notice:
+        flow += [doc.spacer(2), doc.notice(history.notice, st)]
     if show_clinical:
         flow += _clinical_section(history.clinical, st)
     flow.append(doc.text("薬剤情報（調剤月・医療機関別）", st.heading))
