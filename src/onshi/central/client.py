@@ -177,6 +177,14 @@ class CentralClient:
         path = "/v1/bulk" if flow == "eligibility" else f"/v1/bulk?flow={flow}"
         return self._call("POST", path, request, headers=headers)
 
+    def submit_bulk_period(
+        self, request: Mapping[str, Any], *, idempotency_key: str | None = None
+    ) -> JsonObject:
+        """OQSmuonq01/OQSmuhvq01/OQSmutic01: ``{"Flow", "DateFrom", "DateTo"}``; answered at
+        once with a ReceptionNumber, fetched like any bulk check."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self._call("POST", "/v1/bulk/period", request, headers=headers)
+
     def fetch_bulk(self, reception_number: str) -> JsonObject:
         """OQSmuquc02: ``MessageHeader.SegmentOfResult`` 2 while processing, 1 when answered."""
         return self._call("GET", f"/v1/bulk/{reception_number}")

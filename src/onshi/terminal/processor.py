@@ -110,16 +110,28 @@ def ask_central(
             }
         )
     if isinstance(request, m.BulkUploadRequest):
-        upload = {
-            "QualificationConfirmationDate": format_oqs_date(request.QualificationConfirmationDate),
-            **_header(request.ArbitraryFileIdentifier),
-            "QualificationConfirmSearchInfo": [
-                _search(r, with_identifier=True) for r in request.records
-            ],
-        }
-        if request.flow is m.BulkFlow.ELIGIBILITY:  # the call older services know
-            return client.submit_bulk(upload, idempotency_key=idempotency_key)
-        return client.submit_bulk(upload, idempotency_key=idempotency_key, flow=request.flow.value)
+        return client.submit_bulk(
+            {
+                "QualificationConfirmationDate": format_oqs_date(
+                    request.QualificationConfirmationDate
+                ),
+                **_header(request.ArbitraryFileIdentifier),
+                "QualificationConfirmSearchInfo": [
+                    _search(r, with_identifier=True) for r in request.records
+                ],
+            },
+            idempotency_key=idempotency_key,
+        )
+    if isinstance(request, m.BulkPeriodRequest):
+        return client.submit_bulk_period(
+            {
+                **_header(request.ArbitraryFileIdentifier),
+                "Flow": request.flow.value,
+                "DateFrom": format_oqs_date(request.start),
+                "DateTo": format_oqs_date(request.end),
+            },
+            idempotency_key=idempotency_key,
+        )
     if isinstance(request, m.BulkDownloadRequest):
         return client.fetch_bulk(request.ReceptionNumber)
     body: dict[str, Any] = {

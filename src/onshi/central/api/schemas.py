@@ -28,6 +28,7 @@ from pydantic import (
 from onshi.central.domain.consent import ConsentKind
 from onshi.central.domain.qualification import CardKey
 from onshi.central.services.questions import (
+    BulkPeriodQuestion,
     BulkQuestion,
     BulkRecordQuestion,
     CardNumberQuestion,
@@ -297,6 +298,29 @@ class HistoryRequest(_Header):
             end=self.EndDate,
             arbitrary_file_identifier=self.ArbitraryFileIdentifier,
             with_treatments=self.FileCategory in ("3", "4"),
+        )
+
+
+class BulkPeriodRequest(_Header):
+    """Online care / home visits / medical aid (OQSmuonq01, OQSmuhvq01, OQSmutic01): no names;
+    every patient who gave this facility a consent from DateFrom to DateTo is answered."""
+
+    Flow: Literal["online-care", "home-visit", "medical-aid"]
+    DateFrom: OqsDate
+    DateTo: OqsDate
+
+    @model_validator(mode="after")
+    def _period_in_order(self) -> BulkPeriodRequest:
+        if self.DateFrom > self.DateTo:
+            raise ValueError("DateFrom is after DateTo")
+        return self
+
+    def to_question(self) -> BulkPeriodQuestion:
+        return BulkPeriodQuestion(
+            flow=self.Flow,
+            start=self.DateFrom,
+            end=self.DateTo,
+            arbitrary_file_identifier=self.ArbitraryFileIdentifier,
         )
 
 

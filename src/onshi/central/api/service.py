@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from onshi.central.services.questions import (
+    BulkPeriodQuestion,
     BulkQuestion,
     CardNumberQuestion,
     CardQuestion,
@@ -41,6 +42,13 @@ class CentralService(Protocol):
 
     def submit_bulk(
         self, facility: MedicalInstitutionCode, q: BulkQuestion, idempotency_key: str | None = None
+    ) -> dict[str, Any]: ...
+
+    def submit_bulk_period(
+        self,
+        facility: MedicalInstitutionCode,
+        q: BulkPeriodQuestion,
+        idempotency_key: str | None = None,
     ) -> dict[str, Any]: ...
 
     def fetch_bulk(

@@ -30,7 +30,7 @@ from onshi.central.domain.qualification import Qualification
 from onshi.central.errors import ReceptionNotFound, RequestInvalid, RequestTooLarge
 from onshi.central.services import answers
 from onshi.central.services.clock import naive_jst
-from onshi.central.services.questions import BulkQuestion
+from onshi.central.services.questions import BulkPeriodQuestion, BulkQuestion, BulkRecordQuestion
 from onshi.central.storage import repository
 from onshi.central.storage import tables as t
 from onshi.logs import log_failure
@@ -44,6 +44,7 @@ Json = dict[str, Any]
 BULK_CHUNK = 500  # records answered per transaction
 FLOWS = ("eligibility", "online-care", "home-visit", "medical-aid")
 FLOWS_WITH_CONSENTS = frozenset({"online-care", "home-visit"})
+FLOWS_WITH_PERIODS = frozenset({"online-care", "home-visit", "medical-aid"})
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,83 @@ def submit(
     )
     central.bulk_worker.notify()
     return _receipt(facility, reception, now)
+
+
+def submit_period(
+    central: Central,
+    facility: MedicalInstitutionCode,
+    q: BulkPeriodQuestion,
+    idempotency_key: str | None = None,
+) -> Json:
+    """Accept an online-care, home-visit or medical-aid upload: its records are the patients who
+    gave this facility a consent (any kind) from ``q.start`` to ``q.end``, each under the
+    qualification they hold today (or last held). onshi keeps no visit dates and no 医療扶助
+    records, so examination periods and treatment months are read as consent periods too."""
+    if q.flow not in FLOWS_WITH_PERIODS:
+        raise RequestInvalid(f"flow must be one of {', '.join(sorted(FLOWS_WITH_PERIODS))}")
+    if q.end < q.start:
+        raise RequestInvalid("the period ends before it starts")
+    if idempotency_key is not None:
+        known = _reception_for_key(central, facility, idempotency_key)
+        if known is not None:
+            return _receipt(facility, known, central.clock())
+    now = central.clock()
+    on = now.date()
+    with central.db.sessions() as session:
+        individuals = session.scalars(
+            select(t.Consent.individual_id)
+            .where(
+                t.Consent.MedicalInstitutionCode == facility.value,
+                t.Consent.given_at >= dt.datetime.combine(q.start, dt.time()),
+                t.Consent.given_at < dt.datetime.combine(q.end + dt.timedelta(days=1), dt.time()),
+            )
+            .distinct()
+        ).all()
+        held: dict[int, list[Qualification]] = {}
+        for qualification in repository.held_by(session, individuals):
+            held.setdefault(qualification.individual_id, []).append(qualification)
+    records = []
+    for individual in sorted(held):
+        current = _current(held[individual], on)
+        records.append(
+            BulkRecordQuestion(current.key, current.birthdate, arbitrary_identifier=None)
+        )
+    if len(records) > central.max_bulk_records:
+        raise RequestTooLarge(
+            f"the period holds {len(records)} patients, more than {central.max_bulk_records}: "
+            "ask for a shorter period"
+        )
+    reception = t.BulkReception(
+        ReceptionNumber=now.strftime("%Y%m%d%H%M%S") + secrets.token_hex(6).upper(),
+        MedicalInstitutionCode=facility.value,
+        ArbitraryFileIdentifier=q.arbitrary_file_identifier,
+        QualificationConfirmationDate=on,
+        ReceptionDateTime=naive_jst(now),
+        record_count=len(records),
+        idempotency_key=idempotency_key,
+        flow=q.flow,
+    )
+    try:
+        _store(central, reception, BulkQuestion(on, tuple(records), q.arbitrary_file_identifier))
+    except IntegrityError:
+        known = _reception_for_key(central, facility, idempotency_key or "")
+        if known is None:
+            raise
+        return _receipt(facility, known, now)
+    central.audit.record(
+        facility=facility.value,
+        action="bulk.submit",
+        subject=None,
+        outcome=f"{q.flow}-{len(records)}",
+    )
+    central.bulk_worker.notify()
+    return _receipt(facility, reception, now)
+
+
+def _current(held: list[Qualification], on: dt.date) -> Qualification:
+    """The qualification valid today, else the one that started last."""
+    valid = [q for q in held if q.is_valid_on(on)]
+    return max(valid or held, key=lambda q: (q.qualification_date, q.qualification_id))
 
 
 def _store(central: Central, reception: t.BulkReception, q: BulkQuestion) -> None:

@@ -32,6 +32,7 @@ from onshi.central.services.audit import AuditLog
 from onshi.central.services.bulk import BulkWorker
 from onshi.central.services.clock import Clock, jst_now, naive_jst
 from onshi.central.services.questions import (
+    BulkPeriodQuestion,
     BulkQuestion,
     CardNumberQuestion,
     CardQuestion,
@@ -366,6 +367,14 @@ class Central:
         self, facility: MedicalInstitutionCode, q: BulkQuestion, idempotency_key: str | None = None
     ) -> Json:
         return bulk.submit(self, facility, q, idempotency_key)
+
+    def submit_bulk_period(
+        self,
+        facility: MedicalInstitutionCode,
+        q: BulkPeriodQuestion,
+        idempotency_key: str | None = None,
+    ) -> Json:
+        return bulk.submit_period(self, facility, q, idempotency_key)
 
     def process_pending_bulk(self) -> int:
         """Answer every unanswered record of every open reception; return how many were answered."""

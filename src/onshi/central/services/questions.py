@@ -70,3 +70,14 @@ class HistoryQuestion:
     end: dt.date | None = None
     arbitrary_file_identifier: str | None = None
     with_treatments: bool = False  # FileCategory 3/4: add 診療情報 (drug information only)
+
+
+@dataclass(frozen=True, slots=True)
+class BulkPeriodQuestion:
+    """Online care, home visits, medical aid (OQSmuonq01/muhvq01/mutic01): no names are sent;
+    every patient who gave this facility a consent from ``start`` to ``end`` is answered."""
+
+    flow: str  # online-care, home-visit or medical-aid
+    start: dt.date
+    end: dt.date
+    arbitrary_file_identifier: str | None = None

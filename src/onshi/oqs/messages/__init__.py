@@ -41,6 +41,7 @@ from onshi.oqs.messages.reading import read_message
 from onshi.oqs.messages.requests import (
     MAX_BULK_RECORDS,
     BulkDownloadRequest,
+    BulkPeriodRequest,
     BulkUploadRequest,
     EligibilityRequest,
     HistoryRequest,
@@ -71,6 +72,7 @@ __all__ = [
     "RESULT_CODE_REFUSED",
     "BulkDownloadRequest",
     "BulkFlow",
+    "BulkPeriodRequest",
     "BulkUploadRequest",
     "EligibilityRequest",
     "Encoding",

@@ -73,7 +73,27 @@ class BulkUploadRequest:
     ArbitraryFileIdentifier: str | None
     records: tuple[SearchInfo, ...]
     encoding: Encoding = Encoding.UTF8
-    kind: MessageKind = MessageKind.BULK_UPLOAD  # or OQSmuonq01, OQSmuhvq01, OQSmutic01
+
+    kind = MessageKind.BULK_UPLOAD
+
+
+@dataclass(frozen=True, slots=True)
+class BulkPeriodRequest:
+    """OQSmuonq01req / OQSmuhvq01req / OQSmutic01req: everyone who consented here in a period.
+
+    Online care and home visits (居宅同意取得型) name no patients: the clinic asks for every
+    patient who gave it a consent between ConsentDateFrom and ConsentDateTo (or seen between
+    ExaminationDateFrom and ExaminationDateTo); medical aid (医療扶助) asks by
+    MedicalTreatmentMonth (YYYYMM). As YUKI-ENT/OQSDrug2's bulk tool writes them.
+    """
+
+    kind: MessageKind
+    MedicalInstitutionCode: str
+    ArbitraryFileIdentifier: str | None
+    start: dt.date
+    end: dt.date
+    MedicalTreatmentFlag: str | None = None
+    encoding: Encoding = Encoding.UTF8
 
     @property
     def flow(self) -> BulkFlow:
@@ -133,7 +153,14 @@ class HistoryRequest:
         )
 
 
-Request = EligibilityRequest | BulkUploadRequest | BulkDownloadRequest | HistoryRequest
+Request = (
+    EligibilityRequest
+    | BulkUploadRequest
+    | BulkPeriodRequest
+    | BulkDownloadRequest
+    | HistoryRequest
+)
+MAX_PERIOD_DAYS = 366  # a bulk period request covers at most a year (onshi's limit)
 
 T = TypeVar("T")
 
@@ -148,7 +175,7 @@ def parse_request(data: bytes, filename: str) -> Request:
     root, encoding = parse(data)
     header = root.find("MessageHeader")
     body = root.find("MessageBody")
-    if kind in BULK_UPLOADS and body is not None:
+    if kind is MessageKind.BULK_UPLOAD and body is not None:
         count = sum(1 for child in body if child.tag == "QualificationConfirmSearchInfo")
         if count > MAX_BULK_RECORDS:
             raise TooManyRecords(
@@ -168,7 +195,7 @@ def parse_request(data: bytes, filename: str) -> Request:
             search=_search_info(search, bulk=False),
             encoding=encoding,
         )
-    if kind in BULK_UPLOADS:
+    if kind is MessageKind.BULK_UPLOAD:
         return BulkUploadRequest(
             QualificationConfirmationDate=_date(header, "QualificationConfirmationDate"),
             MedicalInstitutionCode=_facility(header),
@@ -177,8 +204,9 @@ def parse_request(data: bytes, filename: str) -> Request:
                 _search_info(e, bulk=True) for e in body.iterfind("QualificationConfirmSearchInfo")
             ),
             encoding=encoding,
-            kind=kind,
         )
+    if kind in BULK_UPLOADS:
+        return _period(kind, header, body, encoding)
     if kind in BULK_DOWNLOADS:
         return BulkDownloadRequest(
             MedicalInstitutionCode=_facility(header),
@@ -219,6 +247,51 @@ def _history(
         FileCategory=category,
         PrDiInfClassification=_optional(body, "PrDiInfClassification"),
         MedicalTreatmentFlag=_optional(body, "MedicalTreatmentFlag"),
+    )
+
+
+_PERIODS = (
+    ("ConsentDateFrom", "ConsentDateTo"),
+    ("ExaminationDateFrom", "ExaminationDateTo"),
+    ("MedicalTreatmentMonth", "MedicalTreatmentMonth"),
+)
+
+
+def _period(
+    kind: MessageKind, header: ET.Element, body: ET.Element, encoding: Encoding
+) -> BulkPeriodRequest:
+    search = body.find("QualificationConfirmSearchInfo")
+    assert search is not None  # the schema requires it
+    given = [(a, b) for a, b in _PERIODS if _optional(search, a) or _optional(search, b)]
+    if len(given) != 1:
+        raise SchemaViolation(
+            "QualificationConfirmSearchInfo needs exactly one period: ConsentDateFrom/ConsentDateTo, "
+            "ExaminationDateFrom/ExaminationDateTo or MedicalTreatmentMonth",
+            element="QualificationConfirmSearchInfo",
+        )
+    first, last = given[0]
+    if first == "MedicalTreatmentMonth":
+        raw = _text(search, first)
+        if len(raw) != 6:
+            raise InvalidValue(first, f"must be YYYYMM, got {raw!r}")
+        start = _optional_date(search, first)
+        end = _optional_date(search, first, month_end=True)
+    else:
+        start, end = _optional_date(search, first), _optional_date(search, last, month_end=True)
+    if start is None or end is None:
+        raise InvalidValue(last if start else first, "both ends of the period are needed")
+    if end < start:
+        raise InvalidValue(last, f"{end:%Y%m%d} is before {first} {start:%Y%m%d}")
+    if (end - start).days >= MAX_PERIOD_DAYS:
+        raise InvalidValue(last, f"a period covers at most {MAX_PERIOD_DAYS} days: split it")
+    return BulkPeriodRequest(
+        kind=kind,
+        MedicalInstitutionCode=_facility(header),
+        ArbitraryFileIdentifier=_optional(header, "ArbitraryFileIdentifier"),
+        start=start,
+        end=end,
+        MedicalTreatmentFlag=_optional(search, "MedicalTreatmentFlag"),
+        encoding=encoding,
     )
 
 

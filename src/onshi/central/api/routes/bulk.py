@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Path, Query, Request
 
 from onshi.central.api.responses import OqsJSONResponse, refusals
 from onshi.central.api.routes import CentralDep, CertificateFacility, authorised
-from onshi.central.api.schemas import RECEPTION_NUMBER_PATTERN, BulkRequest
+from onshi.central.api.schemas import RECEPTION_NUMBER_PATTERN, BulkPeriodRequest, BulkRequest
 
 router = APIRouter(prefix="/v1/bulk", tags=["bulk"])
 IDEMPOTENCY_KEY_PATTERN = r"^[0-9A-Za-z._:~-]{1,128}$"
@@ -42,6 +42,26 @@ def submit(
     facility = authorised(request, code, body.MedicalInstitutionCode)
     question = dataclasses.replace(body.to_question(), flow=flow)
     receipt = central.submit_bulk(facility, question, idempotency_key)
+    return OqsJSONResponse(receipt, status_code=202)
+
+
+@router.post(
+    "/period",
+    summary="Online care, home visits, medical aid: everyone who consented here in a period",
+    status_code=202,
+    responses=refusals(403, 413, 422),
+)
+def submit_period(
+    body: BulkPeriodRequest,
+    request: Request,
+    code: CertificateFacility,
+    central: CentralDep,
+    idempotency_key: Annotated[
+        str | None, Header(max_length=128, pattern=IDEMPOTENCY_KEY_PATTERN)
+    ] = None,
+) -> OqsJSONResponse:
+    facility = authorised(request, code, body.MedicalInstitutionCode)
+    receipt = central.submit_bulk_period(facility, body.to_question(), idempotency_key)
     return OqsJSONResponse(receipt, status_code=202)
 
 
