@@ -243,9 +243,7 @@ def test_the_central_treatment_lines_render_as_clinical_information() -> None:
         ],
     )
     words = flat(drug_report_pdf(answer, clinical=True))
-    assert (
-        words.index("手術")
-        < words.index("虫垂切除術")
-        < words.index("診療行為")
-        < words.index("再診料")
-    )
+    # each under its own subheading (MeTrIdCl 50: 手術), with its date and institution
+    assert "手術日付医療機関2026/01/11中央総合病院" in words
+    assert "診療行為日付医療機関2026/01/10中央総合病院" in words
+    assert "虫垂切除術" in words and "再診料" in words
