@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.serialization import pkcs12
 
 from onshi.pki import CertificateAuthority, IssuedCertificate
 from onshi.vpn.client.profiles import ClientProfile, render_swanctl
@@ -241,6 +243,45 @@ def test_rendered_profile_connects_through_nat_and_reaches_only_the_service(worl
         assert checks["certificate"]["level"] == "ok"
         assert checks["service"]["level"] == "ok"
         assert report["ok"] is True and code == 0
+    finally:
+        charon.stop()
+
+
+def test_windows_layout_connects_with_the_p12(world: World) -> None:
+    """The swanctl.conf the Windows script installs (device from a .p12), loaded into charon."""
+    passphrase = "one-time-passphrase"
+    tree = world.root / "tdir-p12"
+    for sub in ("pkcs12", "x509ca"):
+        (tree / sub).mkdir(parents=True)
+    profile = ClientProfile(
+        account=ACCOUNT,
+        device=DEVICE,
+        gateway_host=GATEWAY,
+        ca_pem=world.ca.cert_pem,
+        service_subnets=(SERVICE_SUBNET,),
+        device_cert_pem=world.device.cert_pem,
+    )
+    p12 = pkcs12.serialize_key_and_certificates(
+        b"onshi device",
+        world.device.signing_key,
+        world.device.certificate,
+        [world.ca.certificate],
+        serialization.BestAvailableEncryption(passphrase.encode()),
+    )
+    (tree / "pkcs12" / profile.device_p12_file).write_bytes(p12)
+    (tree / "x509ca" / profile.ca_cert_file).write_bytes(world.ca.cert_pem)
+    conf = render_swanctl(profile, pkcs12=True, eap_password=PASSWORD)
+    # What the script does on the terminal with the passphrase the user types.
+    conf = conf.replace("%P12_PASSWORD%", f'"{passphrase}"')
+    (tree / "swanctl.conf").write_text(conf)
+    charon = world.tdir.charon(world.root / "tdir-charon-p12", EspEngine.USERSPACE)
+    try:
+        loaded = swanctl(world.tdir, tree, charon, "--load-all", "--noprompt")
+        assert loaded.returncode == 0, loaded.stderr + loaded.stdout
+        assert "loaded ECDSA key from" in loaded.stdout and "onshi-device.p12" in loaded.stdout
+        up = swanctl(world.tdir, tree, charon, "--initiate", "--child", "onshi", "--timeout", "20")
+        assert up.returncode == 0, up.stdout[-3000:]
+        assert tcp_exchange(world.tdir, SERVICE, 8080) == "svc:ping"
     finally:
         charon.stop()
 

@@ -325,6 +325,8 @@ $swanctl = Join-Path $StrongSwanDir "swanctl.exe"
 if (-not (Test-Path $swanctl)) { $swanctl = Join-Path $StrongSwanDir "bin\swanctl.exe" }
 if (-not (Test-Path $swanctl)) { throw "strongSwan for Windows not found under $StrongSwanDir" }
 $confDir = Join-Path $StrongSwanDir "etc\swanctl"
+# swanctl reads its tree from SWANCTL_DIR; the main file must include conf.d (ours goes there).
+$env:SWANCTL_DIR = $confDir
 
 $p12Password = Read-Host -AsSecureString "Password of $P12Path"
 Import-PfxCertificate -FilePath $P12Path -CertStoreLocation Cert:\LocalMachine\My -Password $p12Password | Out-Null
@@ -335,6 +337,9 @@ Set-Content -Path $caPath -Value @"
 Import-Certificate -FilePath $caPath -CertStoreLocation Cert:\LocalMachine\Root | Out-Null
 
 foreach ($sub in "pkcs12", "x509ca", "conf.d") { New-Item -ItemType Directory -Force -Path (Join-Path $confDir $sub) | Out-Null }
+$mainConf = Join-Path $confDir "swanctl.conf"
+if (-not (Test-Path $mainConf)) { Set-Content -Path $mainConf -Value "include conf.d/*.conf" -Encoding Ascii }
+elseif (-not (Select-String -Path $mainConf -Pattern "conf\.d/\*\.conf" -Quiet)) { Add-Content -Path $mainConf -Value "include conf.d/*.conf" }
 Copy-Item $P12Path (Join-Path $confDir "pkcs12\@@P12_FILE@@") -Force
 Copy-Item $caPath (Join-Path $confDir "x509ca\@@CA_FILE@@") -Force
 Remove-Item $caPath
@@ -343,10 +348,11 @@ $conf = @'
 @@SWANCTL@@'@
 $plain = [Runtime.InteropServices.Marshal]::PtrToStringBSTR([Runtime.InteropServices.Marshal]::SecureStringToBSTR($p12Password))
 $confPath = Join-Path $confDir "conf.d\onshi.conf"
-# charon needs the .p12 password to open the key: base64 (0s...) so no character of it can
-# break the file, and the file is kept to Administrators and SYSTEM.
-$p12b64 = "0s" + [Convert]::ToBase64String([Text.Encoding]::UTF8.GetBytes($plain))
-Set-Content -Path $confPath -Value $conf.Replace("%P12_PASSWORD%", $p12b64) -Encoding Ascii
+# charon needs the .p12 password to open the key. swanctl does not base64-decode (0s...)
+# container secrets, so it is written quoted, with \ and " escaped; the file is kept to
+# Administrators and SYSTEM.
+$quoted = '"' + $plain.Replace('\', '\\').Replace('"', '\"') + '"'
+Set-Content -Path $confPath -Value $conf.Replace("%P12_PASSWORD%", $quoted) -Encoding Ascii
 icacls $confPath /inheritance:r /grant:r "Administrators:F" "SYSTEM:F" | Out-Null
 Write-Host "onshi VPN configured: $confPath"
 
