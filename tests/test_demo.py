@@ -22,7 +22,7 @@ from tests.stack import demo_process
 @pytest.mark.slow
 def test_demo_runs_the_whole_clinic(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ONSHI_")}
-    with demo_process(tmp_path, "demo", "--port", "0") as lines:
+    with demo_process(tmp_path, "demo", "--port", "0", "--central-port", "0") as lines:
         printed = "".join(lines)
         screen = re.search(r"受付画面\)\s+(http://127\.0\.0\.1:\d+)/", printed)
         assert screen, printed

@@ -1,9 +1,12 @@
 """``onshi demo``: a whole clinic on one machine, on an embedded SQLite database.
 
-The central eligibility service (HTTPS with client certificates, on a port of its own), the
-facility's eligibility terminal agent watching an OQS folder, its reception screen and the card
-reader's local API on 127.0.0.1:PORT, a sample population, and a few virtual My Number cards.
-Everything lives under ``var/demo``; a second start reuses it.
+The central eligibility service (HTTPS with client certificates, 127.0.0.1:8443), the
+facility's eligibility terminal agent watching ``var/OQS``, its reception screen and the card
+reader's local API on 127.0.0.1:8780, a sample population, and a few virtual My Number cards.
+It uses the very defaults of every other command (settings and ``ONSHI_…`` environment), so
+that each command of the README works beside it unchanged: the central service under
+``var/central``, the facility certificate in ``var/facility``, the agent under
+``var/terminal``. A second start reuses all of it.
 """
 
 from __future__ import annotations
@@ -14,11 +17,11 @@ import shutil
 import sys
 import threading
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, NoReturn
 
 import typer
 
-DEMO_DIR = Path("var/demo")
+DATA_ROOT = Path("var")
 DEMO_FACILITY = "1311111111"
 DEMO_FACILITY_NAME = "オンシ デモ診療所"
 DEMO_CARDS = 3
@@ -27,14 +30,25 @@ DEMO_PIN = "1234"
 
 def demo(
     db: Annotated[
-        str | None, typer.Option(help="Central database URL (default: SQLite under var/demo).")
+        str | None,
+        typer.Option(
+            help="Central database URL (default: ONSHI_CENTRAL_DATABASE_URL or var/central)."
+        ),
     ] = None,
     oqs_dir: Annotated[
-        Path | None, typer.Option(help="The shared OQS folder (default var/demo/OQS).")
+        Path | None,
+        typer.Option(help="The shared OQS folder (default: ONSHI_TERMINAL_OQS_DIR or var/OQS)."),
     ] = None,
     port: Annotated[
-        int, typer.Option(help="Port of the reception screen and the reader's local API.")
-    ] = 8780,
+        int | None,
+        typer.Option(
+            help="Port of the reception screen and the reader's local API (default 8780; 0: any)."
+        ),
+    ] = None,
+    central_port: Annotated[
+        int | None,
+        typer.Option(help="Port of the central service's API (default 8443; 0: any)."),
+    ] = None,
     facility: Annotated[
         str, typer.Option(help="The demo facility's MedicalInstitutionCode.")
     ] = DEMO_FACILITY,
@@ -54,48 +68,59 @@ def demo(
     from onshi.terminal.cli import build_settings, start_agent
     from onshi.terminal.reception import ReceptionServer
 
-    data_dir = DEMO_DIR.resolve()
-    data_dir.mkdir(parents=True, exist_ok=True)
     configure_logging()
-    settings = settings_from_options(
-        database_url=db or f"sqlite:///{data_dir / 'central.sqlite3'}",
-        data_dir=data_dir,
-        host="127.0.0.1",
-        port=0,
-    )
+    settings = settings_from_options(database_url=db, host="127.0.0.1", port=central_port)
+    defaults = build_settings(oqs_dir=oqs_dir, port=port, facility_code=facility)
+    DATA_ROOT.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     central = Central.from_settings(settings)
-    load_sample_data(central, data_dir)
+    load_sample_data(central, DATA_ROOT)
     cert, key, ca = add_facility(
-        settings, facility, DEMO_FACILITY_NAME, data_dir / "facility", central
+        settings, facility, DEMO_FACILITY_NAME, defaults.cert_path.parent, central
     )
     tls = ensure_server_tls(settings.data_dir, settings.ca_dir, settings.host)
-    server = BackgroundServer(create_app(central, settings), tls, log_level="warning").start()
+    try:
+        server = BackgroundServer(
+            create_app(central, settings), tls, host=settings.host, port=settings.port
+        ).start()
+    except OSError as exc:
+        central.db.dispose()
+        _port_in_use("central service", settings.port, exc, "--central-port")
     terminal = build_settings(
-        oqs_dir=(oqs_dir or data_dir / "OQS").resolve(),
-        state_dir=data_dir / "terminal",
+        oqs_dir=defaults.oqs_dir.resolve(),
+        state_dir=defaults.state_dir.resolve(),
         central_url=server.url,
         facility_code=facility,
-        cert_path=cert,
-        key_path=key,
-        ca_path=ca,
-        port=port,
+        cert_path=cert.resolve(),
+        key_path=key.resolve(),
+        ca_path=ca.resolve(),
+        port=defaults.port,
     )
     cards = demo_cards(central, settings.jpki_ca_dir, terminal.state_dir / "cards")
     person = sample_person(central)
-    example = write_example_request(person, data_dir / "examples", facility)
+    example = write_example_request(person, (DATA_ROOT / "examples").resolve(), facility)
     examples = (
-        api_examples(server.url, settings.database_url, data_dir, cert, key, ca, person, program())
+        api_examples(
+            server.url,
+            settings.database_url,
+            settings.data_dir.resolve(),
+            cert.resolve(),
+            key.resolve(),
+            ca.resolve(),
+            person,
+            program(),
+        )
         if person
         else None
     )
     agent = start_agent(terminal)
     try:
-        screen = ReceptionServer(agent, terminal.host, port, log_level="warning").start()
+        screen = ReceptionServer(agent, terminal.host, terminal.port, log_level="warning").start()
     except OSError as exc:
         agent.stop()
         server.stop()
-        typer.echo(f"error: cannot listen on port {port} ({exc.strerror}); try --port 0", err=True)
-        raise typer.Exit(1) from None
+        central.db.dispose()
+        _port_in_use("reception screen", terminal.port, exc, "--port")
     typer.echo(
         _guide(screen.url, server.url, settings.database_url, terminal, cards, example, examples)
     )
@@ -104,10 +129,20 @@ def demo(
     except KeyboardInterrupt:
         pass
     finally:
-        screen.stop()
+        screen.stop(timeout=3)
         agent.stop()
-        server.stop()
+        agent.client.close()  # its keep-alive connection would hold the central's shutdown
+        server.stop(timeout=3)
         central.db.dispose()
+
+
+def _port_in_use(what: str, port: int, exc: OSError, option: str) -> NoReturn:
+    typer.echo(
+        f"error: the {what} cannot listen on 127.0.0.1:{port} ({exc.strerror}); is another "
+        f"onshi demo running? stop it, or choose {option} (0: any free port)",
+        err=True,
+    )
+    raise typer.Exit(1)
 
 
 def program() -> str:

@@ -67,9 +67,17 @@ class ThreadedServer:
             time.sleep(0.01)
         return self
 
-    def stop(self, timeout: float = 10.0) -> None:
+    def stop(self, timeout: float = 10.0, *, grace: float = 1.0) -> None:
+        """Stop serving: open requests get ``grace`` seconds, then uvicorn stops waiting.
+
+        Without the forced exit an open event stream (a reception screen left open) or a
+        keep-alive client would hold Ctrl-C for as long as ``timeout``.
+        """
         self.server.should_exit = True
-        self._thread.join(timeout)
+        self._thread.join(min(grace, timeout))
+        if self._thread.is_alive():
+            self.server.force_exit = True
+            self._thread.join(max(timeout - grace, 0.1))
         self.sock.close()
 
     def __enter__(self) -> ThreadedServer:

@@ -44,6 +44,13 @@ DataDirOption = Annotated[
 ]
 
 DEMO_DIR = Path("var/demo")
+# The person the README and the docs ask about (診療 太郎, 06139999 12-34 4260, born 1980-04-01),
+# added to every sample population so that their examples answer 有効.
+EXAMPLE_PERSON_ROW = (
+    "06139999,オンシ健康保険組合,12-34,4260,00,1,診療　太郎,診療　太郎,ｼﾝﾘｮｳ ﾀﾛｳ,1,19800401,"
+    "東京都千代田区千代田1丁目1番1号,100-0001,01,20200401,20200401,,030,20200401,,,,,,,"
+    "P9999999999\n"
+)
 DEMO_FACILITY = "1311111111"
 DEMO_PERSONS = 2000
 FACILITY_FILES = ("facility.cert.pem", "facility.key.pem", "ca.cert.pem")
@@ -100,7 +107,11 @@ def serve(
     try:
         sock = bind(settings.host, settings.port)
     except OSError as exc:
-        _fail(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror}", 1)
+        _fail(
+            f"cannot listen on {settings.host}:{settings.port}: {exc.strerror} "
+            "(is `onshi demo` or another central service running? choose another --port)",
+            1,
+        )
     url = _url(settings.host, sock.getsockname()[1])
     typer.echo(f"onshi central API on {url}  (OpenAPI: {url}/docs)")
     typer.echo(
@@ -123,7 +134,12 @@ def _url(host: str, port: int) -> str:
 def facility_add(
     code: Annotated[str, typer.Argument(help="MedicalInstitutionCode, 10 digits.")],
     name: Annotated[str, typer.Argument(help="The facility's name.")],
-    out: Annotated[Path, typer.Option("--out", help="Directory for the certificate, key and CA.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out", help="Directory for the certificate, key and CA (where the terminal looks)."
+        ),
+    ] = Path("var/facility"),
     db: DbOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -320,6 +336,8 @@ def load_sample_data(central: Any, data_dir: Path) -> None:
     sample = data_dir / "sample"
     typer.echo(f"generating {DEMO_PERSONS} sample insured persons in {sample} …")
     generate_population(sample, DEMO_PERSONS, history=True)
+    with (sample / "insured.csv").open("a", encoding="utf-8", newline="") as csv:
+        csv.write(EXAMPLE_PERSON_ROW)
     with (sample / "insured.csv").open("rb") as stream:
         typer.echo(f"insured.csv: {import_insured(central.db, stream).summary()}")
     for kind in ("limit", "specific-disease", "drug", "checkup"):

@@ -1,6 +1,9 @@
 """Typed settings of the central service, built once at startup from options and environment.
 
 Environment variables carry the ``ONSHI_CENTRAL_`` prefix (``ONSHI_CENTRAL_DATABASE_URL``…).
+Every command and ``onshi demo`` share the same defaults, relative to the working directory:
+the database and data dir under ``var/central``, the API on 127.0.0.1:8443 (where the terminal
+agent looks for it by default).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ class CentralSettings(BaseSettings):
     database_url: str = "sqlite:///var/central/central.sqlite3"
     data_dir: Path = Path("var/central")
     host: str = "127.0.0.1"
-    port: int = Field(default=0, ge=0, le=65535)  # 0: pick a free port
+    port: int = Field(default=8443, ge=0, le=65535)  # 0: pick a free port
     # Keyed digests of personal identifiers in the audit log. Must be secret in production:
     # insurance numbers are few enough to be guessed from a plain hash.
     identifier_key: str = Field(default_factory=lambda: secrets.token_hex(32), repr=False)

@@ -199,6 +199,8 @@ def present(
     from onshi.reader.reader import present_card
     from onshi.reader.terminal import HttpTerminal
 
+    if not card.is_file():
+        _fail(f"no card at {card}: issue one with `onshi card issue … --out {card}`")
     if method == "pin" and pin is None:
         pin = typer.prompt("暗証番号（4桁）", hide_input=True)
     try:

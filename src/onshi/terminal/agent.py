@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import fcntl
 import logging
 import os
 import threading
@@ -58,6 +59,10 @@ REFUSALS = {
 def is_request_candidate(name: str) -> bool:
     """An entry the agent answers: ``….xml``, not hidden; clients' temporary names are left alone."""
     return name.lower().endswith(".xml") and not name.startswith((".", "~"))
+
+
+class AgentAlreadyRunning(Exception):
+    """Another agent holds this state dir (``onshi demo`` or a second ``terminal run``)."""
 
 
 class CentralStatus:
@@ -105,10 +110,12 @@ class Agent:
         self._pool = ThreadPoolExecutor(settings.workers, thread_name_prefix="onshi-terminal")
         self._threads: list[threading.Thread] = []
         self._observer: Watcher | None = None
+        self._lock_fd: int | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
+        self._hold_state_lock()
         self.recover()
         self._observer = self._watch()
         # A file written between recovery's scan and the watcher's start would be missed.
@@ -121,6 +128,18 @@ class Agent:
             thread = threading.Thread(target=target, name=f"onshi-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
+
+    def _hold_state_lock(self) -> None:
+        """One agent per state dir: a second one would answer the same arrivals again."""
+        fd = os.open(self.settings.state_dir / "agent.lock", os.O_CREAT | os.O_RDWR | os.O_CLOEXEC)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            raise AgentAlreadyRunning(
+                f"another terminal agent is running on {self.settings.state_dir}"
+            ) from None
+        self._lock_fd = fd
 
     def _watch(self) -> Watcher:
         from onshi.terminal.watcher import watch
@@ -136,6 +155,9 @@ class Agent:
             thread.join(5)
         self._pool.shutdown(wait=True)
         self.state.dispose()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # releases the lock
+            self._lock_fd = None
 
     def recover(self) -> None:
         """Finish what a killed process left: claim recorded arrivals, deliver, requeue."""

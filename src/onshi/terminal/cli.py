@@ -25,13 +25,14 @@ def build_settings(**options: Any) -> Any:
 def start_agent(settings: Any) -> Any:
     """Build and start the agent with its central client; the caller stops it."""
     from onshi.central.client import CentralClient
-    from onshi.terminal.agent import Agent
+    from onshi.terminal.agent import Agent, AgentAlreadyRunning
 
     for path in (settings.cert_path, settings.key_path, settings.ca_path):
-        if not Path(path).exists():
+        if not Path(path).is_file():
             typer.echo(
-                f"missing {path}: get the facility's certificate with "
-                "`onshi central facility add CODE NAME --out DIR`",
+                f"error: missing {path}: get the facility's certificate with "
+                "`onshi central facility add CODE NAME` (it writes var/facility/), "
+                "or run `onshi demo` once",
                 err=True,
             )
             raise typer.Exit(2)
@@ -39,7 +40,12 @@ def start_agent(settings: Any) -> Any:
         settings.central_url, settings.cert_path, settings.key_path, settings.ca_path
     )
     agent = Agent(settings, client)
-    agent.start()
+    try:
+        agent.start()
+    except AgentAlreadyRunning as exc:
+        agent.stop()
+        typer.echo(f"error: {exc}; is `onshi demo` running? stop it first", err=True)
+        raise typer.Exit(1) from None
     return agent
 
 
@@ -84,5 +90,13 @@ def run(
     agent = start_agent(settings)
     try:
         serve_reception(agent, settings.host, settings.port, announce=typer.echo)
+    except OSError as exc:
+        typer.echo(
+            f"error: the reception screen cannot listen on {settings.host}:{settings.port} "
+            f"({exc.strerror}); is `onshi demo` or another agent running? stop it, or choose "
+            "--port (0: any free port)",
+            err=True,
+        )
+        raise typer.Exit(1) from None
     finally:
         agent.stop()
