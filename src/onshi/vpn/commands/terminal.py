@@ -52,12 +52,11 @@ def profile(
     out: Annotated[
         Path,
         typer.Option(
-            "--out", help="File to write; '-' for stdout; an existing directory gets a swanctl tree."
+            "--out",
+            help="File to write; '-' for stdout; an existing directory gets a swanctl tree.",
         ),
     ],
-    fmt: Annotated[
-        str, typer.Option("--format", help="swanctl | sswan | windows.")
-    ] = "swanctl",
+    fmt: Annotated[str, typer.Option("--format", help="swanctl | sswan | windows.")] = "swanctl",
     service_subnet: Annotated[
         list[str] | None,
         typer.Option(
@@ -204,7 +203,9 @@ def doctor(
     ] = None,
     time_url: Annotated[
         str | None,
-        typer.Option("--time-url", help="HTTP(S) URL whose Date header is compared with our clock."),
+        typer.Option(
+            "--time-url", help="HTTP(S) URL whose Date header is compared with our clock."
+        ),
     ] = None,
     timeout: Annotated[
         float | None, typer.Option("--timeout", help="Seconds to wait for each probe.")
