@@ -58,13 +58,29 @@ def test_revoked_device_shows_revoked_to_the_clinic(client: TestClient, world: W
     ops = TestClient(client.app, follow_redirects=False)
     operator_login(ops, "ops1", OPERATOR_PASSWORD)
     assert serial in ops.get("/operator/devices").text
-    answer = post_form(ops, "/operator/devices", f"/operator/devices/{serial}/revoke")
+    unconfirmed = post_form(ops, "/operator/devices", f"/operator/devices/{serial}/revoke")
+    assert unconfirmed.status_code == 422 and "チェックを入れて" in unconfirmed.text
+    assert world.backend.devices(world.account)[0].status == "valid"
+    answer = post_form(
+        ops, "/operator/devices", f"/operator/devices/{serial}/revoke", confirm="yes"
+    )
     assert answer.status_code == 303
     row = client.get("/").text.split(f'data-serial="{serial}"')[1].split("</tr>")[0]
     assert "失効" in row
     assert world.backend.devices(world.account)[0].status == "revoked"
-    again = post_form(ops, "/operator/", f"/operator/devices/{serial}/revoke")
+    again = post_form(ops, "/operator/", f"/operator/devices/{serial}/revoke", confirm="yes")
     assert again.status_code == 409 and "すでに失効しています" in again.text
+
+
+def test_cancelling_needs_its_confirmation(client: TestClient, world: World) -> None:
+    operator_login(client, "ops1", OPERATOR_PASSWORD)
+    action = f"/operator/applications/{world.pending_application}/advance"
+    refused = post_form(client, "/operator/", action, to="cancelled")
+    assert refused.status_code == 422
+    assert _state(world, world.pending_application) == "submitted"
+    done = post_form(client, "/operator/", action, to="cancelled", confirm="yes")
+    assert done.status_code == 303
+    assert _state(world, world.pending_application) == "cancelled"
 
 
 def test_operator_cuts_a_session(client: TestClient, world: World) -> None:
@@ -94,7 +110,7 @@ def test_auditor_reads_but_cannot_act(client: TestClient, world: World) -> None:
     token = csrf_of(auditor.get("/operator/").text)
     for action, fields in (
         (f"/operator/applications/{world.pending_application}/advance", {"to": "reviewed"}),
-        (f"/operator/devices/{serial}/revoke", {}),
+        (f"/operator/devices/{serial}/revoke", {"confirm": "yes"}),
         ("/operator/sessions/1/cut", {}),
     ):
         answer = auditor.post(action, data={"csrf": token, **fields})

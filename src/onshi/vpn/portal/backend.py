@@ -72,7 +72,8 @@ class ApplicationRow:
     extra_certificates: int
     state: str
     submitted: dt.date
-    opening_date: dt.date | None
+    opening_date: dt.date  # the standard one: the 10th business day after submission
+    opened_on: dt.date | None
     next_states: tuple[str, ...]
     accounts: tuple[str, ...] = ()
 

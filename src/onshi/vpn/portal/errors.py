@@ -7,6 +7,7 @@
     ├── ActionForbidden       VPN_PORTAL_FORBIDDEN     403  an auditor (read only) tried to act
     ├── DownloadGone          VPN_PORTAL_DOWNLOAD_GONE 410  the PKCS#12 was downloaded or expired
     ├── NotFound              VPN_PORTAL_NOT_FOUND     404  no such device/application/invoice
+    ├── ConfirmationMissing   VPN_PORTAL_NOT_CONFIRMED 422  an irreversible action without its tick
     ├── LoginFailed           VPN_LOGIN_FAILED         401  wrong ID or password (never which)
     └── LoginLocked           VPN_ACCOUNT_LOCKED       429  too many failures, locked for a while
 
@@ -50,3 +51,10 @@ class LoginLocked(VpnError):
 
     code = "VPN_ACCOUNT_LOCKED"
     http_status = 429
+
+
+class ConfirmationMissing(VpnError):
+    """Cancelling a contract or revoking a certificate needs its confirmation box ticked."""
+
+    code = "VPN_PORTAL_NOT_CONFIRMED"
+    http_status = 422

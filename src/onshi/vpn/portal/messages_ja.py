@@ -28,6 +28,9 @@ MESSAGES: dict[str, str] = {
         "秘密鍵は保管していないため再ダウンロードはできません。証明書を発行し直してください。"
     ),
     "VPN_PORTAL_NOT_FOUND": "指定されたものが見つかりません。",
+    "VPN_PORTAL_NOT_CONFIRMED": (
+        "取り消せない操作のため、「確定」にチェックを入れてから実行してください。"
+    ),
     "VPN_INVALID_INPUT": "入力内容に誤りがあります。",
     "VPN_LOGIN_FAILED": LOGIN_FAILED,
     "VPN_ACCOUNT_LOCKED": LOGIN_LOCKED,

@@ -17,7 +17,7 @@ from onshi.vpn.errors import InvalidInput, VpnError
 from onshi.vpn.portal import messages_ja
 from onshi.vpn.portal.app import Portal
 from onshi.vpn.portal.clinic import login_form, login_page
-from onshi.vpn.portal.errors import LoginFailed, LoginLocked, NotFound
+from onshi.vpn.portal.errors import ConfirmationMissing, LoginFailed, LoginLocked, NotFound
 from onshi.vpn.portal.sessions import PortalSession
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -105,6 +105,8 @@ def router(portal: Portal) -> APIRouter:
         to = str(form.get("to", ""))
         if not TOKEN.match(application) or not TOKEN.match(to):
             raise NotFound("no such application")
+        if to == "cancelled" and form.get("confirm") != "yes":
+            raise ConfirmationMissing("cancellation not confirmed")
         try:
             await run_in_threadpool(portal.backend.advance, application, to, session.principal)
         except VpnError as exc:
@@ -135,6 +137,8 @@ def router(portal: Portal) -> APIRouter:
         session = await act(request)
         if not TOKEN.match(serial):
             raise NotFound("no such device")
+        if (await request.form()).get("confirm") != "yes":
+            raise ConfirmationMissing("revocation not confirmed")
         try:
             await run_in_threadpool(portal.backend.revoke, serial, session.principal)
         except VpnError as exc:

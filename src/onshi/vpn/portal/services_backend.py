@@ -94,7 +94,8 @@ def _application_row(view: ApplicationView) -> ApplicationRow:
         extra_certificates=view.extra_certificates,
         state=view.state.value,
         submitted=view.submitted_on,
-        opening_date=view.opened_on or view.standard_opening_date,
+        opening_date=view.standard_opening_date,
+        opened_on=view.opened_on,
         next_states=next_states(view.state),
         accounts=view.accounts,
     )
