@@ -258,3 +258,22 @@ def test_every_route_reaches_its_service_method(fake_api: Running) -> None:
 def test_error_codes_are_unique() -> None:
     codes = [cls.code for cls in _error_classes()]
     assert len(codes) == len(set(codes))
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        (b'{"QualificationConfirmationDate": "\xff\xfe"}', "application/json"),  # not UTF-8
+        (b"\x00\x01\x02", "application/json"),
+        (b"QualificationConfirmationDate=20261123", "application/x-www-form-urlencoded"),
+        (b"--x\r\nbroken", "multipart/form-data; boundary=x"),
+    ],
+)
+def test_an_unreadable_body_is_422_as_documented_never_400(
+    fake_api: Running, body: bytes, content_type: str
+) -> None:
+    client = fake_api.client()
+    response = client.post(
+        "/v1/eligibility/card-number", content=body, headers={"content-type": content_type}
+    )
+    assert_error(response, 422, "REQUEST_INVALID")

@@ -2,7 +2,8 @@
 
 Service errors (:mod:`onshi.central.errors`) carry their own code and status. FastAPI's
 validation errors become ``REQUEST_INVALID`` naming the field; routing errors get codes of
-their own (``NOT_FOUND``, ``METHOD_NOT_ALLOWED``). Anything unexpected is answered by
+their own (``NOT_FOUND``, ``METHOD_NOT_ALLOWED``); a body FastAPI cannot even parse (its 400)
+is ``422 REQUEST_INVALID`` too, as docs/central/api.md says. Anything unexpected is answered by
 :mod:`onshi.central.api.middleware` as ``500 CENTRAL_ERROR`` without a stack trace.
 """
 
@@ -68,6 +69,10 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
 
 async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400:
+        # FastAPI's own "error parsing the body" (bytes that are not UTF-8, a broken form):
+        # a malformed request like any other, answered as documented.
+        return error_response(422, "REQUEST_INVALID", "body: cannot be read as JSON")
     code = HTTP_CODES.get(exc.status_code, "CENTRAL_ERROR")
     headers = dict(exc.headers) if exc.headers else None
     return error_response(exc.status_code, code, str(exc.detail), headers)
