@@ -464,3 +464,64 @@ def test_an_unknown_reception_is_answered_with_segment_9(agent: Agent) -> None:
     assert _first(root, "//SegmentOfResult") == "9"
     assert _first(root, "//ErrorCode") == "RECEPTION_NOT_FOUND"
     assert "受付番号" in (_first(root, "//ErrorMessage") or "")
+
+
+# -- face files ---------------------------------------------------------------------------------
+
+
+def test_face_file_is_found_by_clients_and_reports_every_consent(
+    sqlite_url: str, tmp_path: Path
+) -> None:
+    """A card at the reader with the diagnosis and operation consents: the face file's name
+    matches the client's pattern, and every consent given has its …ConsTime/…AvailableTime."""
+    from onshi.central.domain.qualification import CardKey
+    from onshi.pki import CertificateAuthority
+    from onshi.reader import HttpTerminal, VirtualCard, present_card
+    from onshi.terminal.reception import ReceptionServer
+
+    s = central_stack(sqlite_url, tmp_path / "central")  # the real clock: the card is new
+    try:
+        with s.central.db.transaction() as session:
+            factories.qualification(session)
+        jpki = CertificateAuthority.load(s.settings.jpki_ca_dir)
+        issued = jpki.issue_card_certificate()
+        s.central.link_card(CardKey("06139999", "12-34", "4260", "00"), issued.certificate)
+        card = VirtualCard.create(
+            tmp_path / "taro.p12", issued, "1234", ca_certificate=jpki.certificate
+        )
+        with (
+            running_agent(terminal_settings(s, tmp_path)) as agent,
+            ReceptionServer(agent) as screen,
+            HttpTerminal(screen.url) as port,
+        ):
+            summary = present_card(
+                card.path, port, method="face", consents="drug,diagnosis,operation"
+            )
+            [face] = list(agent.folders.face.iterdir())
+    finally:
+        s.close()
+    assert face.name == summary["face_file"]
+    match = CLIENT_FACE_PATTERN.match(face.name)
+    assert match is not None
+    root = _xml(face)
+    _strict(root)
+    written = dt.datetime.strptime(match[1], "%Y%m%d%H%M%S")
+    answered = dt.datetime.strptime(_first(root, "//ProcessExecutionTime") or "", "%Y%m%d%H%M%S")
+    assert abs((written - answered).total_seconds()) < 60
+    person = root.xpath("//ResultOfQualificationConfirmation")[0]
+    assert person.findtext("QualificationDate") == "20200401"
+    for prefix, given in (
+        ("PharmacistsInfo", True),
+        ("DiagnosisInfo", True),
+        ("OperationInfo", True),
+        ("SpecificHealthCheckupsInfo", False),
+    ):
+        assert person.findtext(f"{prefix}ConsFlg") == ("1" if given else "0")
+        if given:
+            since = dt.datetime.strptime(person.findtext(f"{prefix}ConsTime") or "", "%Y%m%d%H%M%S")
+            until = dt.datetime.strptime(
+                person.findtext(f"{prefix}AvailableTime") or "", "%Y%m%d%H%M%S"
+            )
+            assert until - since == dt.timedelta(hours=24)
+        else:
+            assert person.find(f"{prefix}ConsTime") is None
