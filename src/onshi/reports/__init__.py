@@ -7,7 +7,13 @@ Public API::
 
 ``answer`` is the mapping the central service returns (the one ``onshi.oqs.messages.render_result``
 takes). Errors are :class:`ReportError` subclasses with stable codes (``REPORT_FONT_MISSING``,
-``REPORT_ANSWER_INVALID``). ``document`` is the generic page layer other PDFs reuse.
+``REPORT_ANSWER_INVALID``).
+
+answers.py      the answer mapping → typed models (pure)
+ranges.py       reference ranges of the standard checkup items (特定健診の判定値)
+drug.py, checkup.py, charts.py, patient.py, calendar_ja.py   layout
+document.py     the generic A4 page layer (header, footer x / y, tables that split) other PDFs reuse
+fonts.py, settings.py   the embedded Japanese font (ONSHI_REPORT_FONT)
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ app.py          routes: the screen, its event stream, status, manual entry, bulk
                 and the reader's /api/reader/nonce + /api/reader/confirm
 forms.py        the manual-entry form's checks, in plain words
 messages_ja.py  every error code as a Japanese sentence for staff
+reports.py      PDF links (薬剤情報・特定健診情報) for a patient just confirmed by card
 server.py       uvicorn on loopback: foreground (serve_reception) or a thread (ReceptionServer)
 templates/, static/   the page (Japanese), its CSS and script
 """
