@@ -328,3 +328,85 @@ def test_wrong_kind_for_the_file_name() -> None:
     with pytest.raises(OqsMessageError) as caught:
         parse_request(document(eligibility()), "OQSmuquc02req_1.xml")
     assert caught.value.code == "OQS_SCHEMA"
+
+
+def _period(search: str, *, name_kind: str = "OQSmuonq01") -> object:
+    body = (
+        "<XmlMsg><MessageHeader><MedicalInstitutionCode>1311111111</MedicalInstitutionCode>"
+        "<ArbitraryFileIdentifier>20261202141512123ONS</ArbitraryFileIdentifier></MessageHeader>"
+        f"<MessageBody><QualificationConfirmSearchInfo>{search}</QualificationConfirmSearchInfo>"
+        "</MessageBody></XmlMsg>"
+    )
+    return parse_request(document(body, Encoding.SHIFT_JIS), f"{name_kind}req_202612020001.xml")
+
+
+@pytest.mark.parametrize(
+    ("kind", "search", "first", "last"),
+    [
+        (
+            "OQSmuonq01",
+            "<ConsentDateFrom>20261101</ConsentDateFrom><ConsentDateTo>20261202</ConsentDateTo>"
+            "<MedicalTreatmentFlag>3</MedicalTreatmentFlag>",
+            dt.date(2026, 11, 1),
+            dt.date(2026, 12, 2),
+        ),
+        (
+            "OQSmuonq01",
+            "<ExaminationDateFrom>20261101</ExaminationDateFrom>"
+            "<ExaminationDateTo>20261130</ExaminationDateTo><MedicalTreatmentFlag>3</MedicalTreatmentFlag>",
+            dt.date(2026, 11, 1),
+            dt.date(2026, 11, 30),
+        ),
+        (
+            "OQSmuhvq01",
+            "<ConsentDateFrom>20261101</ConsentDateFrom><ConsentDateTo>20261202</ConsentDateTo>"
+            "<MedicalTreatmentFlag>2</MedicalTreatmentFlag>",
+            dt.date(2026, 11, 1),
+            dt.date(2026, 12, 2),
+        ),
+        (
+            "OQSmutic01",
+            "<MedicalTreatmentMonth>202602</MedicalTreatmentMonth>",
+            dt.date(2026, 2, 1),
+            dt.date(2026, 2, 28),
+        ),
+    ],
+)
+def test_bulk_period_requests_as_oqsdrug2_writes_them(
+    kind: str, search: str, first: dt.date, last: dt.date
+) -> None:
+    from onshi.oqs.messages import BulkFlow, BulkPeriodRequest
+
+    request = _period(search, name_kind=kind)
+    assert isinstance(request, BulkPeriodRequest)
+    assert (request.start, request.end, request.kind.value) == (first, last, kind)
+    assert request.flow in set(BulkFlow) - {BulkFlow.ELIGIBILITY}
+    assert request.ArbitraryFileIdentifier == "20261202141512123ONS"
+
+
+@pytest.mark.parametrize(
+    ("search", "code"),
+    [
+        ("", "OQS_SCHEMA"),  # no period at all
+        (
+            "<ConsentDateFrom>20261101</ConsentDateFrom>"
+            "<MedicalTreatmentMonth>202611</MedicalTreatmentMonth>",
+            "OQS_SCHEMA",
+        ),
+        ("<ConsentDateFrom>20261101</ConsentDateFrom>", "OQS_INVALID_VALUE"),
+        (
+            "<ConsentDateFrom>20261202</ConsentDateFrom><ConsentDateTo>20261101</ConsentDateTo>",
+            "OQS_INVALID_VALUE",
+        ),
+        (
+            "<ConsentDateFrom>20240101</ConsentDateFrom><ConsentDateTo>20261101</ConsentDateTo>",
+            "OQS_INVALID_VALUE",
+        ),
+        ("<MedicalTreatmentMonth>20261101</MedicalTreatmentMonth>", "OQS_INVALID_VALUE"),
+        ("<InsurerNumber>06139999</InsurerNumber>", "OQS_SCHEMA"),
+    ],
+)
+def test_bad_bulk_periods(search: str, code: str) -> None:
+    with pytest.raises(OqsMessageError) as caught:
+        _period(search)
+    assert caught.value.code == code

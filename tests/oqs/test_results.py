@@ -245,3 +245,159 @@ def test_a_bad_answer_raises_instead_of_writing_an_invalid_file(break_it: Any) -
     with pytest.raises(RenderError) as caught:
         render_result(MessageKind.ELIGIBILITY, answer, encoding=Encoding.UTF8)
     assert caught.value.code == "OQS_RENDER"
+
+
+# -- answers in kind, institutions, 診療情報, bulk flows ------------------------------------------
+
+REFUSAL = {
+    "facility": "1311111111",
+    "code": "CONSENT_REQUIRED",
+    "message": "薬剤情報の提供に患者さんの同意が確認できません。",
+    "arbitrary_file_identifier": "123450",
+    "when": dt.datetime(2026, 12, 2, 14, 0, 0),
+}
+
+
+@pytest.mark.parametrize("kind", [MessageKind.DRUG, MessageKind.CHECKUP])
+@pytest.mark.parametrize("encoding", list(Encoding))
+def test_history_refusal_is_result_code_2_with_message_contents(
+    kind: MessageKind, encoding: Encoding
+) -> None:
+    from onshi.oqs.messages import render_refusal
+
+    data = render_refusal(kind, encoding=encoding, **REFUSAL)  # type: ignore[arg-type]
+    message, _ = read(data, f"{kind.value}res")
+    assert message["MessageBody"]["ResultCode"] == "2"
+    assert message["MessageBody"]["MessageContents"] == REFUSAL["message"]
+    assert message["MessageHeader"]["ArbitraryFileIdentifier"] == "123450"
+
+
+def test_eligibility_refusal_is_processing_status_2() -> None:
+    from onshi.oqs.messages import render_refusal
+
+    data = render_refusal(
+        MessageKind.ELIGIBILITY,
+        encoding=Encoding.UTF8,
+        confirmation_date=dt.date(2026, 12, 2),
+        **REFUSAL,  # type: ignore[arg-type]
+    )
+    message, _ = read(data, "OQSsiquc01res")
+    header, body = message["MessageHeader"], message["MessageBody"]
+    assert (header["SegmentOfResult"], header["ReferenceClassification"]) == ("1", "2")
+    assert header["QualificationConfirmationDate"] == "20261202"
+    assert (body["ProcessingResultStatus"], body["ProcessingResultCode"]) == (
+        "2",
+        "CONSENT_REQUIRED",
+    )
+    assert body["ProcessingResultMessage"] == REFUSAL["message"]
+
+
+@pytest.mark.parametrize(
+    "kind",
+    [
+        MessageKind.BULK_UPLOAD,
+        MessageKind.BULK_DOWNLOAD,
+        MessageKind.ONLINE_CARE_UPLOAD,
+        MessageKind.HOME_VISIT_DOWNLOAD,
+        MessageKind.MEDICAL_AID_UPLOAD,
+    ],
+)
+def test_bulk_refusal_is_segment_9(kind: MessageKind) -> None:
+    from onshi.oqs.messages import render_refusal
+
+    data = render_refusal(kind, encoding=Encoding.SHIFT_JIS, **REFUSAL)  # type: ignore[arg-type]
+    message, _ = read(data, f"{kind.value}res")
+    assert message["MessageHeader"]["SegmentOfResult"] == "9"
+    assert message["MessageHeader"]["ErrorCode"] == "CONSENT_REQUIRED"
+    if kind.value.endswith("01"):
+        assert message["MessageBody"]["ProcessingResultStatus"] == "2"
+
+
+PHARMACY = {
+    "DiOrg": "2",
+    "MeTrDiHCd": "1349900016",
+    "MeTrDiHNm": "オンシ調剤薬局",
+    "PrlsHCd": "1311111111",
+    "PrlsHNm": "テスト診療所",
+    "PrIsOrg": "1",
+    "InOut": "2",
+}
+IN_HOUSE = {"DiOrg": "1", "MeTrDiHCd": "1311111111", "PrIsOrg": "1", "InOut": "1"}
+
+
+def test_one_month_block_per_institution_with_its_fields() -> None:
+    lines = [
+        {"DiDate": "20260105", "DrugC": "A", **PHARMACY},
+        {"DiDate": "20260110", "DrugC": "B", **PHARMACY},
+        {"DiDate": "20260112", "DrugC": "C", **IN_HOUSE},
+        {"DiDate": "20260203", "DrugC": "D", **PHARMACY},
+    ]
+    answer = answers.drug(lines)
+    message, _ = read(
+        render_result(MessageKind.DRUG, answer, encoding=Encoding.UTF8), "YZKsiquc01res"
+    )
+    months = message["MessageBody"]["MeTrMonthInf"]
+    assert [(m["MeTrMonth"], m["MeTrDiHCd"]) for m in months] == [
+        ("202601", "1349900016"),
+        ("202601", "1311111111"),
+        ("202602", "1349900016"),
+    ]
+    assert {k: months[0][k] for k in PHARMACY} == PHARMACY
+    assert [d["DiDate"] for d in months[0]["DiDateInfs"]["DiDateInf"]] == ["20260105", "20260110"]
+    assert "DiOrg" not in months[1]["DiDateInfs"]["DiDateInf"][0]["DrugInfs"]["DrugInf"][0]
+
+
+def test_treatments_join_their_date_or_make_their_own() -> None:
+    answer = answers.drug([{"DiDate": "20260112", "DrugC": "C", **IN_HOUSE}])
+    answer["MessageBody"]["MedicalTreatmentInformation"] = [
+        {"DiDate": "20260112", "SinInfN": "ＣＴ撮影", "MeTrIdCl": "70", **IN_HOUSE},
+        {
+            "DiDate": "20260301",
+            "SinInfN": "白内障手術",
+            "MeTrIdCl": "50",
+            "MeTrDiHCd": "1319900011",
+        },
+    ]
+    message, _ = read(
+        render_result(MessageKind.DRUG, answer, encoding=Encoding.UTF8), "YZKsiquc01res"
+    )
+    first, second = message["MessageBody"]["MeTrMonthInf"]
+    day = first["DiDateInfs"]["DiDateInf"][0]
+    assert day["DrugInfs"]["DrugInf"][0]["DrugC"] == "C"
+    assert day["MeTrInfs"]["MeTrInf"] == [{"SinInfN": "ＣＴ撮影", "MeTrIdCl": "70"}]
+    assert (second["MeTrMonth"], second["MeTrDiHCd"]) == ("202603", "1319900011")
+    only = second["DiDateInfs"]["DiDateInf"][0]
+    assert "DrugInfs" not in only and only["MeTrInfs"]["MeTrInf"][0]["MeTrIdCl"] == "50"
+
+
+def test_every_result_may_carry_qualification_dates() -> None:
+    answer = answers.eligibility()
+    result = answer["MessageBody"]["ResultList"]["ResultOfQualificationConfirmation"][0]
+    result.update(QualificationDate="20200401", DisqualificationDate="20261201")
+    message, _ = read(
+        render_result(MessageKind.ELIGIBILITY, answer, encoding=Encoding.UTF8), "OQSsiquc01res"
+    )
+    [read_back] = message["MessageBody"]["ResultList"]["ResultOfQualificationConfirmation"]
+    assert (read_back["QualificationDate"], read_back["DisqualificationDate"]) == (
+        "20200401",
+        "20261201",
+    )
+
+
+def test_bulk_receipt_with_segment_and_status() -> None:
+    answer = {
+        "MessageHeader": {
+            "ProcessExecutionTime": "20261202140000",
+            "MedicalInstitutionCode": "1311111111",
+            "SegmentOfResult": "1",
+        },
+        "MessageBody": {
+            "ProcessingResultStatus": "1",
+            "ReceptionNumber": "20261202140000ABCDEF",
+            "ReceptionDateTime": "20261202140000",
+        },
+    }
+    for kind in (MessageKind.BULK_UPLOAD, MessageKind.ONLINE_CARE_UPLOAD):
+        message, _ = read(render_result(kind, answer, encoding=Encoding.UTF8), f"{kind.value}res")
+        assert message["MessageHeader"]["SegmentOfResult"] == "1"
+        assert message["MessageBody"]["ProcessingResultStatus"] == "1"
