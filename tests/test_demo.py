@@ -31,7 +31,8 @@ def test_demo_runs_the_whole_clinic(tmp_path: Path) -> None:
 
         # The billing software's part: copy the example request, read the answer.
         copy = shlex.split(next(line for line in lines if "cp " in line).split(":", 1)[1])
-        shutil.copy(copy[1], copy[2])
+        # copyfile, not copy: the agent takes the file at once, before a chmod could follow
+        shutil.copyfile(copy[1], Path(copy[2]) / Path(copy[1]).name)
         answer = Path(copy[2]) / Path(copy[1]).name.replace("req", "res")
         answer = answer.parent.parent / "res" / answer.name
         for _ in range(300):
