@@ -40,6 +40,7 @@ class Setup:
     engine: EspEngine
     terminals: dict[str, Terminal]
     certs: dict[tuple[str, str], IssuedCertificate]
+    revoked: list[tuple[int, datetime]]
 
     def connect(
         self,
@@ -68,6 +69,12 @@ class Setup:
         )
         return t.connect(name)
 
+    def revoke(self, *certificates: IssuedCertificate, **changes: object) -> None:
+        """Add to the CRL (CRLs only grow: charon keeps the newer one) and publish it."""
+        self.revoked += [(c.serial, datetime.now(UTC)) for c in certificates]
+        crl = self.pki.ca.build_crl(self.revoked).public_bytes(Encoding.PEM)
+        self.directory.update(crl_pem=crl, **changes)
+
     def gateway_sessions(self) -> int:
         return len(self.gateway.live_sessions())
 
@@ -86,6 +93,7 @@ def setup(lab: Lab, module_dir: Path) -> Iterator[Setup]:
             ("acctB", "pc1"),
             ("acctB", "revoked"),
             ("acctB", "cancelled"),
+            ("acctB", "renewed"),
         ]
     }
     devices = tuple(device_of(a, d, c) for (a, d), c in certs.items())
@@ -119,7 +127,7 @@ def setup(lab: Lab, module_dir: Path) -> Iterator[Setup]:
         for h in (network.t1, network.t2, network.t3)
     }
     try:
-        yield Setup(network, pki, directory, gateway, engine, terminals, certs)
+        yield Setup(network, pki, directory, gateway, engine, terminals, certs, [])
     finally:
         gateway.stop()
 
@@ -130,7 +138,8 @@ def gw(setup: Setup) -> Iterator[Setup]:
     yield setup
     for t in setup.terminals.values():
         t.disconnect()
-    setup.directory.update(**{f: getattr(saved, f) for f in ("devices", "crl_pem", "nt_hashes")})
+    # The CRL stays: revocations are for good, so each test revokes a device of its own.
+    setup.directory.update(devices=saved.devices, nt_hashes=saved.nt_hashes)
     assert wait_for(lambda: setup.gateway_sessions() == 0, 10), "sessions left on the gateway"
     setup.directory.events.clear()
 
@@ -203,10 +212,10 @@ def test_unknown_device_is_refused(gw: Setup) -> None:
 
 def test_revocation_cuts_the_live_session_within_5_s_and_refuses_the_next(gw: Setup) -> None:
     assert gw.connect("t3", "acctB", "revoked")[0]
-    cert = gw.certs[("acctB", "revoked")]
-    crl = gw.pki.ca.build_crl([(cert.serial, datetime.now(UTC))]).public_bytes(Encoding.PEM)
-    gw.directory.update(crl_pem=crl)
+    gw.revoke(gw.certs[("acctB", "revoked")])
     assert wait_for(lambda: not gw.terminals["t3"].established(), 5), "session not cut"
+    # the terminal hears the DELETE before the gateway's loop records why it sent it
+    assert wait_for(lambda: gw.directory.events_of("terminated"), 2)
     cut = gw.directory.events_of("terminated")
     assert [(e.account, e.device, e.reason) for e in cut] == [("acctB", "revoked", "revoked")]
     ok, log = gw.connect("t3", "acctB", "revoked")
@@ -235,14 +244,42 @@ def test_a_session_beyond_the_ids_limit_is_refused(gw: Setup) -> None:
     gw.connect("t3", "acctA", "pc3")  # may come up for an instant; must not stay
     assert wait_for(lambda: not gw.terminals["t3"].established(), 5)
     assert gw.terminals["t1"].established() and gw.terminals["t2"].established()
+    assert wait_for(lambda: gw.directory.events_of("refused"), 2)
     refused = gw.directory.events_of("refused")
     assert [(e.account, e.device, e.reason) for e in refused] == [("acctA", "pc3", "session-limit")]
 
 
-def test_operator_cuts_a_session(gw: Setup) -> None:
-    assert gw.connect("t3", "acctA", "pc1")[0]
-    gw.directory.terminate(Termination("acctA", "pc1", reason="operator"))
+def test_operator_cuts_one_session_by_its_id(gw: Setup) -> None:
+    assert gw.connect("t1", "acctA", "pc1")[0]
+    assert gw.connect("t3", "acctA", "pc2")[0]
+    assert wait_for(lambda: len(gw.directory.events_of("up")) == 2, 5)
+    target = next(e for e in gw.directory.events_of("up") if e.device == "pc2")
+    request = Termination("acctA", session_id=target.session_id, request_id=7)
+    gw.directory.terminate(request)
     assert wait_for(lambda: not gw.terminals["t3"].established(), 5)
+    assert gw.terminals["t1"].established()
+    assert gw.directory.completed == [(request, "terminated")]
+    gone = Termination("acctA", session_id=target.session_id, request_id=8)
+    gw.directory.terminate(gone)
+    assert wait_for(lambda: len(gw.directory.completed) == 2, 5)
+    assert gw.directory.completed[1] == (gone, "already_gone")
+    gw.directory.completed.clear()
+
+
+def test_renewal_revokes_the_old_certificate_and_cuts_its_session(gw: Setup) -> None:
+    old = gw.certs[("acctB", "renewed")]
+    assert gw.connect("t3", "acctB", "renewed")[0]
+    new = gw.pki.ca.issue_device_certificate("acctB-renewed")
+    state = gw.directory.desired_state()
+    renewed = tuple(
+        device_of("acctB", "renewed", new) if d.name == "renewed" else d for d in state.devices
+    )
+    gw.revoke(old, devices=renewed)
+    assert wait_for(lambda: not gw.terminals["t3"].established(), 5), "old certificate stays"
+    assert wait_for(lambda: gw.directory.events_of("terminated"), 2)
+    assert [e.reason for e in gw.directory.events_of("terminated")] == ["revoked"]
+    assert not gw.connect("t3", "acctB", "renewed")[0]
+    assert gw.connect("t3", "acctB", "renewed", certificate=new)[0]
 
 
 # -- access policy ---------------------------------------------------------------------

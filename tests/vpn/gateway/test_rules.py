@@ -23,7 +23,17 @@ def session(
     state: str = "ESTABLISHED",
 ) -> LiveSession:
     return LiveSession(
-        ike_id, f"dev-{account}-{device}", account, device, state, age, None, None, 0, 0
+        ike_id,
+        f"1700000000-{ike_id}",
+        f"dev-{account}-{device}",
+        account,
+        device,
+        state,
+        age,
+        None,
+        None,
+        0,
+        0,
     )
 
 

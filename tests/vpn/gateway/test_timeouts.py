@@ -106,9 +106,9 @@ class Traffic:
 
 def test_an_idle_session_is_closed_and_a_busy_one_stays(setup: Setup) -> None:
     idle, busy = setup.terminals["t3"], setup.terminals["t1"]
+    started = time.monotonic()
     assert idle.connect()[0]
     assert busy.connect()[0]
-    started = time.monotonic()
     with Traffic(setup.network.t1) as traffic:
         time.sleep(IDLE * 0.6)
         assert idle.established(), "closed before the idle timeout"
@@ -131,5 +131,6 @@ def test_the_maximum_connection_time_ends_a_busy_session(setup: Setup) -> None:
         assert wait_for(lambda: not busy.established(), 4), "not cut at the maximum"
     elapsed = time.monotonic() - started
     assert elapsed + 0.5 >= MAX_CONNECT
+    assert wait_for(lambda: setup.directory.events_of("terminated"), 2)
     cut = setup.directory.events_of("terminated")
     assert [(e.device, e.reason) for e in cut] == [("pc1", "max-duration")]

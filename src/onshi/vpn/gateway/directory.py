@@ -51,11 +51,17 @@ class DesiredState:
 
 @dataclass(frozen=True)
 class Termination:
-    """An operator's "cut this session": one device, or every device of an account."""
+    """An operator's "cut this session": one session (``session_id``, as reported in
+    :class:`SessionEvent`), else one device, else every device of an account.
+
+    ``request_id`` is the control plane's own reference, handed back in :meth:`Directory.done`.
+    """
 
     account: str
     device: str | None = None
     reason: str = "operator"
+    session_id: str | None = None
+    request_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,8 @@ class SessionEvent:
     kind: str
     account: str
     device: str
+    # Unique across charon restarts: charon's start time and the IKE_SA's unique id.
+    session_id: str = ""
     ike_id: str = ""
     virtual_ip: str | None = None
     remote_addr: str | None = None
@@ -93,6 +101,10 @@ class Directory(Protocol):
         """Hand one session event to the control plane."""
         ...
 
+    def done(self, termination: Termination, outcome: str) -> None:
+        """A termination was carried out (``terminated``) or found nothing (``already_gone``)."""
+        ...
+
 
 class MemoryDirectory:
     """A :class:`Directory` held in memory (tests, benchmarks); thread-safe."""
@@ -102,6 +114,7 @@ class MemoryDirectory:
         self._state = state
         self._terminations: list[Termination] = []
         self.events: list[SessionEvent] = []
+        self.completed: list[tuple[Termination, str]] = []
 
     def desired_state(self) -> DesiredState:
         with self._lock:
@@ -115,6 +128,10 @@ class MemoryDirectory:
     def record(self, event: SessionEvent) -> None:
         with self._lock:
             self.events.append(event)
+
+    def done(self, termination: Termination, outcome: str) -> None:
+        with self._lock:
+            self.completed.append((termination, outcome))
 
     # -- changes, as the control plane would make them ---------------------------------
 

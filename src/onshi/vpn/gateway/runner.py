@@ -21,7 +21,7 @@ from .config import CharonConfig, EspEngine, detect_esp_engine
 from .directory import Directory, SessionEvent
 from .events import EventListener, RawEvent
 from .policy import AccessPolicy, Target, apply_ruleset, remove_ruleset, render_ruleset
-from .sweeper import Cut, LiveSession, parse_sa, plan_cuts
+from .sweeper import Cut, LiveSession, matches, parse_sa, plan_cuts
 from .sync import GatewayShape, Synchronizer
 
 logger = logging.getLogger(__name__)
@@ -72,6 +72,7 @@ class Gateway:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.ticks = 0
+        self.instance = ""
         # Sessions gone, waiting for their CHILD_SAs' byte counts: ike-id → (event, tick).
         self._pending_down: dict[str, tuple[SessionEvent, int]] = {}
 
@@ -90,6 +91,10 @@ class Gateway:
         else:
             vici_path = o.vici_socket
         self._session = open_vici(vici_path)
+        # Session ids stay unique across charon restarts and the same across ours.
+        since = self._session.stats().get("uptime", {}).get("since", b"")
+        since = since.decode() if isinstance(since, bytes) else str(since)
+        self.instance = "".join(ch for ch in since if ch.isdigit())[:14] or str(int(time.time()))
         shape = GatewayShape(o.listen, o.pool, o.local_ts, o.idle_timeout, self.engine.encap)
         self.sync = Synchronizer(self._session, shape)
         self.listener = EventListener(vici_path)
@@ -166,27 +171,39 @@ class Gateway:
                     "terminated",
                     device.account if device else "",
                     device.name if device else conn,
+                    session_id=f"{self.instance}-{ike_id}",
                     ike_id=ike_id,
                     reason=why,
                 )
             )
         sessions = [
-            parse_sa(conn, sa, self.sync.devices) for conn, _, sa in self.sync.list_ike_sas()
+            parse_sa(conn, sa, self.sync.devices, self.instance)
+            for conn, _, sa in self.sync.list_ike_sas()
         ]
+        terminations = self.directory.take_terminations()
         cuts = plan_cuts(
             sessions,
             limit_of=state.session_limit,
             max_connect=self.options.max_connect,
-            terminations=self.directory.take_terminations(),
+            terminations=terminations,
         )
         for cut in cuts:
             self._cut(cut)
+        for t in terminations:
+            hit = any(c.kind == "terminated" and matches(t, c.session) for c in cuts)
+            try:
+                self.directory.done(t, "terminated" if hit else "already_gone")
+            except Exception as exc:  # noqa: BLE001 - reported again by the control plane
+                logger.error("completing a termination failed: %s", type(exc).__name__)
 
     def live_sessions(self) -> list[LiveSession]:
         assert self.sync is not None
         return [
             s
-            for s in (parse_sa(c, sa, self.sync.devices) for c, _, sa in self.sync.list_ike_sas())
+            for s in (
+                parse_sa(c, sa, self.sync.devices, self.instance)
+                for c, _, sa in self.sync.list_ike_sas()
+            )
             if s.is_established
         ]
 
@@ -200,6 +217,7 @@ class Gateway:
                 cut.kind,
                 s.account,
                 s.device,
+                session_id=s.session_id,
                 ike_id=s.ike_id,
                 virtual_ip=s.virtual_ip,
                 remote_addr=s.remote_addr,
@@ -217,7 +235,7 @@ class Gateway:
         """
         assert self.sync is not None
         for conn, sa in event.sas.items():
-            s = parse_sa(conn, sa, self.sync.devices)
+            s = parse_sa(conn, sa, self.sync.devices, self.instance)
             if event.kind == "child-updown":
                 pending = self._pending_down.get(s.ike_id)
                 if not event.up and pending is not None:
@@ -233,6 +251,7 @@ class Gateway:
                 "up" if event.up else "down",
                 s.account,
                 s.device,
+                session_id=s.session_id,
                 ike_id=s.ike_id,
                 virtual_ip=s.virtual_ip,
                 remote_addr=s.remote_addr,

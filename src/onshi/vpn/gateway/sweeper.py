@@ -22,6 +22,7 @@ from .directory import Device, Termination
 @dataclass(frozen=True)
 class LiveSession:
     ike_id: str
+    session_id: str  # charon's start time and the ike id: see SessionEvent
     connection: str
     account: str
     device: str
@@ -65,7 +66,9 @@ def identify(connection: str, devices: Mapping[str, Device]) -> tuple[str, str]:
     return device.account, device.name
 
 
-def parse_sa(connection: str, sa: Mapping[str, Any], devices: Mapping[str, Device]) -> LiveSession:
+def parse_sa(
+    connection: str, sa: Mapping[str, Any], devices: Mapping[str, Device], instance: str = ""
+) -> LiveSession:
     """A ``list_sas`` (or ``ike-updown``) entry as a :class:`LiveSession`."""
     account, device = identify(connection, devices)
     bytes_in = bytes_out = 0
@@ -74,8 +77,10 @@ def parse_sa(connection: str, sa: Mapping[str, Any], devices: Mapping[str, Devic
         bytes_in += _int(child.get("bytes-in", 0))
         bytes_out += _int(child.get("bytes-out", 0))
     vips = sa.get("remote-vips") or []
+    ike_id = _text(sa.get("uniqueid", ""))
     return LiveSession(
-        ike_id=_text(sa.get("uniqueid", "")),
+        ike_id=ike_id,
+        session_id=f"{instance}-{ike_id}" if instance else ike_id,
         connection=connection,
         account=account,
         device=device,
@@ -85,6 +90,14 @@ def parse_sa(connection: str, sa: Mapping[str, Any], devices: Mapping[str, Devic
         remote_addr=_text(sa["remote-host"]) if "remote-host" in sa else None,
         bytes_in=bytes_in,
         bytes_out=bytes_out,
+    )
+
+
+def matches(termination: Termination, session: LiveSession) -> bool:
+    if termination.session_id is not None:
+        return session.session_id == termination.session_id
+    return session.account == termination.account and (
+        termination.device is None or session.device == termination.device
     )
 
 
@@ -99,7 +112,7 @@ def plan_cuts(
     cuts: dict[str, Cut] = {}
     for t in terminations:
         for s in live:
-            if s.account == t.account and (t.device is None or s.device == t.device):
+            if matches(t, s):
                 cuts.setdefault(s.ike_id, Cut(s, "terminated", t.reason))
     if max_connect is not None:
         for s in live:

@@ -142,6 +142,9 @@ class Synchronizer:
         self._key: str | None = None
         self._pool: str | None = None
         self._revoked: frozenset[int] | None = None
+        # Every serial seen for a connection: a renewal drops the old serial from the desired
+        # state, and the CRL that revokes it must still find the device.
+        self._serials: dict[str, set[int]] = {}
         self.devices: dict[str, Device] = {}
         self._attached = False
 
@@ -156,14 +159,19 @@ class Synchronizer:
         self._sync_crl(state, report)
         self._sync_secrets(state.nt_hashes, report)
         removed = self._sync_connections(state, report)
-        cut: dict[str, str] = dict.fromkeys(removed, "removed")
+        for name, device in self.devices.items():
+            self._serials.setdefault(name, set()).update(device.certificate_serials)
+        cut: dict[str, str] = {}
         revoked = revoked_serials(state.crl_pem)
         if self._revoked is not None:
             newly = revoked - self._revoked
-            for name, device in self.devices.items():
-                if newly & device.certificate_serials:
-                    cut.setdefault(name, "revoked")
+            for name, serials in self._serials.items():
+                if newly & serials:
+                    cut[name] = "revoked"
         self._revoked = revoked
+        for name in removed:
+            cut.setdefault(name, "removed")
+            self._serials.pop(name, None)
         if cut:
             report.terminated = self.terminate_connections(cut)
         if report.changed:
@@ -258,11 +266,18 @@ class Synchronizer:
         return removed
 
     def terminate_connections(self, why: Mapping[str, str]) -> list[tuple[str, str, str]]:
-        """Terminate every IKE_SA of the named connections; collect first, then terminate."""
-        targets = [(conn, ike_id) for conn, ike_id, _ in self.list_ike_sas() if conn in why]
-        for _, ike_id in targets:
+        """Terminate every IKE_SA of the named connections; collect first, then terminate.
+
+        Half-open SAs (a login still in EAP) go too, but only established ones are reported.
+        """
+        targets = [(c, ike_id, sa) for c, ike_id, sa in self.list_ike_sas() if c in why]
+        for _, ike_id, _ in targets:
             self.terminate_ike(ike_id)
-        return [(conn, ike_id, why[conn]) for conn, ike_id in targets]
+        return [
+            (c, ike_id, why[c])
+            for c, ike_id, sa in targets
+            if sa.get("state") in (b"ESTABLISHED", "ESTABLISHED")
+        ]
 
     def list_ike_sas(self) -> list[tuple[str, str, dict[str, Any]]]:
         """(connection, ike-id, SA) of every IKE_SA, collected before anything else is sent."""
