@@ -8,10 +8,14 @@ allowed to connect now (its application opened, not ended), or no profile is wri
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from onshi.vpn.client.errors import DeviceNotUsable, DeviceUnknown
 
-__all__ = ["device_certificate"]
+if TYPE_CHECKING:
+    from onshi.vpn.services import VpnControlPlane
+
+__all__ = ["device_certificate", "usable_device"]
 
 
 def device_certificate(
@@ -31,22 +35,27 @@ def device_certificate(
         overrides["data_dir"] = data_dir
     control = VpnControlPlane.open(VpnSettings(**overrides))  # type: ignore[arg-type]
     try:
-        control.account(account)  # VPN_UNKNOWN_ACCOUNT if there is no such ID
-        certificates = [c for c in control.devices(account) if c.device == device]
-        if not certificates:
-            raise DeviceUnknown(f"ID {account} has no device {device!r}")
-        valid = [c for c in certificates if c.status == "valid"]
-        if not valid:
-            latest = max(certificates, key=lambda c: c.issued_at)
-            raise DeviceNotUsable(
-                f"device {device!r} of ID {account} has no valid certificate (latest: "
-                f"{latest.status}); issue or renew one first"
-            )
-        if account not in {g.account for g in control.gateway_accounts()}:
-            raise DeviceNotUsable(
-                f"ID {account} may not connect now (its application is not opened, or has ended)"
-            )
-        current = max(valid, key=lambda c: c.issued_at)
-        return current.cert_pem.encode("ascii"), control.ca_certificate_pem()
+        return usable_device(control, account, device)
     finally:
         control.close()
+
+
+def usable_device(control: VpnControlPlane, account: str, device: str) -> tuple[bytes, bytes]:
+    """The same, on a control plane the caller already holds (the portal has one)."""
+    control.account(account)  # VPN_UNKNOWN_ACCOUNT if there is no such ID
+    certificates = [c for c in control.devices(account) if c.device == device]
+    if not certificates:
+        raise DeviceUnknown(f"ID {account} has no device {device!r}")
+    valid = [c for c in certificates if c.status == "valid"]
+    if not valid:
+        latest = max(certificates, key=lambda c: c.issued_at)
+        raise DeviceNotUsable(
+            f"device {device!r} of ID {account} has no valid certificate (latest: "
+            f"{latest.status}); issue or renew one first"
+        )
+    if account not in {g.account for g in control.gateway_accounts()}:
+        raise DeviceNotUsable(
+            f"ID {account} may not connect now (its application is not opened, or has ended)"
+        )
+    current = max(valid, key=lambda c: c.issued_at)
+    return current.cert_pem.encode("ascii"), control.ca_certificate_pem()
