@@ -5,7 +5,7 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const seen = new Set();
-  const KIND = { card: "カード確認", answer: "ファイル応答", check: "番号入力", error: "エラー", central: "接続", reports: "帳票" };
+  const KIND = { card: "カード確認", answer: "ファイル応答", check: "番号入力", error: "エラー", central: "接続", watcher: "ファイル監視", reports: "帳票" };
   const METHOD = { face: "顔認証", visual: "目視確認", pin: "暗証番号" };
   const CONSENT = { drug: "薬剤情報", checkup: "特定健診情報", limit: "限度額適用認定", diagnosis: "診療情報", operation: "手術情報" };
   const STAGE = { pending: "送信待ち（再試行中）", processing: "処理中", answered: "応答受信", staged: "応答書込中", delivered: "応答済み" };
@@ -20,11 +20,15 @@
   // -- connection banner -------------------------------------------------------------------
   let terminalUp = false;
   let centralReachable = null;
+  let watcherRunning = true;
   function renderBanner() {
     const banner = $("banner");
     if (!terminalUp) {
       banner.className = "banner down";
       banner.textContent = "端末に接続できません — 再試行中";
+    } else if (!watcherRunning) {
+      banner.className = "banner down";
+      banner.textContent = "要求フォルダ（req）の監視が停止しています — 再起動しています";
     } else if (centralReachable === true) {
       banner.className = "banner ok";
       banner.textContent = "接続中 — 資格確認サービスに接続しています";
@@ -43,6 +47,7 @@
       const status = await response.json();
       terminalUp = true;
       centralReachable = status.central ? status.central.reachable : null;
+      watcherRunning = !(status.watcher && status.watcher.running === false);
     } catch (e) {
       terminalUp = false;
     }
@@ -55,6 +60,7 @@
     if (event.kind === "central") {
       return event.reachable ? "資格確認サービスに接続しました" : "資格確認サービスに接続できません（再試行中）";
     }
+    if (event.kind === "watcher") return event.running ? "要求フォルダの監視を再開しました" : "要求フォルダの監視が停止しました（再起動中）";
     if (event.kind === "error") return event.message || "エラーが発生しました";
     if (event.kind === "answer") {
       parts.push(event.request || "");
@@ -110,6 +116,7 @@
         const event = JSON.parse(message.data);
         addEvent(event);
         if (kind === "central") { centralReachable = !!event.reachable; renderBanner(); }
+        if (kind === "watcher") { watcherRunning = !!event.running; renderBanner(); }
         if (kind === "answer" && String(event.file_kind || event.request || "").startsWith("OQSmuquc")) refreshBulk();
       });
     }
