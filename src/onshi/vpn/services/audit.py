@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import json
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, insert, select, text
 from sqlalchemy.orm import Session
 
 from onshi.vpn.errors import AuditChainBroken
@@ -65,28 +65,32 @@ def append(
     """Append one entry in ``session``'s transaction (committed, or rolled back, with it)."""
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_ID})
-    last = session.execute(
-        select(t.AuditEntry.seq, t.AuditEntry.entry_hash).order_by(t.AuditEntry.seq.desc()).limit(1)
-    ).first()
+    last = session.execute(_HEAD).first()
     seq, previous = (last.seq + 1, last.entry_hash) if last else (1, GENESIS)
     recorded_at = now.replace(microsecond=0, tzinfo=None)
     detail = detail[:400] if detail else None
-    session.add(
-        t.AuditEntry(
-            seq=seq,
-            recorded_at=recorded_at,
-            actor=actor[:40],
-            action=action,
-            subject=subject,
-            outcome=outcome,
-            detail=detail,
-            previous_hash=previous,
-            entry_hash=_entry_hash(
+    # Core insert: the log is written once and never loaded back as objects here.
+    session.execute(
+        _INSERT,
+        {
+            "seq": seq,
+            "recorded_at": recorded_at,
+            "actor": actor[:40],
+            "action": action,
+            "subject": subject,
+            "outcome": outcome,
+            "detail": detail,
+            "previous_hash": previous,
+            "entry_hash": _entry_hash(
                 seq, recorded_at, actor[:40], action, subject, outcome, detail, previous
             ),
-        )
+        },
     )
-    session.flush()
+
+
+# Built once: SQLAlchemy then reuses their compiled form on every append.
+_HEAD = select(t.AuditEntry.seq, t.AuditEntry.entry_hash).order_by(t.AuditEntry.seq.desc()).limit(1)
+_INSERT = insert(t.AuditEntry)
 
 
 def entries(

@@ -56,7 +56,9 @@ def _naive(value: dt.datetime) -> dt.datetime:
     return value.astimezone(dt.UTC).replace(tzinfo=None)
 
 
-def certificate_view(row: t.DeviceCertificate, now: dt.datetime) -> DeviceCertificateView:
+def certificate_view(
+    row: t.DeviceCertificate, now: dt.datetime, subject_der: bytes | None = None
+) -> DeviceCertificateView:
     record = rules.DeviceCertificate(
         serial=row.serial,
         account=row.account,
@@ -68,7 +70,8 @@ def certificate_view(row: t.DeviceCertificate, now: dt.datetime) -> DeviceCertif
         revoked_at=row.revoked_at,
         superseded_by=row.superseded_by,
     )
-    subject_der = x509.load_pem_x509_certificate(row.cert_pem.encode()).subject.public_bytes()
+    if subject_der is None:
+        subject_der = x509.load_pem_x509_certificate(row.cert_pem.encode()).subject.public_bytes()
     return DeviceCertificateView(
         serial=row.serial,
         account=row.account,
@@ -103,8 +106,8 @@ class Devices:
         with self._c.db.transaction() as session:
             actor = by if by == account else acting_operator(session, by)
             row, application = self._open_account(session, account)
-            valid = repo.valid_certificates(session, now, account)
-            if any(c.device == device for c in valid):
+            valid = repo.valid_device_names(session, now, account)
+            if device in valid:
                 raise DeviceExists(
                     f"device {device!r} of ID {account} already has a valid certificate; "
                     "renew it instead"
@@ -166,8 +169,9 @@ class Devices:
         )
 
     def _open_account(self, session: Session, account: str) -> tuple[t.Account, t.Application]:
-        row = repo.account(session, account, for_update=True)
-        application = repo.application(session, row.application_id)
+        # The account row stays locked to the end of the transaction (PostgreSQL): two issues
+        # for one ID at once are serialised, so the limit check cannot be raced.
+        row, application = repo.account_with_application(session, account, for_update=True)
         if application.state == ApplicationState.CANCELLED.value:
             raise ApplicationClosed(f"ID {account} belongs to a cancelled application")
         return row, application
@@ -208,7 +212,7 @@ class Devices:
         session.add(row)
         session.flush()
         return IssuedDevice(
-            certificate=certificate_view(row, now),
+            certificate=certificate_view(row, now, issued.certificate.subject.public_bytes()),
             cert_pem=issued.cert_pem,
             key_pem=issued.key_pem,
             p12=p12,

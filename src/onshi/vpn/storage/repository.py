@@ -59,6 +59,35 @@ def account(session: Session, name: str, *, for_update: bool = False) -> t.Accou
     return row
 
 
+def account_with_application(
+    session: Session, name: str, *, for_update: bool = False
+) -> tuple[t.Account, t.Application]:
+    query = (
+        select(t.Account, t.Application)
+        .join(t.Application, t.Application.id == t.Account.application_id)
+        .where(t.Account.name == name)
+    )
+    if for_update:
+        query = query.with_for_update(of=t.Account)
+    found = session.execute(query).first()
+    if found is None:
+        raise UnknownAccount(f"there is no ID {name!r}")
+    return found[0], found[1]
+
+
+def valid_device_names(session: Session, now: dt.datetime, account: str) -> list[str]:
+    """The devices of ``account`` holding a valid (unrevoked, unexpired) certificate."""
+    return list(
+        session.scalars(
+            select(t.DeviceCertificate.device)
+            .where(t.DeviceCertificate.account == account)
+            .where(t.DeviceCertificate.revoked_at.is_(None))
+            .where(t.DeviceCertificate.not_before <= now)
+            .where(t.DeviceCertificate.not_after > now)
+        )
+    )
+
+
 def find_account(session: Session, name: str, *, for_update: bool = False) -> t.Account | None:
     query = select(t.Account).where(t.Account.name == name)
     if for_update:
