@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -25,6 +26,7 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from onshi.claims.uke import sample_uke
 from onshi.pki import CertificateAuthority, IssuedCertificate
 from onshi.vpn.client.profiles import ClientProfile, render_swanctl
 from onshi.vpn.gateway.charon import Charon
@@ -243,8 +245,45 @@ def test_rendered_profile_connects_through_nat_and_reaches_only_the_service(worl
         assert checks["certificate"]["level"] == "ok"
         assert checks["service"]["level"] == "ok"
         assert report["ok"] is True and code == 0
+
+        # The VPN's second destination: a claims file through the same tunnel.
+        receipt = submit_claims_through_tunnel(world)
+        assert receipt == "202611-1311234567-000001"
     finally:
         charon.stop()
+
+
+def submit_claims_through_tunnel(world: World) -> str:
+    data_dir = world.root / "claims"
+    receiver = world.gw.popen(
+        ONSHI, "claims", "serve", "--data-dir", str(data_dir), "--host", SERVICE, "--port", "8444",
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert receiver.stdout is not None
+        line = receiver.stdout.readline().decode()
+        assert f"https://{SERVICE}:8444" in line, line
+        facility = world.root / "facility"
+        made = subprocess.run(
+            [ONSHI, "claims", "facility", "add", "1311234567", "オンシ診療所", "--out", str(facility), "--data-dir", str(data_dir)],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        uke = world.root / "claims.uke"
+        uke.write_bytes(sample_uke("1311234567", "202611"))
+        sent = subprocess.run(
+            [
+                *world.tnat.wrap, ONSHI, "claims", "submit", str(uke), "--url", f"https://{SERVICE}:8444",
+                "--cert", str(facility / "facility.cert.pem"), "--key", str(facility / "facility.key.pem"),
+                "--ca", str(facility / "ca.cert.pem"), "--timeout", "10",
+            ],
+            capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert sent.returncode == 0, sent.stderr
+        return sent.stdout.strip()
+    finally:
+        receiver.send_signal(signal.SIGINT)
+        receiver.wait(15)
 
 
 def test_windows_layout_connects_with_the_p12(world: World) -> None:
