@@ -222,6 +222,8 @@ def _store(central: Central, reception: t.BulkReception, q: BulkQuestion) -> Non
     with central.db.transaction() as session:
         session.add(reception)
         session.flush()
+        if not q.records:  # a period in which nobody consented: an empty, completed reception
+            return
         session.execute(
             insert(t.BulkRecord),
             [
