@@ -267,3 +267,15 @@ def test_report_text_and_exit_status() -> None:
     assert document["ok"] is False and document["checks"][0]["check"] == "ike_udp_500"
     bad = CliRunner().invoke(app, ["vpn", "doctor", "--gateway", "127.0.0.1", "--format", "yaml"])
     assert bad.exit_code == 2 and "VPN_CLIENT_PROFILE_INVALID" in bad.stderr
+
+
+def test_an_unresolvable_gateway_says_so(monkeypatch: pytest.MonkeyPatch) -> None:
+    # No real DNS query leaves the machine: the resolver's answer is what is faked.
+    def no_such_name(*_args: object, **_kwargs: object) -> None:
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(socket, "getaddrinfo", no_such_name)
+    report = run_checks(DoctorOptions(gateway="gateway.invalid", timeout=0.5))
+    first = report.checks[0]
+    assert first.level == "fail" and "does not resolve" in first.verdict[1]
+    assert first.fix is not None and "DNS" in first.fix[1]

@@ -200,6 +200,19 @@ def check_port(result: ProbeResult, *, nat_t: bool, timeout: float) -> Check:
         elif result.failure == "timeout":
             ja = f"{where}: {timeout:g}秒以内に応答がありません。途中で遮断されています。"
             en = f"{where}: no answer within {timeout:g} s — blocked on the way."
+        elif result.failure.startswith("unresolvable"):
+            return Check(
+                name,
+                "fail",
+                (
+                    f"ゲートウェイ名 {result.host} を名前解決できません。",
+                    f"The gateway name {result.host} does not resolve.",
+                ),
+                (
+                    "プロファイルのゲートウェイ名と、パソコンの DNS 設定を確認してください。",
+                    "Check the gateway name in the profile and the PC's DNS settings.",
+                ),
+            )
         else:
             ja = f"{where}: 送信できません ({result.failure})。"
             en = f"{where}: cannot send ({result.failure})."

@@ -54,7 +54,7 @@ def probe(host: str, port: int, *, timeout: float, nat_t: bool = False) -> Probe
     started = time.monotonic()
     try:
         family, remote = _resolve(host, port)
-    except OSError as exc:
+    except (OSError, UnicodeError) as exc:
         return ProbeResult(host, port, None, f"unresolvable: {exc}", 0.0)
     request = IkeSaInitRequest()
     ignored = 0
