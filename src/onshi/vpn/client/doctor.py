@@ -195,7 +195,7 @@ def check_port(result: ProbeResult, *, nat_t: bool, timeout: float) -> Check:
     where = f"UDP {result.port}"
     if result.answer is None:
         if result.failure == "refused":
-            ja = f"{where}: ゲートウェイ側で拒否されました (ICMP port unreachable)。"
+            ja = f"{where}: ゲートウェイまたは途中の機器で拒否されました (ICMP port unreachable)。"
             en = f"{where}: refused (ICMP port unreachable): nothing listens there, or it is filtered."
         elif result.failure == "timeout":
             ja = f"{where}: {timeout:g}秒以内に応答がありません。途中で遮断されています。"
