@@ -286,3 +286,29 @@ def test_sessions(control: VpnControlPlane, clock: FakeClock) -> None:
         actions
     )
     assert "session.update" not in actions
+
+
+def test_concurrent_issuance_cannot_pass_the_limit(control: VpnControlPlane) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    (account,) = open_application(control).accounts
+
+    def issue(n: int) -> str:
+        try:
+            control.issue_device(account, f"pc{n}")
+        except DeviceLimitReached:
+            return "refused"
+        return "issued"
+
+    with ThreadPoolExecutor(6) as pool:
+        outcomes = list(pool.map(issue, range(6)))
+    assert sorted(outcomes) == ["issued"] * 2 + ["refused"] * 4
+    assert len([d for d in control.devices(account) if d.status == "valid"]) == 2
+    assert control.verify_audit_chain().entries == _count(control, t.AuditEntry)
+
+
+def test_adapters_add_their_own_audit_entries(control: VpnControlPlane) -> None:
+    control.record_audit(actor="A000001-001", action="portal.logout", subject="A000001-001")
+    (entry,) = control.audit_log()
+    assert (entry.actor, entry.action, entry.outcome) == ("A000001-001", "portal.logout", "ok")
+    control.verify_audit_chain()

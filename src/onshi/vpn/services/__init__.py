@@ -325,6 +325,29 @@ class VpnControlPlane:
                 acting_operator(session, viewer, role=Role.AUDITOR)
             return audit.entries(session, limit=limit, before_seq=before_seq, subject=subject)
 
+    def record_audit(
+        self,
+        *,
+        actor: str,
+        action: str,
+        subject: str | None = None,
+        outcome: str = "ok",
+        detail: str | None = None,
+    ) -> None:
+        """Append an entry for something only an adapter sees (a portal logout, a refused CSRF
+        token, a download). Never pass a password, a passphrase or a key; the action is
+        truncated to 40 characters, the subject to 64, the detail to 400."""
+        with self.db.transaction() as session:
+            audit.append(
+                session,
+                now=self._context.now_naive(),
+                actor=actor or "anonymous",
+                action=action[:40],
+                subject=subject[:64] if subject else None,
+                outcome=outcome[:40],
+                detail=detail,
+            )
+
     def verify_audit_chain(self) -> ChainReport:
         """Walk the chain; AuditChainBroken at the first altered or missing entry."""
         return audit.verify_chain(self.db)
