@@ -242,3 +242,11 @@ def test_altered_audit_entry_breaks_the_chain(control: VpnControlPlane) -> None:
         control.verify_audit_chain()
     assert caught.value.code == "VPN_AUDIT_CHAIN_BROKEN"
     assert "entry 2 was altered" in caught.value.message
+
+
+def test_eap_secret_unpacks_and_does_not_print_the_hash(control: VpnControlPlane) -> None:
+    (name,) = open_application(control).accounts
+    ((account, secret),) = control.eap_secrets()
+    assert (account, secret) == (name, nt_hash(PASSWORD))
+    shown = repr(control.eap_secrets())
+    assert secret.hex() not in shown and str(secret) not in shown and name in shown

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from onshi.vpn.domain.accounts import Role
 from onshi.vpn.domain.lifecycle import ApplicationState
@@ -100,12 +101,15 @@ class GatewayCredentials:
     not_after: dt.datetime
 
 
-@dataclass(frozen=True)
-class EapSecret:
-    """An ID's EAP-MSCHAPv2 secret for strongSwan (VICI ``load_shared`` type ``NTLM``)."""
+class EapSecret(NamedTuple):
+    """An ID's EAP-MSCHAPv2 secret for strongSwan (VICI ``load_shared`` type ``NTLM``); unpacks
+    as ``(account, nt_hash)``."""
 
     account: str
     nt_hash: bytes  # 16 bytes, password-equivalent for MSCHAPv2: never log it
+
+    def __repr__(self) -> str:  # a logged or printed value must not carry the hash
+        return f"EapSecret(account={self.account!r}, nt_hash=<{len(self.nt_hash)} bytes>)"
 
 
 @dataclass(frozen=True)
