@@ -68,6 +68,7 @@ TABLES = (
     "specific_diseases_certificate",
     "drug_dispensing",
     "checkup_result",
+    "medical_treatment",
     "card_link",
 )
 

@@ -41,6 +41,8 @@ def test_same_seed_same_files(population: Path, tmp_path: Path) -> None:
         "checkup.jsonl",
         "limit.jsonl",
         "specific-disease.jsonl",
+        "diagnosis.jsonl",
+        "operation.jsonl",
     ):
         assert (tmp_path / name).read_bytes() == (population / name).read_bytes(), name
     generate_population(tmp_path / "other", 3000, seed=8, as_of=AS_OF)
@@ -96,13 +98,23 @@ def test_population_has_the_promised_shape(population: Path) -> None:
     assert 0 < old < len(drug_days) * 0.3
 
 
+def test_drug_lines_name_their_institutions(population: Path) -> None:
+    lines = [json.loads(x) for x in (population / "drug.jsonl").open(encoding="utf-8")]
+    assert all(x["PrlsHCd"][2] == "1" and x["MeTrDiHCd"][2] in "14" for x in lines)
+    in_house = [x for x in lines if x["InOut"] == "1"]
+    assert 0 < len(in_house) < len(lines)
+    assert all(x["MeTrDiHCd"] == x["PrlsHCd"] and x["DiOrg"] == "1" for x in in_house)
+    operations = [json.loads(x) for x in (population / "operation.jsonl").open(encoding="utf-8")]
+    assert operations and all(x["MeTrIdCl"] == "50" for x in operations)
+
+
 def test_output_imports_cleanly(population: Path, sqlite_url: str) -> None:
     database = Database(sqlite_url)
     try:
         with (population / "insured.csv").open("rb") as f:
             first = import_insured(database, f)
         assert first.inserted == len(_rows(population)) and first.updated == 0
-        for kind in ("drug", "checkup", "limit", "specific-disease"):
+        for kind in ("drug", "checkup", "limit", "specific-disease", "diagnosis", "operation"):
             with (population / f"{kind}.jsonl").open("rb") as f:
                 result = import_linked(database, kind, f)
             assert result.inserted > 0, kind

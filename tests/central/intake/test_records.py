@@ -1,4 +1,5 @@
-"""JSON Lines intake: drug, checkup, limit, specific-disease and card links."""
+"""JSON Lines intake: drug, 診療情報 (diagnosis, operation), checkup, limit, specific-disease and
+card links."""
 
 from __future__ import annotations
 
@@ -41,6 +42,29 @@ SAMPLES: dict[str, dict[str, Any]] = {
         "Unit": "錠",
         "UsageN": "1日1回朝食後",
         "Times": "28",
+        "DiOrg": "2",
+        "MeTrDiHCd": "1349900016",
+        "MeTrDiHNm": "オンシ調剤薬局",
+        "PrlsHCd": "1319900011",
+        "PrlsHNm": "オンシ内科クリニック",
+        "InOut": "2",
+    },
+    "diagnosis": {
+        "DiDate": "20250401",
+        "MeTrDiHCd": "1319900011",
+        "MeTrDiHNm": "オンシ内科クリニック",
+        "SinInfN": "ＣＴ撮影",
+        "SinInfCd": "170033410",
+        "MeTrIdCl": "70",
+        "Qua1": "1",
+        "Times": "1",
+        "Unit": "回",
+    },
+    "operation": {
+        "DiDate": "20250401",
+        "SinInfN": "白内障手術（眼内レンズを挿入）（その他）",
+        "SinInfCd": "150263410",
+        "MeTrIdCl": "50",
     },
     "checkup": {
         "EffectiveTime": "20240610",
@@ -65,6 +89,8 @@ SAMPLES: dict[str, dict[str, Any]] = {
 TABLE = {
     "drug": "drug_dispensing",
     "checkup": "checkup_result",
+    "diagnosis": "medical_treatment",
+    "operation": "medical_treatment",
     "limit": "limit_application_certificate",
     "specific-disease": "specific_diseases_certificate",
     "cards": "card_link",
@@ -73,12 +99,16 @@ TABLE = {
 VARY: dict[str, dict[str, Any]] = {
     "drug": {"Times": "14"},
     "checkup": {"DataValue": "171.0"},
+    "diagnosis": {"Times": "2"},
+    "operation": {"DiDate": "20250402"},
     "limit": {"LimitApplicationCertificateValidEndDate": "20270331"},
     "specific-disease": {"SpecificDiseasesSelfPay": 20000},
 }
 BAD: dict[str, tuple[str, Any, str]] = {
     "drug": ("DiDate", "20250230", "calendar date"),
     "checkup": ("ItemCode", "", "is required"),
+    "diagnosis": ("MeTrDiHCd", "13-1990001", "institution code"),
+    "operation": ("SinInfN", "", "is required"),
     "limit": ("LimitApplicationCertificateClassificationFlag", "Z99", "code"),
     "specific-disease": ("SpecificDiseasesDiseaseCategory", "9", "code"),
 }
@@ -126,6 +156,27 @@ def test_bad_lines_and_unknown_card_keys_reject_the_file(people: Database, kind:
     assert found == [(2, column), (4, "(record)"), (5, CARD_KEY), (6, "Colour"), (7, "(record)")]
     assert reason in caught.value.problems[0].reason
     assert counts(people)[TABLE[kind]] == 0
+
+
+def test_diagnosis_and_operation_lines_keep_their_category(people: Database) -> None:
+    import_linked(people, "diagnosis", jsonl(KEY | SAMPLES["diagnosis"]))
+    # The same facts filed as an operation are another line (another consent opens them).
+    import_linked(people, "operation", jsonl(KEY | SAMPLES["diagnosis"]))
+    from sqlalchemy import select
+
+    from onshi.central.storage import tables as t
+
+    with people.sessions() as s:
+        assert sorted(s.scalars(select(t.MedicalTreatment.category))) == ["diagnosis", "operation"]
+
+
+@pytest.mark.parametrize(
+    ("column", "value"), [("DiOrg", "3"), ("InOut", "0"), ("PrlsHCd", "13199000111")]
+)
+def test_drug_institution_codes_are_checked(people: Database, column: str, value: str) -> None:
+    with pytest.raises(IntakeRejected) as caught:
+        import_linked(people, "drug", jsonl(KEY | SAMPLES["drug"] | {column: value}))
+    assert [(p.line, p.column) for p in caught.value.problems] == [(1, column)]
 
 
 def test_drug_prescribed_after_dispensing_is_refused(people: Database) -> None:
