@@ -7,17 +7,13 @@ side is not accepted on the other. Routes are in :mod:`.clinic` and :mod:`.opera
 Every POST carries the session's CSRF token in a hidden field (``csrf``), compared in constant
 time before anything else happens; a missing or wrong token gets a 403 page and changes nothing.
 Cookies are ``HttpOnly`` and ``SameSite=Strict``, ``Secure`` over HTTPS. uvicorn's access log is
-off: :func:`create_portal_app` writes one line per request with the method, the path (never the
+off: :mod:`.middleware` writes one line per request with the method, the path (never the
 query string, a cookie or a form field), the status and the time taken.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-import time
-import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,17 +30,14 @@ from onshi.vpn.errors import VpnError
 from onshi.vpn.portal import content, messages_ja
 from onshi.vpn.portal.backend import PortalBackend
 from onshi.vpn.portal.errors import ActionForbidden, CsrfRejected
+from onshi.vpn.portal.middleware import HeadersAndLog
 from onshi.vpn.portal.sessions import LoginFormTokens, PortalSession, SessionStore, Side, same_token
 from onshi.vpn.portal.settings import PortalSettings
 from onshi.vpn.portal.throttle import LoginThrottle
 
 HERE = Path(__file__).parent
-log = logging.getLogger("onshi.vpn.portal")
 
-CSP = (
-    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
-    "frame-ancestors 'none'; base-uri 'none'"
-)
+
 COOKIE = {"clinic": "onshi_vpn_session", "operator": "onshi_vpn_operator"}
 COOKIE_PATH = {"clinic": "/", "operator": "/operator"}
 LOGIN_PATH = {"clinic": "/login", "operator": "/operator/login"}
@@ -216,29 +209,7 @@ def create_portal_app(
     app.state.portal = portal
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
-    @app.middleware("http")
-    async def headers_and_log(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        started = time.perf_counter()
-        request_id = uuid.uuid4().hex[:12]
-        response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["Referrer-Policy"] = "no-referrer"
-        response.headers["X-Frame-Options"] = "DENY"
-        if not request.url.path.startswith("/static/"):
-            response.headers["Cache-Control"] = "no-store"  # pages name devices and accounts
-        # The path only: no query string, no cookie, no form field ever reaches the log.
-        log.info(
-            "%s %s %s %d %.1fms",
-            request_id,
-            request.method,
-            request.url.path,
-            response.status_code,
-            (time.perf_counter() - started) * 1000,
-        )
-        return response
+    app.add_middleware(HeadersAndLog)
 
     @app.exception_handler(LoginRequired)
     async def login_required(request: Request, exc: LoginRequired) -> Response:
