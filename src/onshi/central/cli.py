@@ -43,7 +43,8 @@ DataDirOption = Annotated[
     typer.Option("--data-dir", help="CAs, TLS files and keys (default: ONSHI_CENTRAL_DATA_DIR)."),
 ]
 
-DEMO_DIR = Path("var/demo")
+DATA_ROOT = Path("var")  # sample data in var/sample; the service's own files in var/central
+FACILITY_DIR = Path("var/facility")
 # The person the README and the docs ask about (診療 太郎, 06139999 12-34 4260, born 1980-04-01),
 # added to every sample population so that their examples answer 有効.
 EXAMPLE_PERSON_ROW = (
@@ -139,7 +140,7 @@ def facility_add(
         typer.Option(
             "--out", help="Directory for the certificate, key and CA (where the terminal looks)."
         ),
-    ] = Path("var/facility"),
+    ] = FACILITY_DIR,
     db: DbOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
@@ -281,8 +282,8 @@ def card_revoke(
 def demo(
     db: DbOption = None,
     port: Annotated[
-        int, typer.Option(help="Port of the API (default 8443; 0: any free one).")
-    ] = 8443,
+        int | None, typer.Option(help="Port of the API (default 8443; 0: any free one).")
+    ] = None,
     facility: Annotated[str, typer.Option(help="The demo facility's code.")] = DEMO_FACILITY,
 ) -> None:
     """The central service alone on sample data: a facility certificate, the HTTPS API, a curl line.
@@ -293,19 +294,15 @@ def demo(
     from onshi.central.api.server import ensure_server_tls, serve_forever
     from onshi.web import bind
 
-    data_dir = DEMO_DIR.resolve()
-    settings = settings_from_options(
-        database_url=db or f"sqlite:///{data_dir / 'central.sqlite3'}",
-        data_dir=data_dir,
-        host="127.0.0.1",
-        port=port,
-    )
-    data_dir.mkdir(parents=True, exist_ok=True)
+    # The same defaults as every command (var/central, var/facility) and as `onshi demo`.
+    settings = settings_from_options(database_url=db, host="127.0.0.1", port=port)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     configure_logging()
     central = _central(settings)
-    load_sample_data(central, data_dir)
-    cert, key, ca = add_facility(
-        settings, facility, "オンシ デモ診療所", data_dir / "facility", central
+    load_sample_data(central, DATA_ROOT)
+    cert, key, ca = (
+        p.resolve()
+        for p in add_facility(settings, facility, "オンシ デモ診療所", FACILITY_DIR, central)
     )
     tls = ensure_server_tls(settings.data_dir, settings.ca_dir, settings.host)
     try:
@@ -313,7 +310,7 @@ def demo(
     except OSError as exc:
         _fail(f"cannot listen on port {settings.port} ({exc.strerror}); try --port 0", 1)
     url = _url(settings.host, sock.getsockname()[1])
-    _print_demo(url, settings.database_url, cert, key, ca, sample_person(central))
+    _print_demo(url, settings, cert, key, ca, sample_person(central))
     serve_forever(create_app(central, settings), tls, sock)
 
 
@@ -371,8 +368,9 @@ def sample_person(central: Any) -> dict[str, str] | None:
 
 
 def _print_demo(
-    url: str, db_url: str, cert: Path, key: Path, ca: Path, person: dict[str, str] | None
+    url: str, settings: Any, cert: Path, key: Path, ca: Path, person: dict[str, str] | None
 ) -> None:
+    db_url = settings.database_url
     lines = [
         "",
         "onshi demo — central eligibility service",
@@ -384,7 +382,7 @@ def _print_demo(
         f"               CA   {ca}",
     ]
     if person is not None:
-        curl, query = api_examples(url, db_url, DEMO_DIR.resolve(), cert, key, ca, person)
+        curl, query = api_examples(url, db_url, settings.data_dir.resolve(), cert, key, ca, person)
         lines += ["", "Try:", f"  {curl}", "", f"  {query}"]
     lines += ["", "Ctrl-C stops the service.", ""]
     typer.echo("\n".join(lines))
