@@ -337,7 +337,7 @@ def load_sample_data(central: Any, data_dir: Path) -> None:
         csv.write(EXAMPLE_PERSON_ROW)
     with (sample / "insured.csv").open("rb") as stream:
         typer.echo(f"insured.csv: {import_insured(central.db, stream).summary()}")
-    for kind in ("limit", "specific-disease", "drug", "checkup"):
+    for kind in ("limit", "specific-disease", "drug", "checkup", "diagnosis", "operation"):
         path = sample / f"{kind}.jsonl"
         if path.exists():
             with path.open("rb") as stream:
