@@ -111,6 +111,9 @@ class Accounts:
             row = repo.account(session, name, for_update=True)
             application = repo.application(session, row.application_id)
             state = LoginState(row.failed_logins, row.locked_until)
+            # The password checked must still be the stored one (no login with a password
+            # replaced while argon2 ran).
+            ok = ok and row.password_hash == stored
             if state.locked_at(now):
                 outcome: str = "locked"
             elif (
@@ -263,6 +266,7 @@ class Accounts:
             if row is None:
                 raise WrongPassword("wrong operator name or password")
             state = LoginState(row.failed_logins, row.locked_until)
+            ok = ok and row.password_hash == stored
             if state.locked_at(now):
                 outcome = "locked"
             elif ok:
