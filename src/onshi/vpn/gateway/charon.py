@@ -152,14 +152,21 @@ def open_vici(path: Path, timeout: float | None = 30.0) -> Any:
     """A ``vici.Session`` on a unix socket; imported here so the package loads without vici."""
     import vici  # the session class only; the package imports without a daemon around
 
-    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    try:
-        sock.settimeout(timeout)
-        sock.connect(str(path))
-    except OSError:
-        sock.close()
-        raise
-    return vici.Session(sock)
+    for attempt in range(50):
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(timeout)
+            sock.connect(str(path))
+        except BlockingIOError:
+            # charon's listen backlog is short: many sessions opened at once must wait.
+            sock.close()
+            time.sleep(0.01 * (attempt + 1))
+            continue
+        except OSError:
+            sock.close()
+            raise
+        return vici.Session(sock)
+    raise BlockingIOError(f"charon's VICI socket {path} kept refusing new sessions")
 
 
 def close_vici(session: Any) -> None:
