@@ -64,13 +64,14 @@ def append(
 ) -> None:
     """Append one entry in ``session``'s transaction (committed, or rolled back, with it)."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _ADVISORY_LOCK_ID})
-    last = session.execute(_HEAD).first()
+        session.connection().execute(_LOCK, {"k": _ADVISORY_LOCK_ID})
+    connection = session.connection()
+    last = connection.execute(_HEAD).first()
     seq, previous = (last.seq + 1, last.entry_hash) if last else (1, GENESIS)
     recorded_at = now.replace(microsecond=0, tzinfo=None)
     detail = detail[:400] if detail else None
     # Core insert: the log is written once and never loaded back as objects here.
-    session.execute(
+    connection.execute(
         _INSERT,
         {
             "seq": seq,
@@ -91,6 +92,7 @@ def append(
 # Built once: SQLAlchemy then reuses their compiled form on every append.
 _HEAD = select(t.AuditEntry.seq, t.AuditEntry.entry_hash).order_by(t.AuditEntry.seq.desc()).limit(1)
 _INSERT = insert(t.AuditEntry)
+_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 
 
 def entries(

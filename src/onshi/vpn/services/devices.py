@@ -105,7 +105,11 @@ class Devices:
         now = self._c.now_naive()
         with self._c.db.transaction() as session:
             actor = by if by == account else acting_operator(session, by)
-            row, application = self._open_account(session, account)
+            # Locks the ID's row to the end of the transaction (PostgreSQL; SQLite transactions
+            # are serialised anyway): two issuances for one ID cannot both pass the limit.
+            holder = repo.issuing_account(session, account)
+            if holder.state == ApplicationState.CANCELLED.value:
+                raise ApplicationClosed(f"ID {account} belongs to a cancelled application")
             valid = repo.valid_device_names(session, now, account)
             if device in valid:
                 raise DeviceExists(
@@ -113,9 +117,9 @@ class Devices:
                     "renew it instead"
                 )
             rules.check_capacity(
-                account, len(valid), lifecycle.devices_allowed(application.extra_certificates)
+                account, len(valid), lifecycle.devices_allowed(holder.extra_certificates)
             )
-            issued = self._issue(session, row.name, device, application.organisation, actor, now)
+            issued = self._issue(session, holder.name, device, holder.organisation, actor, now)
             audit.append(
                 session,
                 now=now,
@@ -209,8 +213,9 @@ class Devices:
             issued_by=actor,
             cert_pem=issued.cert_pem.decode(),
         )
-        session.add(row)
-        session.flush()
+        repo.add_certificate(
+            session, {c.key: getattr(row, c.key) for c in t.DeviceCertificate.__table__.columns}
+        )
         return IssuedDevice(
             certificate=certificate_view(row, now, issued.certificate.subject.public_bytes()),
             cert_pem=issued.cert_pem,
