@@ -203,7 +203,7 @@ def create_portal_app(
             absolute_seconds=settings.absolute_timeout_seconds,
         ),
         templates=_templates(),
-        throttle=throttle if throttle is not None else LoginThrottle(),
+        throttle=throttle if throttle is not None else LoginThrottle(*backend.lockout()),
     )
     app = FastAPI(title="onshi VPN portal", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.portal = portal

@@ -158,6 +158,10 @@ class ServicesBackend:
         settings = self.control.settings
         return settings.password_min_length, settings.password_max_length
 
+    def lockout(self) -> tuple[int, int]:
+        settings = self.control.settings
+        return settings.lockout_threshold, settings.lockout_minutes * 60
+
     def sessions(self, account: str | None) -> list[SessionRow]:
         if account is None:
             return [_session_row(v) for v in self.control.active_sessions()]
