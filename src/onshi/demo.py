@@ -129,6 +129,7 @@ def demo(
     except KeyboardInterrupt:
         pass
     finally:
+        agent.events.close()  # open reception screens end their streams: no wait
         screen.stop(timeout=3)
         agent.stop()
         agent.client.close()  # its keep-alive connection would hold the central's shutdown

@@ -67,6 +67,16 @@ def plant_hostile_entries(req: Path) -> dict[str, str]:
 
 
 def test_hostile_entries_get_err_files_and_the_agent_keeps_serving(agent: Agent) -> None:
+    check_hostile_entries(agent)
+
+
+def test_hostile_entries_with_the_polling_watcher(stack: CentralStack, tmp_path: Path) -> None:
+    settings = terminal_settings(stack, tmp_path).model_copy(update={"use_polling": True})
+    with running_agent(settings) as polling:
+        check_hostile_entries(polling)
+
+
+def check_hostile_entries(agent: Agent) -> None:
     req, res = agent.folders.req, agent.folders.res
     shadow = Path("/etc/shadow").read_bytes() if Path("/etc/shadow").exists() else None
     expected = plant_hostile_entries(req)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import datetime as dt
 import itertools
 import threading
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 Event = dict[str, Any]
+_CLOSED: Event = {}  # put in every queue by close(): the listener's stream ends
 
 
 class EventBus:
@@ -25,6 +27,7 @@ class EventBus:
         self._listeners: set[tuple[asyncio.AbstractEventLoop, asyncio.Queue[Event]]] = set()
         self._ids = itertools.count(1)
         self._queue_size = queue_size
+        self._closed = False
 
     def publish(self, kind: str, **data: Any) -> Event:
         event = {
@@ -44,6 +47,15 @@ class EventBus:
                     self._listeners.discard((loop, queue))
         return event
 
+    def close(self) -> None:
+        """End every listener's stream (shutdown): open screens must not hold the server up."""
+        with self._lock:
+            self._closed = True
+            listeners = list(self._listeners)
+        for loop, queue in listeners:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_offer, queue, _CLOSED)
+
     def recent(self) -> list[Event]:
         with self._lock:
             return list(self._recent)
@@ -53,13 +65,15 @@ class EventBus:
         queue: asyncio.Queue[Event] = asyncio.Queue(self._queue_size)
         entry = (loop, queue)
         with self._lock:
+            if self._closed:
+                return
             backlog = list(self._recent) if replay else []
             self._listeners.add(entry)
         try:
             for event in backlog:
                 yield event
-            while True:
-                yield await queue.get()
+            while (event := await queue.get()) is not _CLOSED:
+                yield event
         finally:
             with self._lock:
                 self._listeners.discard(entry)
