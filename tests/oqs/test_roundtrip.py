@@ -362,3 +362,78 @@ def test_drug_answer_round_trip(lines: list[dict[str, Any]], encoding: Encoding)
         render_result(MessageKind.DRUG, answer, encoding=encoding), schema="YZKsiquc01res"
     )
     assert flatten_drugs(message) == [line for line in lines if set(line) - {"DiDate", "PrDate"}]
+
+
+INSTITUTIONS = st.sampled_from(
+    [
+        {},
+        {
+            "DiOrg": "2",
+            "MeTrDiHCd": "1349900016",
+            "PrlsHCd": "1311111111",
+            "PrIsOrg": "1",
+            "InOut": "2",
+        },
+        {
+            "DiOrg": "1",
+            "MeTrDiHCd": "1319900011",
+            "MeTrDiHNm": "内科",
+            "PrIsOrg": "2",
+            "InOut": "1",
+        },
+    ]
+)
+drug_lines_with_institutions = st.lists(
+    st.tuples(
+        st.fixed_dictionaries({"DiDate": date8, "DrugC": text}, optional={"PrDate": date8}),
+        INSTITUTIONS,
+    ).map(lambda pair: pair[0] | pair[1]),
+    max_size=8,
+)
+treatment_lines = st.lists(
+    st.tuples(
+        st.fixed_dictionaries(
+            {"DiDate": date8, "SinInfN": text}, optional={"MeTrIdCl": st.sampled_from(["50", "70"])}
+        ),
+        INSTITUTIONS,
+    ).map(lambda pair: pair[0] | pair[1]),
+    max_size=5,
+)
+MONTH = ("DiOrg", "MeTrDiHCd", "PrlsHCd", "MeTrDiHNm", "PrlsHNm", "PrIsOrg", "InOut")
+
+
+@EXAMPLES
+@given(drug_lines_with_institutions, treatment_lines, st.sampled_from(Encoding))
+def test_drug_lines_with_institutions_and_treatments_round_trip(
+    lines: list[dict[str, Any]], treatments: list[dict[str, Any]], encoding: Encoding
+) -> None:
+    """Every drug line and every treatment comes back once, under its own month, institution and
+    date (OQSDrug2 reads the institution on MeTrMonthInf)."""
+    answer = {
+        "MessageHeader": {
+            "ProcessExecutionTime": "20240501120000",
+            "MedicalInstitutionCode": "1311111111",
+            "SegmentOfResult": "1",
+        },
+        "MessageBody": {
+            "ResultCode": "1",
+            "DrugInformation": lines,
+            "MedicalTreatmentInformation": treatments,
+        },
+    }
+    message, _ = read_message(
+        render_result(MessageKind.DRUG, answer, encoding=encoding), schema="YZKsiquc01res"
+    )
+    drugs, cures = [], []
+    for month in message["MessageBody"].get("MeTrMonthInf", []):
+        where = {k: month[k] for k in MONTH if k in month}
+        for day in month["DiDateInfs"]["DiDateInf"]:
+            assert day["DiDate"].startswith(month["MeTrMonth"])
+            dates = {k: day[k] for k in ("DiDate", "PrDate") if k in day}
+            for drug in day.get("DrugInfs", {}).get("DrugInf", []):
+                drugs.append(dates | where | drug)
+            for cure in day.get("MeTrInfs", {}).get("MeTrInf", []):
+                cures.append({"DiDate": day["DiDate"]} | where | cure)
+    assert drugs == lines
+    key = lambda x: sorted(x.items())  # noqa: E731 - treatments may be regrouped, not lost
+    assert sorted(cures, key=key) == sorted(treatments, key=key)
