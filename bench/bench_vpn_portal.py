@@ -23,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing as mp
+import os
 import random
 import re
 import statistics
@@ -88,6 +89,26 @@ async def _login(client: object, account: str) -> None:
     assert answer.status_code == 303, answer.status_code
 
 
+async def _user(
+    client: object, path: str, think: bool, end: float, seed: int
+) -> tuple[list[float], int]:
+    """One user until ``end``: ask, (read for 0.5–1.5 s,) ask again; latencies and errors."""
+    latencies: list[float] = []
+    errors = 0
+    rng = random.Random(seed)
+    if think:
+        await asyncio.sleep(rng.uniform(0, 1.0))  # users do not all start together
+    while time.perf_counter() < end:
+        began = time.perf_counter()
+        response = await client.get(path)  # type: ignore[attr-defined]
+        latencies.append(time.perf_counter() - began)
+        if response.status_code != 200:
+            errors += 1
+        if think:
+            await asyncio.sleep(rng.uniform(0.5, 1.5))
+    return latencies, errors
+
+
 async def _load(
     url: str, accounts: list[str], phases: list[tuple[str, str, bool]], seconds: float
 ) -> dict[str, tuple[list[float], int]]:
@@ -102,26 +123,11 @@ async def _load(
         )
     results: dict[str, tuple[list[float], int]] = {}
     for name, path, think in phases:
-        latencies: list[float] = []
-        errors = 0
         end = time.perf_counter() + seconds
-
-        async def user(client: httpx.AsyncClient, seed: int) -> None:
-            nonlocal errors
-            rng = random.Random(seed)
-            if think:
-                await asyncio.sleep(rng.uniform(0, 1.0))  # users do not all start together
-            while time.perf_counter() < end:
-                began = time.perf_counter()
-                response = await client.get(path)
-                latencies.append(time.perf_counter() - began)
-                if response.status_code != 200:
-                    errors += 1
-                if think:
-                    await asyncio.sleep(rng.uniform(0.5, 1.5))
-
-        await asyncio.gather(*(user(c, n) for n, c in enumerate(clients)))
-        results[name] = (latencies, errors)
+        parts = await asyncio.gather(
+            *(_user(c, path, think, end, n) for n, c in enumerate(clients))
+        )
+        results[name] = ([x for p, _ in parts for x in p], sum(e for _, e in parts))
     for c in clients:
         await c.aclose()
     return results
@@ -193,7 +199,11 @@ def main(argv: list[str] | None = None) -> int:
         if cluster is not None:
             cluster.stop()
 
-    print(f"VPN portal, {args.users} concurrent users, PostgreSQL, {args.seconds:.0f} s per phase")
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(
+        f"VPN portal, {args.users} concurrent users, PostgreSQL, {args.seconds:.0f} s per phase; "
+        f"{os.cpu_count()} cores, load average {load} (other work on this machine skews both)"
+    )
     print("| phase | requests | errors | req/s | p50 ms | p99 ms |")
     print("|---|---:|---:|---:|---:|---:|")
     for r in rows:

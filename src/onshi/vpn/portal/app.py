@@ -164,6 +164,7 @@ def _templates() -> jinja2.Environment:
         loader=jinja2.FileSystemLoader(HERE / "templates"),
         autoescape=True,  # device names, organisations and IDs come from outside
         undefined=jinja2.StrictUndefined,
+        auto_reload=False,  # packaged templates: no stat() of three files on every page
     )
     env.filters["jst"] = _jst
     env.filters["yen"] = lambda n: f"{int(n):,}"
