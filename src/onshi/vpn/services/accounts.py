@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -26,7 +27,16 @@ from onshi.vpn.storage import repository as repo
 from onshi.vpn.storage import tables as t
 
 
-def is_in_service(application: t.Application, today: dt.date) -> bool:
+class ContractDates(Protocol):
+    @property
+    def state(self) -> str: ...
+    @property
+    def opened_on(self) -> dt.date | None: ...
+    @property
+    def cancellation_effective_on(self) -> dt.date | None: ...
+
+
+def is_in_service(application: ContractDates, today: dt.date) -> bool:
     """An ID may connect once its application is opened, until its cancellation takes effect."""
     if application.opened_on is None:
         return False
@@ -97,39 +107,48 @@ class Accounts:
         """
         now = self._c.now_naive()
         with self._c.db.sessions() as session:
-            row = repo.find_account(session, name) if rules.is_account_name(name) else None
-            state = LoginState(row.failed_logins, row.locked_until) if row else LoginState()
-            stored = row.password_hash if row else None
-        if row is not None and state.locked_at(now):
+            record = repo.login_record(session, name) if rules.is_account_name(name) else None
+        state = LoginState(record.failed_logins, record.locked_until) if record else LoginState()
+        if record is not None and state.locked_at(now):
             self._record(name, "account.login", "locked")
             raise _locked(name, state.locked_until)
+        stored = record.password_hash if record else None
         ok = self._c.passwords.verify(stored, password)
-        if row is None:
+        if record is None:
             self._record(None, "account.login", "unknown", actor="anonymous")
             raise WrongPassword("wrong ID or password")
         with self._c.db.transaction() as session:
-            row = repo.account(session, name, for_update=True)
-            application = repo.application(session, row.application_id)
-            state = LoginState(row.failed_logins, row.locked_until)
+            record = repo.login_record(session, name, for_update=True)
+            if record is None:  # removed while argon2 ran
+                raise WrongPassword("wrong ID or password")
+            state = LoginState(record.failed_logins, record.locked_until)
             # The password checked must still be the stored one (no login with a password
             # replaced while argon2 ran).
-            ok = ok and row.password_hash == stored
+            ok = ok and record.password_hash == stored
+            last_login_at = record.last_login_at
             if state.locked_at(now):
-                outcome: str = "locked"
+                outcome = "locked"
             elif (
                 ok
-                and application.state == ApplicationState.CANCELLED.value
-                and not (is_in_service(application, self._c.today()))
+                and not is_in_service(record, self._c.today())
+                and (record.state == ApplicationState.CANCELLED.value)
             ):
                 outcome = "closed"
             elif ok:
-                outcome = "ok"
-                row.failed_logins, row.locked_until, row.last_login_at = 0, None, now
+                outcome, last_login_at = "ok", now
+                values: dict[str, object] = {
+                    "failed_logins": 0,
+                    "locked_until": None,
+                    "last_login_at": now,
+                }
                 if stored and self._c.passwords.needs_rehash(stored):
-                    row.password_hash = self._c.passwords.hash(password)
+                    values["password_hash"] = self._c.passwords.hash(password)
+                repo.save_login(session, name, **values)
             else:
                 state = rules.after_failure(state, now, self._c.lockout_rules)
-                row.failed_logins, row.locked_until = state.failures, state.locked_until
+                repo.save_login(
+                    session, name, failed_logins=state.failures, locked_until=state.locked_until
+                )
                 outcome = "locked_now" if state.locked_until else "wrong_password"
             audit.append(
                 session,
@@ -139,9 +158,17 @@ class Accounts:
                 subject=name,
                 outcome=outcome,
             )
-            view = account_view(row, application)
         if outcome == "ok":
-            return view
+            return AccountView(
+                name=record.name,
+                application=lifecycle.application_code(record.application_id),
+                organisation=record.organisation,
+                state=ApplicationState(record.state),
+                devices_allowed=lifecycle.devices_allowed(record.extra_certificates),
+                password_set=True,
+                locked_until=None,
+                last_login_at=last_login_at,
+            )
         if outcome == "closed":
             raise ApplicationClosed(f"ID {name} belongs to a cancelled contract")
         if outcome in {"locked", "locked_now"}:

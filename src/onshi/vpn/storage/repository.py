@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from onshi.vpn.domain import lifecycle
@@ -158,7 +158,9 @@ def certificates_of(session: Session, account: str) -> Sequence[t.DeviceCertific
     return session.scalars(
         select(t.DeviceCertificate)
         .where(t.DeviceCertificate.account == account)
-        .order_by(t.DeviceCertificate.issued_at, t.DeviceCertificate.serial)
+        .order_by(
+            t.DeviceCertificate.issued_at, t.DeviceCertificate.device, t.DeviceCertificate.serial
+        )
     ).all()
 
 
@@ -204,3 +206,53 @@ def session_by_gateway_id(session: Session, gateway_session_id: str) -> t.VpnSes
     return session.scalars(
         select(t.VpnSession).where(t.VpnSession.gateway_session_id == gateway_session_id)
     ).first()
+
+
+# Logins are the other hot path (argon2id aside): one read, one locked read and one update.
+_LOGIN = (
+    select(
+        t.Account.name,
+        t.Account.password_hash,
+        t.Account.failed_logins,
+        t.Account.locked_until,
+        t.Account.last_login_at,
+        t.Application.id,
+        t.Application.organisation,
+        t.Application.state,
+        t.Application.extra_certificates,
+        t.Application.opened_on,
+        t.Application.cancellation_effective_on,
+    )
+    .join(t.Application, t.Application.id == t.Account.application_id)
+    .where(t.Account.name == bindparam("name"))
+)
+_LOGIN_LOCKED = _LOGIN.with_for_update(of=t.Account)
+_SAVE_LOGIN = update(t.Account).where(t.Account.name == bindparam("account_name"))
+
+
+@dataclass(frozen=True)
+class LoginRecord:
+    """An ID's login state and its application's, as one row."""
+
+    name: str
+    password_hash: str | None
+    failed_logins: int
+    locked_until: dt.datetime | None
+    last_login_at: dt.datetime | None
+    application_id: int
+    organisation: str
+    state: str
+    extra_certificates: int
+    opened_on: dt.date | None
+    cancellation_effective_on: dt.date | None
+
+
+def login_record(session: Session, name: str, *, for_update: bool = False) -> LoginRecord | None:
+    statement = _LOGIN_LOCKED if for_update else _LOGIN
+    found = session.connection().execute(statement, {"name": name}).first()
+    return LoginRecord(*found) if found is not None else None
+
+
+def save_login(session: Session, name: str, **values: object) -> None:
+    """Update ``failed_logins``, ``locked_until``, ``last_login_at``, ``password_hash``."""
+    session.connection().execute(_SAVE_LOGIN, {"account_name": name, **values})
