@@ -136,6 +136,8 @@ def router(portal: Portal) -> APIRouter:
     @r.get("/devices/{serial}/issued", response_class=HTMLResponse)
     def issued(request: Request, serial: str) -> HTMLResponse:
         session = me(request)
+        if not SERIAL.match(serial):
+            raise NotFound("no such device")
         pending = session.pending.get(serial)
         passphrase = None
         if pending is not None:

@@ -26,6 +26,13 @@ _HEADERS: list[tuple[bytes, bytes]] = [
     (b"x-frame-options", b"DENY"),
 ]
 _NO_STORE = (b"cache-control", b"no-store")  # pages name devices and accounts
+# The largest form the portal has is a password change: a few hundred bytes. Anything much
+# bigger is refused before it is read, so no one can make the server buffer megabytes.
+MAX_BODY = 64 * 1024
+
+
+class BodyTooLarge(Exception):
+    pass
 
 
 class HeadersAndLog:
@@ -38,6 +45,20 @@ class HeadersAndLog:
             return
         started = time.perf_counter()
         path: str = scope.get("path", "")
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > MAX_BODY:
+            await _too_large(send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > MAX_BODY:
+                raise BodyTooLarge
+            return message
+
         static = path.startswith("/static/")
         status: dict[str, Any] = {"code": 500}
 
@@ -64,4 +85,18 @@ class HeadersAndLog:
                 )
             await send(message)
 
-        await self.app(scope, receive, send_with_headers)
+        try:
+            await self.app(scope, limited_receive, send_with_headers)
+        except BodyTooLarge:
+            await _too_large(send)
+
+
+async def _too_large(send: Send) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"text/plain; charset=utf-8"), *_HEADERS, _NO_STORE],
+        }
+    )
+    await send({"type": "http.response.body", "body": "送信内容が大きすぎます。".encode()})
