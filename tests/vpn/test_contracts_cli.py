@@ -216,3 +216,31 @@ def test_unusable_database(tmp_path: Path) -> None:
     )
     assert result.exit_code == 1
     assert result.stderr.startswith("error: VPN_DATABASE: ")
+
+
+def test_sessions_listed_and_cut(run, vpn_db_url: str, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from onshi.vpn.services import SessionEventKind, VpnControlPlane
+    from onshi.vpn.settings import VpnSettings
+
+    accounts = _opened(run)
+    control = VpnControlPlane.open(VpnSettings(database_url=vpn_db_url, data_dir=tmp_path / "data"))
+    try:
+        control.record_session_event(
+            SessionEventKind.UP,
+            "5@1",
+            account=accounts[0],
+            device="pc1",
+            virtual_address="10.99.0.2",
+        )
+    finally:
+        control.close()
+    (listed,) = json.loads(run("session", "list", "--format", "json").stdout)
+    assert (listed["account"], listed["virtual_address"]) == (accounts[0], "10.99.0.2")
+    cut = run("session", "cut", str(listed["id"]))
+    assert cut.exit_code == 0, cut.output
+    (again,) = json.loads(run("session", "list", "--format", "json").stdout)
+    assert again["termination_requested"] is True
+    gone = run("session", "cut", "999")
+    assert gone.exit_code == 1 and gone.stderr.startswith("error: VPN_UNKNOWN_SESSION: ")
+    bad = run("session", "list", "--recent")
+    assert bad.exit_code == 2

@@ -500,6 +500,71 @@ def device_list(
             )
 
 
+# -- sessions ----------------------------------------------------------------------------
+
+session_app = typer.Typer(help="VPN sessions the gateway reported; cut one.", no_args_is_help=True)
+
+
+@session_app.command("list")
+def session_list(
+    account: Annotated[
+        str | None, typer.Option("--account", help="one ID's sessions (default: all up now)")
+    ] = None,
+    recent: Annotated[
+        bool, typer.Option("--recent", help="with --account: the latest, ended ones too")
+    ] = False,
+    output: FormatOption = "text",
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Sessions up now (or an ID's latest connections)."""
+    _check_format(output)
+    if recent and account is None:
+        _fail(InvalidInput("--recent needs --account"))
+    views = _run(
+        db,
+        data_dir,
+        lambda c: (
+            c.recent_connections(account) if recent and account else c.active_sessions(account)
+        ),
+    )
+    rows = [
+        {
+            "id": v.id,
+            "account": v.account,
+            "device": v.device,
+            "virtual_address": v.virtual_address,
+            "started_at": v.started_at.isoformat() + "Z",
+            "ended_at": v.ended_at.isoformat() + "Z" if v.ended_at else None,
+            "bytes_in": v.bytes_in,
+            "bytes_out": v.bytes_out,
+            "termination_requested": v.termination_requested,
+        }
+        for v in views
+    ]
+    if output == "json":
+        _json(rows)
+        return
+    for r in rows:
+        typer.echo(
+            f"{r['id']:>6}  {r['account']}  {r['device'] or '-'}  {r['virtual_address'] or '-'}  "
+            f"since {r['started_at']}  {'ended ' + str(r['ended_at']) if r['ended_at'] else 'up'}"
+            + ("  (cut requested)" if r["termination_requested"] else "")
+        )
+
+
+@session_app.command("cut")
+def session_cut(
+    session_id: Annotated[int, typer.Argument(help="the session's id (session list)")],
+    by: ByOption = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Ask the gateway to cut a session (it polls the requests and reports back)."""
+    request = _run(db, data_dir, lambda c: c.request_session_termination(session_id, by=by))
+    typer.echo(f"termination of session {session_id} requested (request {request})")
+
+
 # -- CRL, invoices, audit ----------------------------------------------------------------
 
 
@@ -627,6 +692,7 @@ def register(app: typer.Typer) -> None:
     app.add_typer(account_app, name="account")
     app.add_typer(operator_app, name="operator")
     app.add_typer(device_app, name="device")
+    app.add_typer(session_app, name="session")
     app.command("crl")(crl_command)
     app.command("invoice")(invoice_command)
     app.command("audit")(audit_command)
