@@ -166,7 +166,6 @@ class CentralClient:
         request: Mapping[str, Any],
         *,
         idempotency_key: str | None = None,
-        flow: str = "eligibility",
     ) -> JsonObject:
         """OQSmuquc01: answered at once with ``MessageBody.ReceptionNumber``.
 
@@ -174,8 +173,7 @@ class CentralClient:
         reception instead of starting a second one.
         """
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
-        path = "/v1/bulk" if flow == "eligibility" else f"/v1/bulk?flow={flow}"
-        return self._call("POST", path, request, headers=headers)
+        return self._call("POST", "/v1/bulk", request, headers=headers)
 
     def submit_bulk_period(
         self, request: Mapping[str, Any], *, idempotency_key: str | None = None

@@ -42,7 +42,6 @@ if TYPE_CHECKING:
 
 Json = dict[str, Any]
 BULK_CHUNK = 500  # records answered per transaction
-FLOWS = ("eligibility", "online-care", "home-visit", "medical-aid")
 FLOWS_WITH_CONSENTS = frozenset({"online-care", "home-visit"})
 FLOWS_WITH_PERIODS = frozenset({"online-care", "home-visit", "medical-aid"})
 
@@ -98,8 +97,6 @@ def submit(
 ) -> Json:
     """Accept a bulk check; the same ``idempotency_key`` from the same facility gets the same
     reception back (a client that died before storing our answer resends its upload)."""
-    if q.flow not in FLOWS:
-        raise RequestInvalid(f"flow must be one of {', '.join(FLOWS)}")
     if idempotency_key is not None:
         known = _reception_for_key(central, facility, idempotency_key)
         if known is not None:
@@ -119,7 +116,6 @@ def submit(
         ReceptionDateTime=naive_jst(now),
         record_count=len(q.records),
         idempotency_key=idempotency_key,
-        flow=q.flow,
     )
     try:
         _store(central, reception, q)
@@ -133,9 +129,7 @@ def submit(
         facility=facility.value,
         action="bulk.submit",
         subject=None,
-        outcome=f"accepted-{len(q.records)}"
-        if q.flow == "eligibility"
-        else f"{q.flow}-{len(q.records)}",
+        outcome=f"accepted-{len(q.records)}",
     )
     central.bulk_worker.notify()
     return _receipt(facility, reception, now)

@@ -58,7 +58,6 @@ class BulkQuestion:
     on: dt.date
     records: tuple[BulkRecordQuestion, ...]
     arbitrary_file_identifier: str | None = None
-    flow: str = "eligibility"  # or online-care, home-visit, medical-aid (OQSmuonq/muhvq/mutic)
 
 
 @dataclass(frozen=True, slots=True)

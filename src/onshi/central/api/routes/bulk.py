@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Annotated, Literal
+from typing import Annotated
 
-from fastapi import APIRouter, Header, Path, Query, Request
+from fastapi import APIRouter, Header, Path, Request
 
 from onshi.central.api.responses import OqsJSONResponse, refusals
 from onshi.central.api.routes import CentralDep, CertificateFacility, authorised
@@ -34,14 +33,9 @@ def submit(
             description="Resending an upload with the same key returns the same ReceptionNumber.",
         ),
     ] = None,
-    flow: Annotated[
-        Literal["eligibility", "online-care", "home-visit", "medical-aid"],
-        Query(description="OQSmuquc (eligibility), OQSmuonq, OQSmuhvq or OQSmutic."),
-    ] = "eligibility",
 ) -> OqsJSONResponse:
     facility = authorised(request, code, body.MedicalInstitutionCode)
-    question = dataclasses.replace(body.to_question(), flow=flow)
-    receipt = central.submit_bulk(facility, question, idempotency_key)
+    receipt = central.submit_bulk(facility, body.to_question(), idempotency_key)
     return OqsJSONResponse(receipt, status_code=202)
 
 
