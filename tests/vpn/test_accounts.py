@@ -6,8 +6,17 @@ import datetime as dt
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
+from onshi.vpn.domain.accounts import (
+    LockoutRules,
+    LoginState,
+    PasswordRules,
+    after_failure,
+    check_password,
+)
 from onshi.vpn.domain.lifecycle import ApplicationState
 from onshi.vpn.errors import (
     AccountLocked,
@@ -250,3 +259,31 @@ def test_eap_secret_unpacks_and_does_not_print_the_hash(control: VpnControlPlane
     assert (account, secret) == (name, nt_hash(PASSWORD))
     shown = repr(control.eap_secrets())
     assert secret.hex() not in shown and str(secret) not in shown and name in shown
+
+
+# -- pure rules ----------------------------------------------------------------------------
+
+
+_RULES = LockoutRules(threshold=5, duration=dt.timedelta(minutes=15))
+
+
+@given(st.lists(st.integers(min_value=0, max_value=3600), max_size=30))
+def test_lockout_only_after_threshold_failures_in_a_row(gaps: list[int]) -> None:
+    now = dt.datetime(2026, 4, 1, 0, 0)
+    state = LoginState()
+    for gap in gaps:
+        now += dt.timedelta(seconds=gap)
+        was_locked = state.locked_at(now)
+        state = after_failure(state, now, _RULES)
+        assert state.failures >= 1
+        assert (state.locked_until is not None) == (state.failures >= _RULES.threshold)
+        if state.locked_until is not None and not was_locked:
+            assert state.locked_until == now + _RULES.duration
+
+
+@given(st.text(max_size=80))
+def test_password_errors_never_echo_the_password(password: str) -> None:
+    try:
+        check_password(password, PasswordRules(10, 64), login="A000001-001")
+    except WeakPassword as error:
+        assert password not in error.message or len(password) < 3

@@ -10,8 +10,11 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from hypothesis import given
+from hypothesis import strategies as st
 from sqlalchemy import func, select
 
+from onshi.vpn.domain import devices as device_rules
 from onshi.vpn.errors import (
     ApplicationClosed,
     CertificateRevoked,
@@ -312,3 +315,25 @@ def test_adapters_add_their_own_audit_entries(control: VpnControlPlane) -> None:
     (entry,) = control.audit_log()
     assert (entry.actor, entry.action, entry.outcome) == ("A000001-001", "portal.logout", "ok")
     control.verify_audit_chain()
+
+
+# -- pure rules ----------------------------------------------------------------------------
+
+
+@given(st.integers(min_value=1, max_value=2**159))
+def test_serials_round_trip(serial: int) -> None:
+    text = device_rules.serial_hex(serial)
+    assert device_rules.parse_serial(text) == serial
+    assert device_rules.parse_serial(text.lower()) == serial
+    colons = ":".join(text[max(i - 2, 0) : i] for i in range(len(text), 0, -2)[::-1])
+    assert device_rules.parse_serial(colons) == serial
+
+
+@given(st.text(max_size=50))
+def test_device_names_accepted_are_safe_in_a_cn(name: str) -> None:
+    try:
+        device_rules.check_device_name(name)
+    except InvalidInput:
+        return
+    cn = device_rules.common_name("A000001-001", name)
+    assert len(cn) <= 64 and cn.isascii() and not set(cn) & set('/,=+<>#;\\" ')
