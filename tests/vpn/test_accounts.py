@@ -200,6 +200,12 @@ def test_sealing_key_file(control: VpnControlPlane, tmp_path: Path) -> None:
     key_path.chmod(0o644)
     with pytest.raises(SecretStoreError):
         SealingKey.load_or_create(key_path)
+    short = tmp_path / "short.key"
+    short.write_bytes(b"x" * 16)
+    short.chmod(0o600)
+    with pytest.raises(SecretStoreError) as caught:
+        SealingKey.load_or_create(short)
+    assert "not 32 bytes" in caught.value.message
 
 
 def test_operators(control: VpnControlPlane) -> None:

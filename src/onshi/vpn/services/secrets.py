@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import time
 from pathlib import Path
 
 from argon2 import PasswordHasher, Type
@@ -25,6 +26,7 @@ from onshi.vpn.settings import VpnSettings
 _SEAL_VERSION = b"\x01"
 _NONCE_BYTES = 12
 _KEY_BYTES = 32
+_CREATION_POLLS = 20
 # No 0/o/1/l/i: a passphrase is read off a screen and typed into Windows' certificate import.
 _PASSPHRASE_ALPHABET = "abcdefghjkmnpqrstuvwxyz23456789"  # noqa: S105 (an alphabet)
 _PASSPHRASE_GROUPS = 5  # 5 × 4 characters of 31 symbols ≈ 99 bits
@@ -102,6 +104,12 @@ class SealingKey:
             if path.stat().st_mode & 0o077:
                 raise SecretStoreError(f"the sealing key {path} must not be readable by others")
             key = path.read_bytes()
+            # Another process may have created the file an instant ago and still be writing.
+            for _ in range(_CREATION_POLLS):
+                if len(key) == _KEY_BYTES:
+                    break
+                time.sleep(0.05)
+                key = path.read_bytes()
         except OSError as exc:
             raise SecretStoreError(f"cannot use the sealing key {path}: {exc.strerror}") from exc
         if len(key) != _KEY_BYTES:
