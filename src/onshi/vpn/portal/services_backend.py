@@ -9,8 +9,6 @@ refused CSRF tokens, refused roles, refusals of actions).
 
 from __future__ import annotations
 
-import datetime as dt
-
 from onshi.vpn.domain.billing import Invoice
 from onshi.vpn.domain.calendar import YearMonth
 from onshi.vpn.domain.lifecycle import ApplicationState, check_transition, parse_state
@@ -40,7 +38,6 @@ from onshi.vpn.services import (
     SessionView,
     VpnControlPlane,
 )
-from onshi.vpn.services import audit as audit_log
 
 _FORWARD = (
     ApplicationState.REVIEWED,
@@ -253,14 +250,9 @@ class ServicesBackend:
     # -- both -------------------------------------------------------------------------------
 
     def audit(self, actor: str, action: str, target: str, outcome: str) -> None:
-        # What only the portal sees (the facade has no method for it yet): its own entries in
-        # the same hash chain, prefixed ``portal.``.
-        with self.control.db.transaction() as session:
-            audit_log.append(
-                session,
-                now=dt.datetime.now(dt.UTC).replace(tzinfo=None, microsecond=0),
-                actor=actor or "anonymous",
-                action=f"portal.{action}",
-                subject=target[:64] or None,
-                outcome=outcome[:40],
-            )
+        self.control.record_audit(
+            actor=actor or "anonymous",
+            action=f"portal.{action}",
+            subject=target or None,
+            outcome=outcome,
+        )
