@@ -147,3 +147,24 @@ def test_support_page_is_readable_before_login(client: TestClient) -> None:
         "ESP",
     ):
         assert text in page.text, text
+
+
+def test_renewal_replaces_a_lost_certificate(client: TestClient, world: World) -> None:
+    login(client, world.account, CLINIC_PASSWORD)
+    old, _ = issue(client, "reception-pc")
+    answer = post_form(client, "/", f"/devices/{old}/renew")
+    assert answer.status_code == 303
+    new = answer.headers["location"].split("/")[2]
+    page = client.get(answer.headers["location"]).text
+    passphrase = page.split('id="passphrase">')[1].split("<")[0]
+    download = client.post(f"/devices/{new}/p12", data={"csrf": csrf_of(page)})
+    key, cert, _ = pkcs12.load_key_and_certificates(download.content, passphrase.encode())
+    assert key is not None and cert is not None and f"{cert.serial_number:X}" == new
+    status = {d.serial: d.status for d in world.backend.devices(world.account)}
+    assert status == {old: "superseded", new: "valid"}
+    # Another ID cannot renew this one.
+    other = TestClient(client.app, follow_redirects=False)
+    login(other, world.second_account, CLINIC_PASSWORD)
+    refused = post_form(other, "/", f"/devices/{new}/renew")
+    assert refused.status_code == 422 and "見つかりません" in refused.text
+    assert {d.serial: d.status for d in world.backend.devices(world.account)}[new] == "valid"

@@ -19,6 +19,7 @@ from onshi.vpn.domain.devices import check_device_name
 from onshi.vpn.errors import InvalidInput, VpnError
 from onshi.vpn.portal import content, messages_ja, profiles
 from onshi.vpn.portal.app import COOKIE, LOGIN_NONCE, LOGIN_PATH, Portal
+from onshi.vpn.portal.backend import IssuedDevice
 from onshi.vpn.portal.errors import DownloadGone, LoginFailed, LoginLocked, NotFound
 from onshi.vpn.portal.sessions import PendingDownload, PortalSession, Side
 
@@ -127,11 +128,23 @@ def router(portal: Portal) -> APIRouter:
             return await _home_with_error(
                 portal, session, messages_ja.message_for(exc.code, exc.message)
             )
-        _forget_stale(portal, session)
-        session.pending[issued.serial] = PendingDownload(
-            issued.serial, issued.name, issued.p12, issued.passphrase, time.monotonic()
-        )
-        return RedirectResponse(f"/devices/{issued.serial}/issued", status_code=303)
+        return _hand_out(portal, session, issued)
+
+    @r.post("/devices/{serial}/renew")
+    async def renew(request: Request, serial: str) -> Response:
+        """A new certificate for the same device (lost file or passphrase, or near expiry)."""
+        session = me(request)
+        await portal.form(request, session)
+        if not SERIAL.match(serial):
+            raise NotFound("no such device")
+        try:
+            issued = await run_in_threadpool(portal.backend.renew_device, session.principal, serial)
+        except VpnError as exc:
+            await portal.audit(session.principal, "device.renew", serial, f"refused:{exc.code}")
+            return await _home_with_error(
+                portal, session, messages_ja.message_for(exc.code, exc.message)
+            )
+        return _hand_out(portal, session, issued)
 
     @r.get("/devices/{serial}/issued", response_class=HTMLResponse)
     def issued(request: Request, serial: str) -> HTMLResponse:
@@ -267,6 +280,15 @@ async def _home_with_error(portal: Portal, session: PortalSession, error: str) -
     return portal.render(
         "clinic/home.html", session, status=422, devices=devices, message="", error=error
     )
+
+
+def _hand_out(portal: Portal, session: PortalSession, issued: IssuedDevice) -> Response:
+    """Keep the PKCS#12 for its one download and show the passphrase page once."""
+    _forget_stale(portal, session)
+    session.pending[issued.serial] = PendingDownload(
+        issued.serial, issued.name, issued.p12, issued.passphrase, time.monotonic()
+    )
+    return RedirectResponse(f"/devices/{issued.serial}/issued", status_code=303)
 
 
 def _forget_stale(portal: Portal, session: PortalSession) -> None:

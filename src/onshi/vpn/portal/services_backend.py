@@ -143,6 +143,17 @@ class ServicesBackend:
             passphrase=issued.passphrase,
         )
 
+    def renew_device(self, account: str, serial: str) -> IssuedDevice:
+        self._own_certificate(account, serial)  # another ID's serial reads like a missing one
+        issued = self.control.renew_device(serial, by=account)
+        return IssuedDevice(
+            serial=issued.certificate.serial,
+            subject=issued.certificate.subject,
+            name=issued.certificate.device,
+            p12=issued.p12,
+            passphrase=issued.passphrase,
+        )
+
     def change_password(self, account: str, current: str, new: str) -> None:
         try:
             self.control.change_password(account, current, new)
