@@ -42,8 +42,11 @@ def settle_until(condition: object, timeout: float = 10.0) -> None:
 
 def plant_hostile_entries(req: Path) -> dict[str, str]:
     """Every kind of entry §3 lists; returns the expected .err name → code."""
-    (req / "OQSsiquc01req_dir.xml").mkdir()
-    (req / "OQSsiquc01req_dir.xml" / "inside.txt").write_text("x")
+    (req / "OQSsiquc01req_empty.xml").mkdir()  # made in place
+    made_elsewhere = req.parent / "dir.xml"  # a folder with content, moved in
+    made_elsewhere.mkdir()
+    (made_elsewhere / "inside.txt").write_text("x")
+    made_elsewhere.rename(req / "OQSsiquc01req_dir.xml")
     os.mkfifo(req / "OQSsiquc01req_fifo.xml")
     (req / "OQSsiquc01req_shadow.xml").symlink_to("/etc/shadow")
     (req / "OQSsiquc01req_zero.xml").symlink_to("/dev/zero")
@@ -56,6 +59,7 @@ def plant_hostile_entries(req: Path) -> dict[str, str]:
     os.close(fd)
     return {
         "OQSsiquc01req_dir.err": "TERMINAL_NOT_A_FILE",
+        "OQSsiquc01req_empty.err": "TERMINAL_NOT_A_FILE",
         "OQSsiquc01req_fifo.err": "TERMINAL_NOT_A_FILE",
         "OQSsiquc01req_shadow.err": "TERMINAL_SYMLINK",
         "OQSsiquc01req_zero.err": "TERMINAL_SYMLINK",
@@ -95,6 +99,8 @@ def check_hostile_entries(agent: Agent) -> None:
     )
     settle_until(lambda: not list(req.iterdir()))  # everything moved aside
     quarantine = agent.folders.archive / "quarantine"
+    # Archiving follows the answer: wait for it (the long name is a readable file: rejected).
+    settle_until(lambda: len(list(quarantine.iterdir())) >= 2 * (len(expected) - 1))
     reasons = sorted(p.read_text() for p in quarantine.glob("*.reason"))
     assert len(reasons) == len(expected) - 1  # the long name is a readable file: rejected
     assert all(r.split(":")[0] in set(expected.values()) for r in reasons)
