@@ -26,13 +26,13 @@ from typing import Any
 import httpx
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from onshi.central.services.cards import card_presence_challenge
 from onshi.pki import (
     client_ssl_context,
     load_certificate,
     medical_institution_code_of,
     sign_challenge,
 )
+from onshi.pki.presence import challenge as card_presence_challenge
 
 __all__ = ["CentralClient", "CentralClientError", "CentralRefused", "CentralUnavailable"]
 

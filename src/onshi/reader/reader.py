@@ -4,7 +4,7 @@
    not; a mismatch asks staff to fall back), ``visual`` (staff looked at the card's photo and
    confirmed), or ``pin`` (the 4-digit PIN, checked by the card's chip);
 2. card presence — ask the terminal for the central service's nonce and have the card sign
-   :func:`~onshi.central.services.cards.card_presence_challenge` (facility + nonce);
+   :func:`onshi.pki.presence.challenge` (facility + nonce);
 3. post certificate, nonce, signature, method and the patient's consents to the terminal,
    which asks the central service and writes ``OQS/face/OQSsiquc01res_face_….xml``.
 
@@ -21,9 +21,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from onshi.central.services.cards import card_presence_challenge
+from onshi.pki import presence
 from onshi.reader.card import VirtualCard, check_pin_format
-from onshi.reader.errors import FaceNotRecognised, PinRequired, ReaderError
+from onshi.reader.errors import FaceNotRecognised, PinRequired, ReaderError, TerminalRefused
 from onshi.reader.terminal import Terminal
 
 FACE_RESULT_ENV = "ONSHI_READER_FACE_RESULT"
@@ -92,7 +92,14 @@ def present(p: Presentation, terminal: Terminal) -> dict[str, Any]:
     certificate_pem = p.card.certificate_pem()
     issued = terminal.nonce()
     nonce, facility = str(issued["nonce"]), str(issued["facility"])
-    signature = p.card.sign(card_presence_challenge(facility, nonce))
+    try:
+        challenge = presence.challenge(facility, nonce)
+    except presence.NonceMalformed:
+        raise TerminalRefused(
+            "NONCE_INVALID",
+            "端末から受け取ったチャレンジが不正です。もう一度カードをかざしてください。",
+        ) from None
+    signature = p.card.sign(challenge)
     return terminal.confirm(
         {
             "certificate": certificate_pem,

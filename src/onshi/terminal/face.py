@@ -1,7 +1,7 @@
 """The terminal's side of a card confirmation at the face-authentication reader.
 
 The reader asks for a nonce (:func:`card_nonce`), has the card sign it, and posts the result
-(:func:`confirm_card`). The terminal forwards it to the central service, writes the answer as
+(:func:`confirm_card`) — the protocol of :mod:`onshi.pki.presence`; the terminal relays it. The terminal forwards it to the central service, writes the answer as
 ``OQS/face/OQSsiquc01res_face_<id>_<yyyyMMddHHmmss>.xml`` (the time last: clients find face
 files by that pattern) — the file billing software picks up without having asked — and tells
 the reception screen. Nothing personal is logged: the screen gets the
@@ -10,19 +10,21 @@ summary through the in-memory event bus only.
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import uuid
 from collections.abc import Iterable
 from typing import Any
 
 from onshi.central.client import CentralRefused, CentralUnavailable
-from onshi.central.services.clock import jst_now
 from onshi.oqs import messages as m
+from onshi.pki import presence
 from onshi.terminal.reception.messages_ja import message_for
 
 log = logging.getLogger(__name__)
 
 FACE_FILE_FAILED = "FACE_FILE_FAILED"
+JST = dt.timezone(dt.timedelta(hours=9), "JST")  # face file names carry the JST wall clock
 
 
 class FaceFileFailed(Exception):
@@ -65,8 +67,11 @@ def card_nonce(agent: Any) -> dict[str, Any]:
         _central_down(agent, exc)
         raise
     _central_up(agent)
+    nonce = str(issued.get("nonce", ""))
+    if not presence.is_nonce(nonce):  # the reader would sign bytes of no protocol we know
+        raise CentralRefused(502, "NONCE_INVALID", "the central service sent a malformed nonce")
     return {
-        "nonce": str(issued["nonce"]),
+        "nonce": nonce,
         "expires_at": issued.get("expires_at"),
         "facility": facility_of(agent),
     }
@@ -121,7 +126,7 @@ def confirm_card(
         )
         raise
     _central_up(agent)
-    name = m.face_file_name(jst_now(), uuid.uuid4().hex[:12])
+    name = m.face_file_name(dt.datetime.now(JST), uuid.uuid4().hex[:12])
     try:
         agent.folders.write_atomically(
             agent.folders.face / name,

@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from onshi.central.domain.consent import CONSENT_WINDOW, ConsentKind
 from onshi.central.domain.qualification import Qualification
 from onshi.central.errors import ReceptionNotFound, RequestInvalid, RequestTooLarge
-from onshi.central.services import answers
+from onshi.central.services import answers, eligibility
 from onshi.central.services.clock import naive_jst
 from onshi.central.services.questions import BulkPeriodQuestion, BulkQuestion, BulkRecordQuestion
 from onshi.central.storage import repository
@@ -38,7 +38,7 @@ from onshi.oqs.codes import ProcessingResultStatus, SegmentOfResult
 from onshi.oqs.identifiers import MedicalInstitutionCode, format_oqs_time
 
 if TYPE_CHECKING:
-    from onshi.central.services.central import Central
+    from onshi.central.services.context import ServiceContext
 
 Json = dict[str, Any]
 BULK_CHUNK = 500  # records answered per transaction
@@ -90,7 +90,7 @@ def dumps(value: object) -> str:
 
 
 def submit(
-    central: Central,
+    central: ServiceContext,
     facility: MedicalInstitutionCode,
     q: BulkQuestion,
     idempotency_key: str | None = None,
@@ -136,7 +136,7 @@ def submit(
 
 
 def submit_period(
-    central: Central,
+    central: ServiceContext,
     facility: MedicalInstitutionCode,
     q: BulkPeriodQuestion,
     idempotency_key: str | None = None,
@@ -212,7 +212,7 @@ def _current(held: list[Qualification], on: dt.date) -> Qualification:
     return max(valid or held, key=lambda q: (q.qualification_date, q.qualification_id))
 
 
-def _store(central: Central, reception: t.BulkReception, q: BulkQuestion) -> None:
+def _store(central: ServiceContext, reception: t.BulkReception, q: BulkQuestion) -> None:
     with central.db.transaction() as session:
         session.add(reception)
         session.flush()
@@ -245,7 +245,7 @@ def _store(central: Central, reception: t.BulkReception, q: BulkQuestion) -> Non
 
 
 def _reception_for_key(
-    central: Central, facility: MedicalInstitutionCode, key: str
+    central: ServiceContext, facility: MedicalInstitutionCode, key: str
 ) -> t.BulkReception | None:
     with central.db.sessions() as session:
         return session.scalars(
@@ -279,7 +279,7 @@ def _receipt(
     }
 
 
-def process_pending(central: Central) -> int:
+def process_pending(central: ServiceContext) -> int:
     """Answer every unanswered record of every open reception; return how many were answered."""
     answered = 0
     with central.db.sessions() as session:
@@ -300,7 +300,7 @@ def process_pending(central: Central) -> int:
 
 
 def _process_reception(
-    central: Central,
+    central: ServiceContext,
     reception_number: str,
     on: dt.date,
     facility: str = "",
@@ -351,7 +351,7 @@ def _process_reception(
 
 
 def _bulk_candidates(
-    central: Central, session: Session, questions: list[Json]
+    central: ServiceContext, session: Session, questions: list[Json]
 ) -> dict[tuple[str, str, str], list[Qualification]]:
     """Every qualification any question of the chunk may match, in one query."""
     keys = {
@@ -375,7 +375,7 @@ def _bulk_candidates(
 
 
 def _safe_bulk_unit(
-    central: Central,
+    central: ServiceContext,
     session: Session,
     q: Json,
     found: dict[tuple[str, str, str], list[Qualification]],
@@ -398,7 +398,7 @@ def _safe_bulk_unit(
 
 
 def _bulk_unit(
-    central: Central,
+    central: ServiceContext,
     session: Session,
     q: Json,
     found: dict[tuple[str, str, str], list[Qualification]],
@@ -417,12 +417,12 @@ def _bulk_unit(
         m for m in found.get(key, []) if branch is None or m.key.insured_branch_number == branch
     ]
     birthdate = dt.date(int(q["Birthdate"][:4]), int(q["Birthdate"][4:6]), int(q["Birthdate"][6:]))
-    confirmation = central.judge_matches(session, matches, birthdate, on)
+    confirmation = eligibility.judge_matches(session, matches, birthdate, on)
     limit_consent = q.get("LimitApplicationCertificateRelatedConsFlg") == "1"
     consents = None
     if flow in FLOWS_WITH_CONSENTS:
         consents = _consents_held(session, answers.reported(confirmation), facility, now)
-    results = central.results_for(
+    results = eligibility.results_for(
         session,
         confirmation,
         on=on,
@@ -465,7 +465,7 @@ def _consents_held(
     return held
 
 
-def fetch(central: Central, facility: MedicalInstitutionCode, reception_number: str) -> Json:
+def fetch(central: ServiceContext, facility: MedicalInstitutionCode, reception_number: str) -> Json:
     now = central.clock()
     with central.db.sessions() as session:
         reception = session.get(t.BulkReception, reception_number)

@@ -1,14 +1,15 @@
-"""My Number card presence: nonces, certificate checks, links to individuals.
+"""My Number card presence, the central side: nonces kept in the database, certificate checks,
+links to individuals.
 
-A card proves it is on the reader by signing a fresh nonce from this service with the private
-key of its user certificate (利用者証明用電子証明書). What is signed binds the nonce to the
-asking facility, so a signature seen at one facility is useless at another.
+The protocol itself (nonce format, what the card signs, the order of checks, lifetimes) lives
+in :mod:`onshi.pki.presence`, which the reader and the terminal import too. Here it meets the
+database: a nonce is stored when issued and consumed by one conditional UPDATE, so it is
+single-use across every process and node sharing the database, not just within one.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import secrets
 
 from cryptography import x509
 from sqlalchemy import select, update
@@ -26,15 +27,14 @@ from onshi.central.errors import (
 from onshi.central.services.clock import naive_jst
 from onshi.central.storage import tables as t
 from onshi.central.storage.database import Database
+from onshi.pki import presence
 
-
-def card_presence_challenge(facility: str, nonce: str) -> bytes:
-    """The bytes a card signs: shared by the reader (signer) and this service (verifier)."""
-    return f"onshi-card-presence/v1:{facility}:{nonce}".encode()
+# Kept for callers of the former home; new code imports onshi.pki.presence.challenge.
+card_presence_challenge = presence.challenge
 
 
 def issue_nonce(db: Database, facility: str, now: dt.datetime, ttl: dt.timedelta) -> str:
-    nonce = secrets.token_hex(32)
+    nonce = presence.new_nonce()
     with db.transaction() as session:
         session.add(
             t.CardNonce(
@@ -48,7 +48,10 @@ def issue_nonce(db: Database, facility: str, now: dt.datetime, ttl: dt.timedelta
 
 
 def consume_nonce(db: Database, facility: str, nonce: str, now: dt.datetime) -> None:
-    """Use a nonce once. A single conditional UPDATE: two racing replays cannot both win."""
+    """Use a nonce once. A single conditional UPDATE: two racing replays cannot both win, in
+    one process or in several (the row, not process memory, says whether it was used)."""
+    if not presence.is_nonce(nonce):
+        raise NonceInvalid("the nonce is malformed; ask for a new one")
     stamp = naive_jst(now)
     with db.transaction() as session:
         used = session.execute(
@@ -64,11 +67,15 @@ def consume_nonce(db: Database, facility: str, nonce: str, now: dt.datetime) -> 
         if used.rowcount == 1:  # type: ignore[attr-defined]
             return
         row = session.get(t.CardNonce, nonce)
-    if row is None or row.MedicalInstitutionCode != facility:
-        raise NonceInvalid("the nonce was not issued to this facility; ask for a new one")
-    if row.used_at is not None:
-        raise NonceInvalid("the nonce was already used (a replay); ask for a new one")
-    raise NonceInvalid("the nonce has expired; ask for a new one")
+    refusal = presence.nonce_refusal(
+        issued_to=row.MedicalInstitutionCode if row else None,
+        facility=facility,
+        used_at=row.used_at if row else None,
+        expires_at=row.expires_at if row else None,
+        now=stamp,
+    )
+    # The UPDATE found it unusable; a row that looks usable now expired on the boundary.
+    raise NonceInvalid(refusal or "the nonce has expired; ask for a new one")
 
 
 def parse_card_certificate(pem: bytes) -> x509.Certificate:
@@ -88,11 +95,13 @@ def verify_card(
     certificate: x509.Certificate,
     *,
     jpki_ca: x509.Certificate,
-    challenge: bytes,
+    facility: str,
+    nonce: str,
     signature: bytes,
     now: dt.datetime,
 ) -> int:
-    """Check a card's certificate and its signature over ``challenge``; return its individual id.
+    """Check a card's certificate and its signature over the presence challenge for ``facility``
+    and ``nonce``; return its individual id.
 
     Order matters for the error a person sees: not ours, expired, revoked, not the card's
     signature, then not linked to anybody.
@@ -117,8 +126,8 @@ def verify_card(
     except pki.CertificateRejected:
         raise CardUnknown("the card certificate was not issued by the trusted JPKI CA") from None
     try:
-        pki.verify_challenge(certificate, challenge, signature)
-    except pki.SignatureInvalid:
+        presence.verify(certificate, facility, nonce, signature)
+    except (pki.SignatureInvalid, presence.NonceMalformed):
         raise CardSignatureInvalid(
             "the signature was not made by this card over this nonce"
         ) from None

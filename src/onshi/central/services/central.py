@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
-from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,8 +17,6 @@ from onshi.central.domain.consent import ConsentKind
 from onshi.central.domain.qualification import (
     CardKey,
     Confirmation,
-    Qualification,
-    confirm_by_card_number,
     confirm_by_individual,
 )
 from onshi.central.errors import (
@@ -27,7 +24,7 @@ from onshi.central.errors import (
     FacilityNotAuthorised,
     RequestInvalid,
 )
-from onshi.central.services import answers, bulk, cards, history
+from onshi.central.services import answers, bulk, cards, eligibility, history
 from onshi.central.services.audit import AuditLog
 from onshi.central.services.bulk import BulkWorker
 from onshi.central.services.clock import Clock, jst_now, naive_jst
@@ -44,7 +41,6 @@ from onshi.central.storage import repository
 from onshi.central.storage import tables as t
 from onshi.central.storage.database import Database
 from onshi.oqs.codes import (
-    QualificationValidity,
     ReferenceClassification,
 )
 from onshi.oqs.identifiers import (
@@ -130,47 +126,7 @@ class Central:
         self, session: Session, key: CardKey, birthdate: dt.date, on: dt.date
     ) -> Confirmation:
         matches = repository.find_by_card_key(session, key)
-        return self.judge_matches(session, matches, birthdate, on)
-
-    def judge_matches(
-        self, session: Session, matches: list[Qualification], birthdate: dt.date, on: dt.date
-    ) -> Confirmation:
-        confirmation = confirm_by_card_number(matches, birthdate=birthdate, on=on)
-        if confirmation.validity is QualificationValidity.INVALID and confirmation.qualification:
-            held = repository.held_by(session, [confirmation.qualification.individual_id])
-            confirmation = confirm_by_card_number(
-                matches, birthdate=birthdate, on=on, held_by_same_individuals=held
-            )
-        return confirmation
-
-    def results_for(
-        self,
-        session: Session,
-        confirmation: Confirmation,
-        *,
-        on: dt.date,
-        now: dt.datetime,
-        limit_consent: bool,
-        reader_consents: Iterable[ConsentKind] | Mapping[ConsentKind, dt.datetime] | None = None,
-    ) -> list[Json]:
-        results = []
-        for q in answers.reported(confirmation):
-            limit = specific = None
-            if limit_consent:
-                limit = repository.limit_certificate_on(session, q.qualification_id, on)
-                specific = repository.specific_diseases_on(session, q.qualification_id, on)
-            results.append(
-                answers.qualification_result(
-                    q,
-                    on=on,
-                    answered_at=now,
-                    limit_consent=limit_consent,
-                    limit=limit,
-                    specific_diseases=specific or (),
-                    reader_consents=reader_consents,
-                )
-            )
-        return results
+        return eligibility.judge_matches(session, matches, birthdate, on)
 
     def _answer_card_number(
         self, q: CardNumberQuestion, *, facility: str | None, action: str
@@ -179,7 +135,7 @@ class Central:
         now = self.clock()
         with self.db.sessions() as session:
             confirmation = self._judge(session, q.key, q.birthdate, q.on)
-            results = self.results_for(
+            results = eligibility.results_for(
                 session, confirmation, on=q.on, now=now, limit_consent=q.limit_consent
             )
         self.audit.record(
@@ -248,7 +204,8 @@ class Central:
                     session,
                     certificate,
                     jpki_ca=self.jpki_ca,
-                    challenge=cards.card_presence_challenge(facility.value, q.nonce),
+                    facility=facility.value,
+                    nonce=q.nonce,
                     signature=q.signature,
                     now=now,
                 )
@@ -263,7 +220,7 @@ class Central:
                     )
                 held = repository.held_by(session, [individual_id])
                 confirmation = confirm_by_individual(held, on=on)
-                results = self.results_for(
+                results = eligibility.results_for(
                     session,
                     confirmation,
                     on=on,

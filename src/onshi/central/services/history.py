@@ -28,7 +28,7 @@ from onshi.oqs.codes import SegmentOfResult
 from onshi.oqs.identifiers import MedicalInstitutionCode, format_oqs_date
 
 if TYPE_CHECKING:
-    from onshi.central.services.central import Central
+    from onshi.central.services.context import ServiceContext
 
 Json = dict[str, Any]
 
@@ -203,7 +203,7 @@ def checkup_items(
 
 
 def _history_holder(
-    central: Central,
+    central: ServiceContext,
     session: Session,
     facility: MedicalInstitutionCode,
     q: HistoryQuestion,
@@ -255,7 +255,7 @@ def _open_treatment_consents(
 
 
 def answer_history(
-    central: Central, facility: MedicalInstitutionCode, q: HistoryQuestion, kind: ConsentKind
+    central: ServiceContext, facility: MedicalInstitutionCode, q: HistoryQuestion, kind: ConsentKind
 ) -> Json:
     now = central.clock()
     on = now.date()

@@ -1,0 +1,70 @@
+"""資格確認 judgements every flow shares: a card key's matches judged on a date, shaped as results.
+
+Single questions (:mod:`~onshi.central.services.central`), bulk receptions
+(:mod:`~onshi.central.services.bulk`) and history questions use these; they live here, not
+on the ``Central`` facade, so those modules need nothing from the facade (no import circle).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from onshi.central.domain.consent import ConsentKind
+from onshi.central.domain.qualification import (
+    Confirmation,
+    Qualification,
+    confirm_by_card_number,
+)
+from onshi.central.services import answers
+from onshi.central.storage import repository
+from onshi.oqs.codes import QualificationValidity
+
+Json = dict[str, Any]
+
+
+def judge_matches(
+    session: Session, matches: list[Qualification], birthdate: dt.date, on: dt.date
+) -> Confirmation:
+    """The validity of a card key's matches on ``on``; an invalid one looks at what else the
+    same person holds (a newer qualification makes the old card 資格喪失, not 無効)."""
+    confirmation = confirm_by_card_number(matches, birthdate=birthdate, on=on)
+    if confirmation.validity is QualificationValidity.INVALID and confirmation.qualification:
+        held = repository.held_by(session, [confirmation.qualification.individual_id])
+        confirmation = confirm_by_card_number(
+            matches, birthdate=birthdate, on=on, held_by_same_individuals=held
+        )
+    return confirmation
+
+
+def results_for(
+    session: Session,
+    confirmation: Confirmation,
+    *,
+    on: dt.date,
+    now: dt.datetime,
+    limit_consent: bool,
+    reader_consents: Iterable[ConsentKind] | Mapping[ConsentKind, dt.datetime] | None = None,
+) -> list[Json]:
+    """ResultOfQualificationConfirmation entries; limit certificates only with that consent."""
+    results = []
+    for q in answers.reported(confirmation):
+        limit = specific = None
+        if limit_consent:
+            limit = repository.limit_certificate_on(session, q.qualification_id, on)
+            specific = repository.specific_diseases_on(session, q.qualification_id, on)
+        results.append(
+            answers.qualification_result(
+                q,
+                on=on,
+                answered_at=now,
+                limit_consent=limit_consent,
+                limit=limit,
+                specific_diseases=specific or (),
+                reader_consents=reader_consents,
+            )
+        )
+    return results
