@@ -25,7 +25,6 @@ from onshi.central.errors import (
     ReceptionNotFound,
     RequestTooLarge,
 )
-from onshi.central.services.audit import verify_chain
 from onshi.central.services.cards import card_presence_challenge
 from onshi.central.services.central import Central
 from onshi.central.services.clock import JST
@@ -451,7 +450,7 @@ def test_every_access_is_audited_without_identifiers(central: Central, database:
         factories.qualification(s)
     ask(central)
     ask(central, birth=dt.date(1999, 1, 1))
-    report = verify_chain(database)
+    report = central.audit.verify()
     assert report.entries == 2
     with database.sessions() as s:
         entries = s.scalars(select(t.AuditEntry).order_by(t.AuditEntry.seq)).all()
@@ -466,11 +465,11 @@ def test_altered_or_removed_audit_entries_are_found(central: Central, database: 
     with database.transaction() as s:
         s.execute(update(t.AuditEntry).where(t.AuditEntry.seq == 2).values(outcome="validity-1"))
     with pytest.raises(AuditChainBroken, match="entry 2 was altered"):
-        verify_chain(database)
+        central.audit.verify()
     with database.transaction() as s:
         s.execute(t.AuditEntry.__table__.delete().where(t.AuditEntry.seq == 2))
     with pytest.raises(AuditChainBroken, match="entry 2 is missing"):
-        verify_chain(database)
+        central.audit.verify()
 
 
 def test_leap_day_birthdays_are_answered(central: Central, database: Database) -> None:

@@ -92,18 +92,32 @@ def serve(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 0: a free one, printed).")] = None,
     data_dir: DataDirOption = None,
+    workers: Annotated[
+        int,
+        typer.Option(
+            help="Worker processes accepting on the one port (more than 1 needs PostgreSQL)."
+        ),
+    ] = 1,
 ) -> None:
     """Serve the HTTPS API; facilities must present a client certificate (mutual TLS).
 
     On first run this creates the facility CA and the server certificate under the data dir.
     """
     from onshi.central.api import create_app
-    from onshi.central.api.server import ensure_server_tls, serve_forever
+    from onshi.central.api.server import ensure_server_tls, serve_forever, serve_workers
+    from onshi.db import is_sqlite
     from onshi.web import bind
 
+    if workers < 1:
+        _fail(f"--workers must be at least 1, got {workers}")
     settings = settings_from_options(database_url=db, host=host, port=port, data_dir=data_dir)
+    if workers > 1 and is_sqlite(settings.database_url):
+        _fail(
+            "--workers above 1 needs a PostgreSQL database (--db postgresql+psycopg://…): "
+            "SQLite lets one process write at a time"
+        )
     configure_logging()
-    central = _central(settings)
+    central = _central(settings)  # migrates and makes the keys once, before any worker starts
     tls = ensure_server_tls(settings.data_dir, settings.ca_dir, settings.host)
     try:
         sock = bind(settings.host, settings.port)
@@ -118,7 +132,16 @@ def serve(
     typer.echo(
         f"clients trust {tls.client_ca_path}; add facilities with `onshi central facility add`"
     )
-    serve_forever(create_app(central, settings), tls, sock)
+    if workers == 1:
+        serve_forever(create_app(central, settings), tls, sock)
+        return
+    central.db.dispose()  # each worker opens its own connections after the fork
+    typer.echo(f"{workers} worker processes; Ctrl-C stops them all")
+    status = serve_workers(
+        lambda: create_app(_central(settings), settings), tls, sock, workers=workers
+    )
+    if status:
+        _fail("a worker process failed; the service stopped", status)
 
 
 def _url(host: str, port: int) -> str:
@@ -235,25 +258,109 @@ def query(
     typer.echo(json.dumps(answer, ensure_ascii=False, indent=2))
 
 
-# -- audit verify ------------------------------------------------------------------------------
+# -- audit verify / checkpoint -----------------------------------------------------------------
+
+CheckpointOption = Annotated[
+    Path | None,
+    typer.Option("--checkpoint", help="A signed checkpoint the log must extend."),
+]
+PublicKeyOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--public-key",
+        help="The checkpoint signer's public key (default: <signing key>.pub of the settings).",
+    ),
+]
+
+
+def _audit_key(settings: Any) -> bytes:
+    from onshi.audit.keys import KeyFileError, audit_key
+
+    try:
+        return audit_key(settings.audit_key_path, create=False)
+    except KeyFileError as exc:
+        _fail(f"{exc} (give --data-dir or ONSHI_CENTRAL_AUDIT_KEY_FILE)")
 
 
 @audit_app.command("verify")
-def audit_verify(db: DbOption = None) -> None:
-    """Walk the audit chain: OK with the entry count, or the first broken entry (exit 1)."""
+def audit_verify(
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+    checkpoint: CheckpointOption = None,
+    public_key: PublicKeyOption = None,
+) -> None:
+    """Walk every audit chain: OK with the entry count and the full head, or the first broken
+    entry or the missing tail (exit 1). With --checkpoint, the log must extend it."""
+    from onshi.audit.chain import CheckpointInvalid, parse_and_verify
+    from onshi.audit.keys import KeyFileError, public_key_path, verification_key
     from onshi.central.errors import AuditChainBroken
     from onshi.central.services.audit import verify_chain
     from onshi.central.storage.database import Database
 
-    settings = settings_from_options(database_url=db)
+    settings = settings_from_options(database_url=db, data_dir=data_dir)
+    key = _audit_key(settings)
+    pinned = None
+    if checkpoint is not None:
+        try:
+            signer = verification_key(
+                public_key or public_key_path(settings.audit_signing_key_path)
+            )
+            text = checkpoint.read_text(encoding="utf-8")
+        except (KeyFileError, OSError) as exc:
+            _fail(str(exc))
+        try:
+            pinned = parse_and_verify(text, signer)
+        except CheckpointInvalid as exc:
+            _fail(f"checkpoint {checkpoint} refused: {exc}", 1)
     database = Database(settings.database_url)
     try:
-        report = verify_chain(database)
+        report = verify_chain(database, key, checkpoint=pinned)
     except AuditChainBroken as exc:
         _fail(f"audit chain broken: {exc.message}", 1)
     finally:
         database.dispose()
-    typer.echo(f"OK: {report.entries} entries, head {report.head[:16]}")
+    typer.echo(f"OK: {report.entries} entries in {len(report.chains)} chain(s), head {report.head}")
+    if pinned is not None:
+        typer.echo(
+            f"extends the checkpoint of {pinned.time.isoformat()}"
+            f" ({pinned.count} entries, head {pinned.head})"
+        )
+
+
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    out: Annotated[Path, typer.Option("--out", help="Where to write the signed checkpoint.")],
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Verify the log, then write a signed checkpoint (count, head, time) to publish elsewhere."""
+    from onshi.audit.keys import KeyFileError, signing_key
+    from onshi.central.errors import AuditChainBroken
+    from onshi.central.services.audit import make_checkpoint
+    from onshi.central.services.clock import jst_now
+    from onshi.central.storage.database import Database
+
+    settings = settings_from_options(database_url=db, data_dir=data_dir)
+    key = _audit_key(settings)
+    try:
+        signer = signing_key(settings.audit_signing_key_path, create=True)
+    except KeyFileError as exc:
+        _fail(str(exc))
+    database = Database(settings.database_url)
+    try:
+        made = make_checkpoint(database, key, signer, jst_now())
+    except AuditChainBroken as exc:
+        _fail(f"audit chain broken, no checkpoint written: {exc.message}", 1)
+    finally:
+        database.dispose()
+    aside = out.with_name(f".{out.name}.tmp")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        aside.write_text(made.to_json(), encoding="utf-8")
+        aside.replace(out)  # a reader never sees half a checkpoint
+    except OSError as exc:
+        _fail(f"cannot write {out}: {exc.strerror}")
+    typer.echo(f"checkpoint: {made.count} entries, head {made.head} -> {out}")
 
 
 @card_app.command("revoke")

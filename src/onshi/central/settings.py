@@ -27,6 +27,10 @@ class CentralSettings(BaseSettings):
     # Keyed digests of personal identifiers in the audit log. Must be secret in production:
     # insurance numbers are few enough to be guessed from a plain hash.
     identifier_key: str = Field(default_factory=lambda: secrets.token_hex(32), repr=False)
+    # The audit chain's HMAC key and the checkpoint signing key: files outside the database,
+    # made on first use (default: audit.key and audit-checkpoint.key in the data dir).
+    audit_key_file: Path | None = None
+    audit_signing_key_file: Path | None = None
     max_request_bytes: int = 8 * 1024 * 1024
     max_bulk_records: int = 20_000
     nonce_ttl_seconds: int = 120
@@ -48,3 +52,11 @@ class CentralSettings(BaseSettings):
     @property
     def jpki_ca_dir(self) -> Path:
         return self.data_dir / "jpki-ca"
+
+    @property
+    def audit_key_path(self) -> Path:
+        return self.audit_key_file or self.data_dir / "audit.key"
+
+    @property
+    def audit_signing_key_path(self) -> Path:
+        return self.audit_signing_key_file or self.data_dir / "audit-checkpoint.key"

@@ -132,11 +132,12 @@ def test_audit_verify_reports_ok_then_the_broken_entry(sqlite_url: str, tmp_path
     query = ["query", "--db", sqlite_url, "--data-dir", str(tmp_path / "data"), *QUERY]
     for _ in range(3):
         assert CliRunner().invoke(app, query).exit_code == 0
-    verified = CliRunner().invoke(app, ["audit", "verify", "--db", sqlite_url])
+    verify = ["audit", "verify", "--db", sqlite_url, "--data-dir", str(tmp_path / "data")]
+    verified = CliRunner().invoke(app, verify)
     assert verified.exit_code == 0 and verified.output.startswith("OK: 3 entries")
     database = Database(sqlite_url)
     with database.transaction() as s:
         s.execute(update(t.AuditEntry).where(t.AuditEntry.seq == 2).values(outcome="validity-1x"))
     database.dispose()
-    broken = CliRunner().invoke(app, ["audit", "verify", "--db", sqlite_url])
+    broken = CliRunner().invoke(app, verify)
     assert broken.exit_code == 1 and "entry 2" in broken.output

@@ -13,6 +13,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from onshi import pki
+from onshi.audit import keys as audit_keys
 from onshi.central.domain.consent import ConsentKind
 from onshi.central.domain.qualification import (
     CardKey,
@@ -63,13 +64,14 @@ class Central:
         clock: Clock = jst_now,
         nonce_ttl_seconds: int = 120,
         max_bulk_records: int = 20_000,
+        audit_key: bytes | None = None,
     ) -> None:
         self.db = db
         self.jpki_ca = jpki_ca_certificate
         self.clock = clock
         self.nonce_ttl = dt.timedelta(seconds=nonce_ttl_seconds)
         self.max_bulk_records = max_bulk_records
-        self.audit = AuditLog(db, identifier_key, clock)
+        self.audit = AuditLog(db, identifier_key, clock, audit_key=audit_key)
         self.bulk_worker = BulkWorker(self.process_pending_bulk)
 
     @classmethod
@@ -88,6 +90,7 @@ class Central:
             jpki_ca_certificate=jpki.certificate,
             nonce_ttl_seconds=settings.nonce_ttl_seconds,
             max_bulk_records=settings.max_bulk_records,
+            audit_key=audit_keys.audit_key(settings.audit_key_path, create=True),
         )
 
     # -- facilities ------------------------------------------------------------------------

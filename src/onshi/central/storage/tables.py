@@ -16,6 +16,7 @@ from sqlalchemy import (
     Index,
     Integer,
     MetaData,
+    Sequence,
     String,
     Text,
     UniqueConstraint,
@@ -296,10 +297,18 @@ class BulkRecord(Base):
 
 
 class AuditEntry(Base):
-    """An append-only, hash-chained record of one access. Identifiers are keyed digests."""
+    """An append-only, hash-chained record of one access. Identifiers are keyed digests.
+
+    ``seq`` (a database sequence) orders all entries; ``chain``/``chain_seq`` place the entry in
+    its writer's chain; ``version`` 1 is the unkeyed SHA-256 of old logs, 2 the keyed link.
+    """
 
     __tablename__ = "audit_entry"
-    seq: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    __table_args__ = (UniqueConstraint("chain", "chain_seq"),)
+    seq: Mapped[int] = mapped_column(Id, Sequence("audit_entry_seq"), primary_key=True)
+    chain: Mapped[str] = mapped_column(String(64))
+    chain_seq: Mapped[int] = mapped_column(Id)
+    version: Mapped[int] = mapped_column(Integer)
     recorded_at: Mapped[dt.datetime] = mapped_column(DateTime)
     MedicalInstitutionCode: Mapped[str | None] = mapped_column(String(10))
     action: Mapped[str] = mapped_column(String(40))

@@ -1,0 +1,120 @@
+"""The audit log's two keys, each a file outside the database, created on first use (0600).
+
+- the *audit key* (32 random bytes, hex): links the chain; whoever verifies needs it too;
+- the *checkpoint signing key* (Ed25519, PKCS#8 PEM): signs checkpoints; its public half is
+  written beside it (``.pub``) to hand to whoever checks a published checkpoint.
+
+A key file is created atomically (written aside, then hard-linked into place), so several
+processes starting together agree on one key and none reads a half-written file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import secrets
+from pathlib import Path
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    PublicFormat,
+    load_pem_private_key,
+    load_pem_public_key,
+)
+
+MIN_AUDIT_KEY_BYTES = 32
+
+
+class KeyFileError(Exception):
+    """A key file is missing (and may not be created here), unreadable, or a placeholder."""
+
+
+def _create_exclusively(path: Path, content: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    aside = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(content)
+        with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
+            os.link(aside, path)
+    finally:
+        aside.unlink(missing_ok=True)
+
+
+def parse_audit_key(text: str) -> bytes:
+    """The key in a key file's text (hex); placeholders and short keys are refused."""
+    try:
+        key = bytes.fromhex(text.strip())
+    except ValueError:
+        raise KeyFileError("the audit key file must hold a hex key") from None
+    if len(key) < MIN_AUDIT_KEY_BYTES or len(set(key)) < 8:
+        raise KeyFileError(
+            f"the audit key is shorter than {MIN_AUDIT_KEY_BYTES} bytes or a placeholder; "
+            "delete the file to have a random one made"
+        )
+    return key
+
+
+def audit_key(path: Path, *, create: bool) -> bytes:
+    """Read the audit key at ``path``; make a random one first if ``create`` and it is missing."""
+    if not path.exists():
+        if not create:
+            raise KeyFileError(f"no audit key at {path}")
+        _create_exclusively(path, secrets.token_hex(MIN_AUDIT_KEY_BYTES).encode() + b"\n")
+    try:
+        return parse_audit_key(path.read_text())
+    except OSError as exc:
+        raise KeyFileError(f"the audit key at {path} cannot be read: {exc.strerror}") from None
+
+
+def public_key_path(private_key_path: Path) -> Path:
+    return private_key_path.with_name(private_key_path.name + ".pub")
+
+
+def signing_key(path: Path, *, create: bool) -> Ed25519PrivateKey:
+    """The checkpoint signing key at ``path`` (and its ``.pub`` beside it when creating)."""
+    if not path.exists():
+        if not create:
+            raise KeyFileError(f"no checkpoint signing key at {path}")
+        fresh = Ed25519PrivateKey.generate()
+        _create_exclusively(
+            path, fresh.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+        )
+    try:
+        key = load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise KeyFileError(f"the signing key at {path} cannot be read: {exc}") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise KeyFileError(f"the signing key at {path} is not an Ed25519 key")
+    public = public_key_path(path)
+    if not public.exists():
+        _create_exclusively(
+            public,
+            key.public_key().public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo),
+        )
+        public.chmod(0o644)
+    return key
+
+
+def verification_key(path: Path) -> Ed25519PublicKey:
+    """An Ed25519 public key from a PEM file (or the public half of a private key file)."""
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KeyFileError(f"no checkpoint key at {path}: {exc.strerror}") from None
+    try:
+        if b"PRIVATE KEY" in data:
+            private = load_pem_private_key(data, password=None)
+            if isinstance(private, Ed25519PrivateKey):
+                return private.public_key()
+        else:
+            public = load_pem_public_key(data)
+            if isinstance(public, Ed25519PublicKey):
+                return public
+    except ValueError as exc:
+        raise KeyFileError(f"the checkpoint key at {path} cannot be read: {exc}") from None
+    raise KeyFileError(f"the checkpoint key at {path} is not an Ed25519 key")
