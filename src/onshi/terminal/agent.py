@@ -172,7 +172,7 @@ class Agent:
 
     def _finish_claim(self, row: RequestRow) -> None:
         """A crash came between recording an arrival and moving it into the inbox."""
-        if os.path.lexists(self.folders.claimed(row.id)):
+        if self.folders.is_claimed(row.id):
             self.state.claimed(row.id)
             return
         name = os.fsdecode(row.raw_name)
@@ -185,9 +185,9 @@ class Agent:
     def _archive_leftovers(self) -> None:
         """Inbox entries of delivered arrivals (a crash between delivery and archiving)."""
         open_ids = {row.id for row in self.state.unfinished()}
-        for path in self.folders.inbox.iterdir():
-            if path.name.isdigit() and int(path.name) not in open_ids:
-                self.folders.archive_claimed(int(path.name), "", "answered")
+        for arrival in self.folders.claimed_leftovers():
+            if arrival not in open_ids:
+                self.folders.archive_claimed(arrival, "", "answered")
 
     def scan(self) -> None:
         for name in self.folders.pending_names():

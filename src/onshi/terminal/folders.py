@@ -153,15 +153,43 @@ class OqsFolders:
             return None
 
     def claimed(self, arrival: int) -> Path:
-        return self.inbox / str(arrival)
+        """Where arrival ``arrival`` is kept until archived: the inbox, or hidden in ``req``."""
+        inbox = self.inbox / str(arrival)
+        hidden = self.req / f".onshi-{arrival}.claimed"
+        return hidden if not os.path.lexists(inbox) and os.path.lexists(hidden) else inbox
+
+    def is_claimed(self, arrival: int) -> bool:
+        return os.path.lexists(self.claimed(arrival))
 
     def claim(self, name: str, arrival: int) -> bool:
-        """Move ``req/name`` into the inbox as arrival ``arrival``; False if it is gone."""
+        """Move ``req/name`` into the inbox as arrival ``arrival``; False if it is gone.
+
+        Where ``req`` is on another file system than the state dir (a network share), no
+        rename reaches the inbox: the entry is renamed to a hidden name inside ``req``
+        instead, which the agent (and well-behaved clients) ignore.
+        """
+        source = self.req / name
         try:
-            (self.req / name).rename(self.claimed(arrival))
+            source.rename(self.inbox / str(arrival))
         except FileNotFoundError:
             return False
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            try:
+                source.rename(self.req / f".onshi-{arrival}.claimed")
+            except FileNotFoundError:
+                return False
         return True
+
+    def claimed_leftovers(self) -> list[int]:
+        """Arrivals still in the inbox or hidden in ``req`` (the caller knows which are done)."""
+        found = [int(p.name) for p in self.inbox.iterdir() if p.name.isdigit()]
+        for p in self.req.iterdir():
+            middle = p.name.removeprefix(".onshi-").removesuffix(".claimed")
+            if p.name.startswith(".onshi-") and p.name.endswith(".claimed") and middle.isdigit():
+                found.append(int(middle))
+        return found
 
     def read_claimed(self, arrival: int, max_bytes: int) -> bytes:
         return read_regular_file(self.claimed(arrival), max_bytes)
@@ -184,12 +212,10 @@ class OqsFolders:
             source.rename(target)
         except FileNotFoundError:
             return
-        except OSError:  # e.g. a non-empty directory over another file system: drop it from view
-            if source.is_dir() and not source.is_symlink():
-                shutil.rmtree(source, ignore_errors=True)
-            else:
-                with contextlib.suppress(OSError):
-                    source.unlink()
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                raise
+            _move_across(source, target)
 
     def pending_names(self) -> list[str]:
         """Every name in ``req`` except hidden ones (our own and clients' temporary files)."""
@@ -220,6 +246,25 @@ class OqsFolders:
     def write_atomically(self, final: Path, data: bytes) -> None:
         self.write_temporary(final, data)
         self.publish(final)
+
+
+def _move_across(source: Path, target: Path) -> None:
+    """Move to another file system: copy (links as links, never followed), then remove.
+
+    A FIFO or device node has nothing to copy; it is only removed (its .reason says what it was).
+    """
+    mode = os.lstat(source).st_mode
+    if stat.S_ISLNK(mode):
+        target.symlink_to(source.readlink())
+        source.unlink()
+    elif stat.S_ISDIR(mode):
+        shutil.copytree(source, target, symlinks=True)
+        shutil.rmtree(source)
+    elif stat.S_ISREG(mode):
+        shutil.copy2(source, target, follow_symlinks=False)
+        source.unlink()
+    else:
+        source.unlink()
 
 
 def digest(data: bytes) -> str:
