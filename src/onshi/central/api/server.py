@@ -9,16 +9,25 @@ handshake is done and wraps that connection's app, so every request's scope carr
 there. The protocol lives with the PKI so other onshi services can reuse it.
 
 ``BackgroundServer`` runs the same thing in a thread on a port of its own (port 0 picks a
-free one), for tests, benchmarks and the demo; ``serve_forever`` runs it in the foreground.
+free one), for tests, benchmarks and the demo; ``serve_forever`` runs it in the foreground;
+``serve_workers`` runs it in N processes that accept on one socket (pre-fork): each worker
+builds its own app (and database pool) after the fork, mutual TLS as above.
 """
 
 from __future__ import annotations
 
 import contextlib
+import logging
+import os
+import signal
 import socket
 import ssl
+import sys
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from types import FrameType
 from typing import Any
 
 import uvicorn
@@ -65,6 +74,95 @@ def serve_forever(
     server = uvicorn.Server(uvicorn_config(app, tls, log_level=log_level))
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
+
+
+log = logging.getLogger(__name__)
+
+
+def serve_workers(
+    make_app: Callable[[], Any],
+    tls: ServerTls,
+    sock: socket.socket,
+    *,
+    workers: int,
+    log_level: str = "info",
+    stop_timeout: float = 20.0,
+) -> int:
+    """Serve in ``workers`` forked processes sharing ``sock``; return the exit status (0: stopped).
+
+    Each worker calls ``make_app`` after the fork, so no database connection, thread or event
+    loop crosses a process boundary. SIGINT/SIGTERM stop every worker (uvicorn lets open
+    requests finish); a worker still alive ``stop_timeout`` seconds later is killed. A worker
+    that dies on its own stops the rest and the status is 1: restarting belongs to the
+    operator's supervisor (systemd), which sees the failure.
+    """
+    if workers < 1:
+        raise ValueError("workers must be at least 1")
+    children: dict[int, int] = {}  # pid -> worker number
+    stopping = False
+
+    def stop(_signum: int = signal.SIGTERM, _frame: FrameType | None = None) -> None:
+        nonlocal stopping
+        stopping = True
+        for pid in children:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGTERM)
+
+    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    status = 0
+    sys.stdout.flush()  # a forked child must not print the parent's buffered lines again
+    sys.stderr.flush()
+    try:
+        for number in range(workers):
+            pid = os.fork()
+            if pid == 0:  # pragma: no cover — runs in the child, measured by the worker tests
+                _worker(make_app, tls, sock, log_level)
+            children[pid] = number
+        deadline: float | None = None
+        while children:
+            pid, code = os.waitpid(-1, os.WNOHANG)
+            if pid == 0:
+                if stopping and deadline is None:
+                    deadline = time.monotonic() + stop_timeout
+                if deadline is not None and time.monotonic() > deadline:
+                    for alive in children:
+                        with contextlib.suppress(ProcessLookupError):
+                            os.kill(alive, signal.SIGKILL)
+                time.sleep(0.05)
+                continue
+            number = children.pop(pid)
+            if not stopping:
+                log.error(
+                    "worker %d (pid %d) exited with status %d; stopping the others",
+                    number,
+                    pid,
+                    os.waitstatus_to_exitcode(code),
+                )
+                status = 1
+                stop()
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    return status
+
+
+def _worker(
+    make_app: Callable[[], Any], tls: ServerTls, sock: socket.socket, log_level: str
+) -> None:
+    """The body of one forked worker; never returns (``os._exit`` skips the parent's cleanup)."""
+    code = 0
+    try:
+        # uvicorn handles both while serving, then re-raises the one it caught with the handler
+        # it found: make that a KeyboardInterrupt (a clean stop), not death by signal.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.default_int_handler)
+        serve_forever(make_app(), tls, sock, log_level=log_level)
+    except BaseException as exc:  # noqa: BLE001 — a worker reports and exits, whatever it was
+        log.error("worker failed: %s", type(exc).__name__)
+        code = 1
+    finally:
+        logging.shutdown()
+        os._exit(code)
 
 
 class BackgroundServer(ThreadedServer):

@@ -1,7 +1,9 @@
 """一括照会 (bulk eligibility checks): accepted at once, answered in the background.
 
 Questions and answers live in the database, not in memory: a worker killed mid-way resumes at
-the first unanswered record when it starts again, and every record is answered exactly once.
+the first unanswered record when it starts again, and every record is answered exactly once —
+also when several service processes (``serve --workers N``, several nodes) share the database:
+a reception is worked on under its row lock (``FOR UPDATE SKIP LOCKED`` on PostgreSQL).
 
 Four flows share this: eligibility (OQSmuquc01/02), online care (オンライン診療等, OQSmuonq),
 home visits (訪問診療等, OQSmuhvq) and medical aid (医療扶助, OQSmutic). All are answered from
@@ -310,6 +312,19 @@ def _process_reception(
     while True:
         now = central.clock()
         with central.db.transaction() as session:
+            # One worker per reception, across processes and nodes: each chunk runs holding the
+            # reception's row lock; a worker that finds it taken moves on (SKIP LOCKED) instead
+            # of answering the same records again. SQLite has one writer at a time anyway.
+            claimed = session.scalar(
+                select(t.BulkReception.ReceptionNumber)
+                .where(
+                    t.BulkReception.ReceptionNumber == reception_number,
+                    t.BulkReception.completed_at.is_(None),
+                )
+                .with_for_update(skip_locked=True)
+            )
+            if claimed is None:  # another worker holds it, or has just completed it
+                return answered
             records = session.execute(
                 select(t.BulkRecord.seq, t.BulkRecord.request)
                 .where(
@@ -322,7 +337,10 @@ def _process_reception(
             if not records:
                 session.execute(
                     update(t.BulkReception)
-                    .where(t.BulkReception.ReceptionNumber == reception_number)
+                    .where(
+                        t.BulkReception.ReceptionNumber == reception_number,
+                        t.BulkReception.completed_at.is_(None),
+                    )
                     .values(completed_at=naive_jst(now))
                 )
                 return answered
@@ -335,6 +353,7 @@ def _process_reception(
                 .where(
                     records_table.c.ReceptionNumber == reception_number,
                     records_table.c.seq == bindparam("b_seq"),
+                    records_table.c.result.is_(None),  # an answer is never overwritten
                 )
                 .values(result=bindparam("b_result")),
                 [
