@@ -6,23 +6,47 @@ database well (SQLite in WAL mode with foreign keys on, PostgreSQL through psyco
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+# libpq's multi-host form: scheme://[userinfo@]host:port,host:port/… (several hosts, one URL).
+_MULTI_HOST = re.compile(
+    r"^(?P<scheme>[^:/]+)://(?P<userinfo>[^@/]*@)?(?P<hosts>[^/?]*,[^/?]*)(?P<rest>.*)$"
+)
+
 
 def normalise_url(url: str) -> str:
-    """Accept ``postgresql://`` and ``postgres://`` as PostgreSQL through psycopg 3."""
+    """Accept ``postgresql://`` and ``postgres://`` as PostgreSQL through psycopg 3.
+
+    A libpq multi-host URL (``postgresql://u@192.0.2.1:5432,192.0.2.2:5432/db?
+    target_session_attrs=read-write``) is rewritten into the form SQLAlchemy parses, one
+    ``host=host:port`` query parameter per node; psycopg hands libpq the list, and libpq
+    connects to the first node that accepts writes (after a failover, the new primary).
+    """
+    url = _multi_host_as_query(url)
     parsed = make_url(url)
     if parsed.drivername in {"postgresql", "postgres"}:
         parsed = parsed.set(drivername="postgresql+psycopg")
     return parsed.render_as_string(hide_password=False)
 
 
+def _multi_host_as_query(url: str) -> str:
+    match = _MULTI_HOST.match(url)
+    if match is None:
+        return url
+    path, _, query = match["rest"].partition("?")
+    hosts = "&".join(f"host={quote(h.strip(), safe=':')}" for h in match["hosts"].split(","))
+    query = f"{hosts}&{query}" if query else hosts
+    return f"{match['scheme']}://{match['userinfo'] or ''}{path or '/'}?{query}"
+
+
 def is_sqlite(url: str) -> bool:
-    return make_url(url).get_backend_name() == "sqlite"
+    return make_url(_multi_host_as_query(url)).get_backend_name() == "sqlite"
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -42,7 +66,13 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         return engine
     kwargs.setdefault("pool_size", 10)
     kwargs.setdefault("max_overflow", 20)
+    # After a failover every pooled connection points at the dead primary: the ping at checkout
+    # finds out, and SQLAlchemy then drops the whole pool and reconnects (to the new primary).
     kwargs.setdefault("pool_pre_ping", True)
+    if "connect_timeout" not in make_url(url).query:
+        # Per host: an unreachable node of a multi-host URL must not hold a request for the
+        # kernel's TCP timeout before libpq tries the next one.
+        kwargs["connect_args"] = {"connect_timeout": 5, **kwargs.get("connect_args", {})}
     return create_engine(url, **kwargs)
 
 

@@ -2,8 +2,10 @@
 
 Service errors (:mod:`onshi.central.errors`) carry their own code and status. FastAPI's
 validation errors become ``REQUEST_INVALID`` naming the field; routing errors get codes of
-their own (``NOT_FOUND``, ``METHOD_NOT_ALLOWED``); a body FastAPI cannot even parse (its 400)
-is ``422 REQUEST_INVALID`` too, as docs/central/api.md says. Anything unexpected is answered by
+their own (``NOT_FOUND``, ``METHOD_NOT_ALLOWED``); a database that cannot be reached (no
+primary during a failover) is ``503 DATABASE_UNAVAILABLE`` with ``Retry-After``; a body
+FastAPI cannot even parse (its 400) is ``422 REQUEST_INVALID`` too, as docs/central/api.md
+says. Anything unexpected is answered by
 :mod:`onshi.central.api.middleware` as ``500 CENTRAL_ERROR`` without a stack trace.
 """
 
@@ -15,6 +17,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from onshi.central.errors import CentralError
@@ -27,6 +30,8 @@ HTTP_CODES = {
     413: "REQUEST_TOO_LARGE",
     415: "REQUEST_INVALID",
 }
+# A failover on loopback takes a few seconds; in production ttl + loop_wait bound it (≈ 30 s).
+RETRY_AFTER_SECONDS = 2
 
 
 def error_response(
@@ -57,6 +62,18 @@ def describe_validation_errors(errors: Sequence[Any]) -> str:
     return "; ".join(parts)
 
 
+async def _database_unavailable(_request: Request, _exc: Exception) -> JSONResponse:
+    # No primary to write to (a failover under way) or no connection at all: the same question
+    # asked again shortly is answered. Nothing of this request was committed, except perhaps an
+    # audit entry whose commit was cut off (an access audited but not answered: the safe side).
+    return error_response(
+        503,
+        "DATABASE_UNAVAILABLE",
+        "the central database is unavailable (failover in progress?); retry shortly",
+        {"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 async def _central_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, CentralError)
     return error_response(exc.http_status, exc.code, exc.message)
@@ -80,5 +97,6 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CentralError, _central_error)
+    app.add_exception_handler(OperationalError, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
