@@ -156,7 +156,6 @@ def router(portal: Portal) -> APIRouter:
             "operator/sessions.html",
             session,
             active=[s for s in rows if s.active],
-            recent=[s for s in rows if not s.active][:50],
             done=request.query_params.get("done", ""),
         )
 
