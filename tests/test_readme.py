@@ -157,6 +157,17 @@ def test_every_readme_command_works_beside_the_demo(tmp_path: Path) -> None:
                 timeout=300,
             )
             check(command, result.returncode, result.stdout + result.stderr)
+        # A service started beside the demo says so in one line, no traceback.
+        beside = subprocess.run(
+            ["bash", "-c", "onshi terminal run"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert beside.returncode == 1, beside.stdout + beside.stderr
+        assert "Traceback" not in beside.stderr and "onshi demo" in beside.stderr
     for command in services:
         expected = next(v for k, v in EXPECTED_OUTPUT.items() if command.startswith(k))
         with ExitStack() as streams, running(command, tmp_path, env, expected) as printed:
