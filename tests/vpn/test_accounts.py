@@ -26,6 +26,7 @@ from onshi.vpn.errors import (
     OperatorExists,
     SecretStoreError,
     UnknownAccount,
+    UnknownOperator,
     WeakPassword,
     WrongPassword,
 )
@@ -293,3 +294,25 @@ def test_password_errors_never_echo_the_password(password: str) -> None:
         check_password(password, PasswordRules(10, 64), login="A000001-001")
     except WeakPassword as error:
         assert password not in error.message or len(password) < 3
+
+
+def test_operator_unlocks_an_id_and_resets_an_operator(control: VpnControlPlane) -> None:
+    control.add_operator("sato", Role.OPERATOR, "Operator-pass-1")
+    (name,) = open_application(control).accounts
+    for _ in range(3):
+        with pytest.raises((WrongPassword, AccountLocked)):
+            control.authenticate(name, "Wrong-pass-123")
+    with pytest.raises(AccountLocked):
+        control.authenticate(name, PASSWORD)
+    control.unlock_account(name, by="sato")
+    assert control.authenticate(name, PASSWORD).name == name  # the password is unchanged
+    with pytest.raises(UnknownAccount):
+        control.unlock_account("A000009-001")
+    control.set_operator_password("sato", "Operator-pass-2")
+    assert control.authenticate_operator("sato", "Operator-pass-2").name == "sato"
+    with pytest.raises(WrongPassword):
+        control.authenticate_operator("sato", "Operator-pass-1")
+    with pytest.raises(UnknownOperator):
+        control.set_operator_password("nobody", "Operator-pass-2")
+    actions = [e.action for e in control.audit_log()]
+    assert "account.unlock" in actions and "operator.password_set" in actions

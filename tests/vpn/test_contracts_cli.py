@@ -244,3 +244,14 @@ def test_sessions_listed_and_cut(run, vpn_db_url: str, tmp_path: Path) -> None: 
     assert gone.exit_code == 1 and gone.stderr.startswith("error: VPN_UNKNOWN_SESSION: ")
     bad = run("session", "list", "--recent")
     assert bad.exit_code == 2
+
+
+def test_unlock_and_operator_password(run) -> None:  # type: ignore[no-untyped-def]
+    accounts = _opened(run)
+    assert run("account", "unlock", accounts[0]).exit_code == 0
+    assert run("account", "unlock", "A000009-001").exit_code == 1
+    run("operator", "add", "sato", stdin="Operator-pass-1\n")
+    reset = run("operator", "password", "sato", stdin="Operator-pass-2\n")
+    assert reset.exit_code == 0, reset.output
+    weak = run("operator", "password", "sato", stdin="weak\n")
+    assert weak.exit_code == 2 and "VPN_WEAK_PASSWORD" in weak.stderr

@@ -319,6 +319,18 @@ def account_password(
     typer.echo(f"password of {account} set")
 
 
+@account_app.command("unlock")
+def account_unlock(
+    account: Annotated[str, typer.Argument(help="the ID, e.g. A000042-001")],
+    by: ByOption = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Lift an ID's lockout now (the password stays)."""
+    _run(db, data_dir, lambda c: c.unlock_account(account, by=by))
+    typer.echo(f"{account} unlocked")
+
+
 operator_app = typer.Typer(help="Operators and auditors of the service.", no_args_is_help=True)
 
 
@@ -338,6 +350,19 @@ def operator_add(
     password = _read_password("password")
     view = _run(db, data_dir, lambda c: c.add_operator(name, parsed, password, by=by))
     typer.echo(f"operator {view.name} added with role {view.role.value}")
+
+
+@operator_app.command("password")
+def operator_password(
+    name: Annotated[str, typer.Argument(help="the operator's login name")],
+    by: ByOption = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Reset an operator's password (read from standard input); also unlocks."""
+    password = _read_password("new password")
+    _run(db, data_dir, lambda c: c.set_operator_password(name, password, by=by))
+    typer.echo(f"password of operator {name} set")
 
 
 # -- device certificates -----------------------------------------------------------------

@@ -185,6 +185,14 @@ class VpnControlPlane:
         """A new operator or auditor login (OperatorExists, WeakPassword, InvalidInput)."""
         return self._accounts.add_operator(name, role, password, by=by)
 
+    def unlock_account(self, account: str, *, by: str | None = None) -> None:
+        """Lift an ID's lockout before it runs out (UnknownAccount, NotPermitted)."""
+        self._accounts.unlock(account, by=by)
+
+    def set_operator_password(self, name: str, password: str, *, by: str | None = None) -> None:
+        """Reset an operator's password and lockout (UnknownOperator, WeakPassword)."""
+        self._accounts.set_operator_password(name, password, by=by)
+
     def operators(self) -> list[OperatorView]:
         return self._accounts.operators()
 

@@ -16,6 +16,7 @@ from onshi.vpn.errors import (
     AccountLocked,
     ApplicationClosed,
     OperatorExists,
+    UnknownOperator,
     VpnError,
     WrongPassword,
 )
@@ -237,7 +238,32 @@ class Accounts:
                 outcome=outcome,
             )
 
+    def unlock(self, name: str, *, by: str | None = None) -> None:
+        """An operator lifts a lockout before it runs out (the password is unchanged)."""
+        now = self._c.now_naive()
+        with self._c.db.transaction() as session:
+            actor = acting_operator(session, by)
+            repo.account(session, name, for_update=True)
+            repo.save_login(session, name, failed_logins=0, locked_until=None)
+            audit.append(session, now=now, actor=actor, action="account.unlock", subject=name)
+
     # -- operators -----------------------------------------------------------------------
+
+    def set_operator_password(self, name: str, password: str, *, by: str | None = None) -> None:
+        """Reset an operator's password (and lockout); ``by`` must be another operator or the
+        console."""
+        rules.check_password(password, self._c.password_rules, login=name)
+        hashed = self._c.passwords.hash(password)
+        now = self._c.now_naive()
+        with self._c.db.transaction() as session:
+            actor = acting_operator(session, by)
+            row = session.get(t.Operator, name, with_for_update=True)
+            if row is None:
+                raise UnknownOperator(f"there is no operator named {name!r}")
+            row.password_hash, row.failed_logins, row.locked_until = hashed, 0, None
+            audit.append(
+                session, now=now, actor=actor, action="operator.password_set", subject=name
+            )
 
     def add_operator(
         self, name: str, role: Role, password: str, *, by: str | None = None
