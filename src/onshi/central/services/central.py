@@ -113,15 +113,27 @@ class Central:
         try:
             facility = MedicalInstitutionCode(code)
         except InvalidIdentifier as exc:
+            self._audit_refused_facility(None, code)
             raise FacilityNotAuthorised(
                 f"the client certificate names no valid facility: {exc}"
             ) from None
         with self.db.sessions() as session:
-            if session.get(t.Facility, facility.value) is None:
-                raise FacilityNotAuthorised(
-                    f"facility {facility.value} is not registered with the central service"
-                )
+            registered = session.get(t.Facility, facility.value) is not None
+        if not registered:
+            self._audit_refused_facility(facility.value, code)
+            raise FacilityNotAuthorised(
+                f"facility {facility.value} is not registered with the central service"
+            )
         return facility
+
+    def _audit_refused_facility(self, facility: str | None, code: str) -> None:
+        """A refused facility is audited too (the code as a digest when it is not a valid one)."""
+        self.audit.record(
+            facility=facility,
+            action="facility.check",
+            subject=None if facility else self.audit.subject(code),
+            outcome=FacilityNotAuthorised.code,
+        )
 
     # -- eligibility by insurance-card number ---------------------------------------------
 
@@ -198,7 +210,16 @@ class Central:
             raise RequestInvalid("identity method must be face, visual or pin")
         now = self.clock()
         on = q.on or now.date()
-        certificate = cards.parse_card_certificate(q.certificate_pem)
+        try:
+            certificate = cards.parse_card_certificate(q.certificate_pem)
+        except CentralError as exc:  # an unreadable card is a refused attempt too
+            self.audit.record(
+                facility=facility.value,
+                action=f"eligibility.card.{q.identity_method}",
+                subject=None,
+                outcome=exc.code,
+            )
+            raise
         card_subject = self.audit.subject(*cards.card_identity(certificate))
         try:
             cards.consume_nonce(self.db, facility.value, q.nonce, now)
