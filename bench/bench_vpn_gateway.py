@@ -21,10 +21,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import queue
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -44,6 +44,7 @@ from onshi.pki.issued import IssuedCertificate
 from onshi.vpn.gateway.charon import Charon
 from onshi.vpn.gateway.config import CharonConfig, detect_esp_engine
 from onshi.vpn.gateway.directory import DesiredState, Device, MemoryDirectory
+from onshi.vpn.gateway.events import EventListener
 from onshi.vpn.gateway.policy import Target
 from onshi.vpn.gateway.runner import Gateway, GatewayOptions
 from onshi.vpn.gateway.sync import GatewayShape, Synchronizer
@@ -131,39 +132,38 @@ def _setup_terminal_charon(
 
 
 def _burst(charon: Charon, prefix: str, clients: list[Client]) -> tuple[float, list[float], int]:
-    """All clients initiate at once; (wall seconds, per-setup seconds, failures)."""
-    barrier = threading.Barrier(len(clients) + 1)
-    times: list[float] = []
-    failures = [0]
-    lock = threading.Lock()
-    sessions = [charon.session(timeout=120) for _ in clients]
+    """All clients initiate at once; (wall seconds, per-setup seconds, failures).
 
-    def one(c: Client, s: Any) -> None:
-        barrier.wait()
-        start = time.perf_counter()
+    Initiation is asynchronous (a blocking VICI initiate holds one of the terminal charon's
+    worker threads until the SA is up, and 50 of them would starve it); each setup ends when
+    the terminal's charon reports the CHILD_SA up.
+    """
+    listener = EventListener(charon.vici_path)
+    listener.start()
+    sent: dict[str, float] = {}
+    done: dict[str, float] = {}
+    s = charon.session(timeout=120)
+    for c in clients:
+        name = f"{prefix}{c.index}"
+        sent[name] = time.perf_counter()
+        for _ in s.initiate({"child": "svc", "ike": name, "timeout": "-1"}):
+            pass
+    deadline = time.perf_counter() + 90
+    while len(done) < len(clients) and time.perf_counter() < deadline:
         try:
-            for _ in s.initiate({"child": "svc", "ike": f"{prefix}{c.index}", "timeout": "60000"}):
-                pass
-        except Exception:
-            with lock:
-                failures[0] += 1
-            return
-        with lock:
-            times.append(time.perf_counter() - start)
-
-    threads = [
-        threading.Thread(target=one, args=(c, s)) for c, s in zip(clients, sessions, strict=True)
-    ]
-    for t in threads:
-        t.start()
-    barrier.wait()
-    start = time.perf_counter()
-    for t in threads:
-        t.join()
-    wall = time.perf_counter() - start
-    for s in sessions:
-        s.transport.socket.close()
-    return wall, times, failures[0]
+            event = listener.queue.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        now = time.perf_counter()
+        if event.kind == "child-updown" and event.up:
+            for name in event.sas:
+                if name in sent and name not in done:
+                    done[name] = now
+    listener.stop()
+    s.transport.socket.close()
+    first = min(sent.values())
+    wall = (max(done.values()) - first) if done else float("nan")
+    return wall, [done[n] - sent[n] for n in done], len(clients) - len(done)
 
 
 def _terminate_all(charon: Charon) -> None:

@@ -79,6 +79,10 @@ def test_session_events_and_terminations_round_trip(
     directory.done(termination, "terminated")
     assert directory.take_terminations() == []
     directory.record(
+        SessionEvent("update", account, "pc1", session_id="17000-5", bytes_in=7, at=clock.now)
+    )
+    assert control.active_sessions(account)[0].bytes_in == 7
+    directory.record(
         SessionEvent(
             "terminated", account, "pc1", session_id="17000-5", reason="operator", at=clock.now
         )

@@ -115,6 +115,7 @@ def setup(lab: Lab, module_dir: Path) -> Iterator[Setup]:
             Target("claims", net.SERVICE, net.CLAIMS_PORT),
         ),
         tick=0.5,
+        update_interval=1.0,
         state_dir=module_dir / "gw",
         wrap=tuple(network.gw.wrap),
     )
@@ -158,6 +159,7 @@ def test_certificate_and_password_of_one_id_connect_and_reach_the_targets(gw: Se
     up = gw.directory.events_of("up")[0]
     assert (up.account, up.device, up.virtual_ip) == ("acctA", "pc1", vips[0])
     assert up.remote_addr == "198.51.100.31"
+    assert wait_for(lambda: [e for e in gw.directory.events_of("update") if e.bytes_in], 3)
     gw.terminals["t3"].disconnect()
     assert wait_for(lambda: gw.directory.events_of("down"), 5)
     down = gw.directory.events_of("down")[0]

@@ -187,9 +187,9 @@ def test_a_device_connection_ties_certificate_and_password_to_one_id() -> None:
     shape = GatewayShape(
         "198.51.100.1", "203.0.113.0/25", ("192.0.2.0/24",), idle_timeout=90, encap=True
     )
-    conn = render_connection(_state().devices[0], _state(), shape)
-    assert conn["remote-1"]["auth"] == "pubkey"
-    assert conn["remote-1"]["cacerts"] == [b"CA"]
+    conn = render_connection(_state().devices[0], _state(), shape, "asn1dn:#3000")
+    assert conn["local"] == {"auth": "pubkey", "id": "asn1dn:#3000"}
+    assert conn["remote-1"] == {"auth": "pubkey", "id": identity_of(_name("a-pc1"))}
     assert conn["remote-2"] == {"auth": "eap-mschapv2", "eap_id": "a"}
     assert conn["children"]["svc"]["inactivity"] == "90"
     assert conn["children"]["svc"]["local_ts"] == ["192.0.2.0/24"]

@@ -150,7 +150,9 @@ def run(
             f"targets {', '.join(f'{t.name}={t.address}:{t.port}' for t in targets)}",
         )
         gateway.run_in_thread()
-        stop.wait()
+        while not stop.wait(1.0):
+            if not gateway.alive():
+                _fail("VPN_GATEWAY_CHARON_START", "charon exited; see its log in the state dir", 1)
     except VpnError as exc:
         _fail(exc.code, exc.message, exc.exit_status)
     finally:

@@ -9,6 +9,7 @@ termination requests.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
@@ -17,9 +18,13 @@ from cryptography import x509
 from .directory import DesiredState, Device, SessionEvent, Termination
 
 if TYPE_CHECKING:
-    from onshi.vpn.services import VpnControlPlane
+    from onshi.vpn.services import GatewayCredentials, VpnControlPlane
 
 logger = logging.getLogger(__name__)
+
+# The gateway's certificate is looked at (and reissued by the control plane when it no longer
+# fits) this often, not on every one-second pass.
+GATEWAY_CERTIFICATE_CHECK_SECONDS = 300.0
 
 
 class ControlPlaneDirectory:
@@ -36,10 +41,22 @@ class ControlPlaneDirectory:
         self._hostnames = tuple(gateway_hostnames)
         self._addresses = tuple(gateway_addresses)
         self._subjects: dict[str, x509.Name] = {}  # serial → subject: parse each PEM once
+        self._gateway: GatewayCredentials | None = None
+        self._gateway_checked = 0.0
+
+    def _gateway_credentials(self) -> GatewayCredentials:
+        now = time.monotonic()
+        if (
+            self._gateway is None
+            or now - self._gateway_checked >= GATEWAY_CERTIFICATE_CHECK_SECONDS
+        ):
+            self._gateway = self.control.gateway_certificate(self._hostnames, self._addresses)
+            self._gateway_checked = now
+        return self._gateway
 
     def desired_state(self) -> DesiredState:
         c = self.control
-        gateway = c.gateway_certificate(self._hostnames, self._addresses)
+        gateway = self._gateway_credentials()
         devices: dict[tuple[str, str], list[tuple[int, x509.Name]]] = {}
         limits: dict[str, int] = {}
         for account in c.gateway_accounts():
@@ -93,6 +110,8 @@ class ControlPlaneDirectory:
             return
         if event.kind == "up":
             kind, reason = SessionEventKind.UP, None
+        elif event.kind == "update":
+            kind, reason = SessionEventKind.UPDATE, None
         elif event.kind == "down":
             kind, reason = SessionEventKind.DOWN, None
         else:  # terminated / refused: the gateway ended it, and says why

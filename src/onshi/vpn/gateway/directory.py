@@ -68,8 +68,9 @@ class Termination:
 class SessionEvent:
     """One thing that happened to a session, for the portal and the audit log.
 
-    ``kind``: ``up``, ``down``, ``refused`` (beyond the account's limit), ``terminated`` (the
-    gateway cut it: ``reason`` says why — revoked, removed, max-duration, operator).
+    ``kind``: ``up``, ``update`` (byte counters of a session still up), ``down``, ``refused``
+    (beyond the account's limit), ``terminated`` (the gateway cut it: ``reason`` says why —
+    revoked, removed, max-duration, operator).
     """
 
     kind: str

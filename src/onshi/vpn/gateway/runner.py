@@ -26,6 +26,8 @@ from .sync import GatewayShape, Synchronizer
 
 logger = logging.getLogger(__name__)
 
+BURST_WAIT = 0.25  # seconds between a session coming up and its limit check
+
 
 @dataclass(frozen=True)
 class GatewayOptions:
@@ -38,6 +40,8 @@ class GatewayOptions:
     idle_timeout: int = 24 * 3600
     max_connect: int | None = 24 * 3600
     tick: float = 1.0
+    # How often the byte counters of sessions still up are reported (an ``update`` event).
+    update_interval: float = 60.0
     state_dir: Path = Path("var/vpn/gateway")
     # Attach to a charon already running (its VICI socket) instead of starting one.
     vici_socket: Path | None = None
@@ -73,6 +77,7 @@ class Gateway:
         self._thread: threading.Thread | None = None
         self.ticks = 0
         self.instance = ""
+        self._last_update = time.monotonic()
         # Sessions gone, waiting for their CHILD_SAs' byte counts: ike-id → (event, tick).
         self._pending_down: dict[str, tuple[SessionEvent, int]] = {}
 
@@ -117,6 +122,10 @@ class Gateway:
             self.charon.stop()
         remove_ruleset(self.options.wrap)
 
+    def alive(self) -> bool:
+        """False once a charon this gateway started has exited on its own."""
+        return self.charon is None or self.charon.running()
+
     def run_forever(self) -> None:
         while not self._stop.is_set():
             self._wait_and_step()
@@ -146,9 +155,10 @@ class Gateway:
                 events.append(self.listener.queue.get(timeout=remaining))
             except queue.Empty:
                 break
-            # A new session: check the account's limit now, not at the next tick.
+            # A new session: check the account's limit soon, not at the next tick — but let a
+            # burst of logins gather first: every pass lists all SAs, which charon must lock.
             if events[-1].up and events[-1].kind == "ike-updown":
-                break
+                deadline = min(deadline, time.monotonic() + BURST_WAIT)
         if not self._stop.is_set():
             try:
                 self.step(events)
@@ -178,7 +188,7 @@ class Gateway:
             )
         sessions = [
             parse_sa(conn, sa, self.sync.devices, self.instance)
-            for conn, _, sa in self.sync.list_ike_sas()
+            for conn, _, sa in self.sync.list_ike_sas(noblock=True)
         ]
         terminations = self.directory.take_terminations()
         cuts = plan_cuts(
@@ -189,6 +199,24 @@ class Gateway:
         )
         for cut in cuts:
             self._cut(cut)
+        if time.monotonic() - self._last_update >= self.options.update_interval:
+            self._last_update = time.monotonic()
+            cut_ids = {c.session.ike_id for c in cuts}
+            for s in sessions:
+                if s.is_established and s.account and s.ike_id not in cut_ids:
+                    self._record(
+                        SessionEvent(
+                            "update",
+                            s.account,
+                            s.device,
+                            session_id=s.session_id,
+                            ike_id=s.ike_id,
+                            virtual_ip=s.virtual_ip,
+                            remote_addr=s.remote_addr,
+                            bytes_in=s.bytes_in,
+                            bytes_out=s.bytes_out,
+                        )
+                    )
         for t in terminations:
             hit = any(c.kind == "terminated" and matches(t, c.session) for c in cuts)
             try:

@@ -33,6 +33,7 @@ logger = logging.getLogger(__name__)
 CONNECTION_PREFIX = "dev-"
 POOL_NAME = "onshi-pool"
 CHILD_NAME = "svc"
+AUTHORITY_NAME = "onshi-ca"
 ESP_PROPOSALS = ["aes256gcm16", "aes128gcm16"]
 IKE_PROPOSALS = ["aes256gcm16-prfsha256-curve25519", "aes256-sha256-modp2048", "default"]
 
@@ -63,8 +64,19 @@ def identity_of(subject: x509.Name) -> str:
     return "asn1dn:#" + subject.public_bytes().hex()
 
 
-def render_connection(device: Device, state: DesiredState, shape: GatewayShape) -> dict[str, Any]:
-    """The VICI ``load_conn`` body of one device's connection (without its name)."""
+def gateway_identity(state: DesiredState) -> str:
+    return identity_of(x509.load_pem_x509_certificate(state.gateway_cert_pem).subject)
+
+
+def render_connection(
+    device: Device, state: DesiredState, shape: GatewayShape, gateway_id: str | None = None
+) -> dict[str, Any]:
+    """The VICI ``load_conn`` body of one device's connection (without its name).
+
+    The gateway certificate and the CA are loaded once (``load_cert``) and named here by
+    identity, not repeated in each of thousands of connections: charon would parse both
+    certificates again for every one of them.
+    """
     return {
         "version": "2",
         "local_addrs": [shape.listen],
@@ -73,11 +85,12 @@ def render_connection(device: Device, state: DesiredState, shape: GatewayShape) 
         # The session limit per account is the control plane's (2 + x), not charon's.
         "unique": "never",
         "proposals": IKE_PROPOSALS,
-        "local": {"auth": "pubkey", "certs": [state.gateway_cert_pem]},
+        "local": {"auth": "pubkey", "id": gateway_id or gateway_identity(state)},
         "remote-1": {
             "auth": "pubkey",
             "id": identity_of(device.subject),
-            "cacerts": [state.ca_pem],
+            # The service CA is the only trust anchor loaded (an authority): a chain to
+            # any other issuer finds no anchor and is refused.
         },
         "remote-2": {"auth": "eap-mschapv2", "eap_id": device.account},
         "children": {
@@ -200,9 +213,15 @@ class Synchronizer:
         self._attached = True
 
     def _sync_key(self, state: DesiredState) -> None:
-        digest = _digest(state.gateway_key_pem)
+        """The gateway's key and certificate and the service CA (anchor), when they change."""
+        digest = _digest(state.gateway_key_pem, state.gateway_cert_pem, state.ca_pem)
         if digest != self._key:
             self._call("load_key", {"type": "any", "data": state.gateway_key_pem})
+            self._call(
+                "load_cert", {"type": "x509", "flag": "none", "data": state.gateway_cert_pem}
+            )
+            # An authority, not a bare CA certificate: a later CA replaces it under its name.
+            self._call("load_authority", {AUTHORITY_NAME: {"cacert": state.ca_pem}})
             self._key = digest
 
     def _sync_pool(self) -> None:
@@ -245,11 +264,13 @@ class Synchronizer:
         wanted: dict[str, Device] = {}
         for device in state.devices:
             wanted[connection_name(device.account, device.name)] = device
-        common = _digest(state.gateway_cert_pem, state.ca_pem, self.shape)
+        gateway_id = gateway_identity(state)
+        common = _digest(gateway_id, self.shape)
         for name, device in wanted.items():
             digest = _digest(common, device.account, device.subject.public_bytes())
             if self._conns.get(name) != digest:
-                self._call("load_conn", {name: render_connection(device, state, self.shape)})
+                body = render_connection(device, state, self.shape, gateway_id)
+                self._call("load_conn", {name: body})
                 self._conns[name] = digest
                 report.loaded.append(name)
         removed = [name for name in self._conns if name not in wanted]
@@ -279,11 +300,16 @@ class Synchronizer:
             if sa.get("state") in (b"ESTABLISHED", "ESTABLISHED")
         ]
 
-    def list_ike_sas(self) -> list[tuple[str, str, dict[str, Any]]]:
-        """(connection, ike-id, SA) of every IKE_SA, collected before anything else is sent."""
+    def list_ike_sas(self, *, noblock: bool = False) -> list[tuple[str, str, dict[str, Any]]]:
+        """(connection, ike-id, SA) of every IKE_SA, collected before anything else is sent.
+
+        ``noblock`` skips SAs busy in an exchange instead of waiting for each (listing locks
+        every SA, which slows a burst of logins); the periodic sweep uses it and sees a skipped
+        SA at its next pass, terminations for revocation do not.
+        """
         result: list[tuple[str, str, dict[str, Any]]] = []
         try:
-            for entry in self.session.list_sas():
+            for entry in self.session.list_sas({"noblock": "yes"} if noblock else None):
                 for conn, sa in entry.items():
                     result.append((_text(conn), _text(sa.get("uniqueid", b"")), sa))
         except VICI_ERRORS as exc:
