@@ -1,0 +1,197 @@
+"""``onshi vpn session …``, ``invoice`` and ``audit``: what operators and auditors look at."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from onshi.pki import PkiError
+from onshi.pki._files import PUBLIC_MODE, write_atomically
+from onshi.vpn.commands._store import (
+    ByOption,
+    DataDirOption,
+    DbOption,
+    FormatOption,
+    check_format,
+    check_out_dir,
+    fail,
+    load_settings,
+    print_json,
+    run,
+)
+from onshi.vpn.domain.billing import Invoice, Issuer
+from onshi.vpn.domain.calendar import YearMonth
+from onshi.vpn.errors import InvalidInput, VpnError
+from onshi.vpn.settings import VpnSettings
+
+# -- sessions ----------------------------------------------------------------------------
+
+session_app = typer.Typer(help="VPN sessions the gateway reported; cut one.", no_args_is_help=True)
+
+
+@session_app.command("list")
+def session_list(
+    account: Annotated[
+        str | None, typer.Option("--account", help="one ID's sessions (default: all up now)")
+    ] = None,
+    recent: Annotated[
+        bool, typer.Option("--recent", help="with --account: the latest, ended ones too")
+    ] = False,
+    output: FormatOption = "text",
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Sessions up now (or an ID's latest connections)."""
+    check_format(output)
+    if recent and account is None:
+        fail(InvalidInput("--recent needs --account"))
+    views = run(
+        db,
+        data_dir,
+        lambda c: (
+            c.recent_connections(account) if recent and account else c.active_sessions(account)
+        ),
+    )
+    rows = [
+        {
+            "id": v.id,
+            "account": v.account,
+            "device": v.device,
+            "virtual_address": v.virtual_address,
+            "started_at": v.started_at.isoformat() + "Z",
+            "ended_at": v.ended_at.isoformat() + "Z" if v.ended_at else None,
+            "bytes_in": v.bytes_in,
+            "bytes_out": v.bytes_out,
+            "termination_requested": v.termination_requested,
+        }
+        for v in views
+    ]
+    if output == "json":
+        print_json(rows)
+        return
+    for r in rows:
+        typer.echo(
+            f"{r['id']:>6}  {r['account']}  {r['device'] or '-'}  {r['virtual_address'] or '-'}  "
+            f"since {r['started_at']}  {'ended ' + str(r['ended_at']) if r['ended_at'] else 'up'}"
+            + ("  (cut requested)" if r["termination_requested"] else "")
+        )
+
+
+@session_app.command("cut")
+def session_cut(
+    session_id: Annotated[int, typer.Argument(help="the session's id (session list)")],
+    by: ByOption = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Ask the gateway to cut a session (it polls the requests and reports back)."""
+    request = run(db, data_dir, lambda c: c.request_session_termination(session_id, by=by))
+    typer.echo(f"termination of session {session_id} requested (request {request})")
+
+
+def _issuer(settings: VpnSettings) -> Issuer:
+    return Issuer(
+        name=settings.invoice_issuer_name,
+        registration_number=settings.invoice_registration_number,
+        address=settings.invoice_issuer_address,
+        contact=settings.invoice_issuer_contact,
+        payment_terms=settings.invoice_payment_terms,
+    )
+
+
+def invoice_command(
+    month: Annotated[str, typer.Option("--month", help="the billed month, YYYY-MM")],
+    output: FormatOption = "text",
+    out: Annotated[
+        Path | None, typer.Option("--out", help="folder to write one PDF per invoice into")
+    ] = None,
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Every contract's invoice for a month (JSON, a table, and with --out the PDFs)."""
+    check_format(output)
+    try:
+        billed = YearMonth.parse(month)
+        issuer = _issuer(load_settings(db, data_dir))
+    except VpnError as error:
+        fail(error)
+    if out is not None:
+        check_out_dir(out)
+    invoices: list[Invoice] = run(db, data_dir, lambda c: c.invoices(billed))
+    pdfs: dict[str, str] = {}
+    if out is not None:
+        from onshi.vpn.invoice_pdf import render_invoice_pdf  # reportlab only when asked
+
+        for invoice in invoices:
+            path = out / f"{invoice.number}.pdf"
+            try:
+                write_atomically(path, render_invoice_pdf(invoice, issuer), mode=PUBLIC_MODE)
+            except PkiError as exc:
+                fail(InvalidInput(str(exc)))
+            pdfs[invoice.number] = str(path)
+    if output == "json":
+        print_json(
+            [
+                {**invoice.as_dict(), **({"pdf": pdfs[invoice.number]} if pdfs else {})}
+                for invoice in invoices
+            ]
+        )
+        return
+    if not invoices:
+        typer.echo(f"no contract is billed for {billed}")
+    for invoice in invoices:
+        typer.echo(
+            f"{invoice.number}  {invoice.organisation}  subtotal ¥{invoice.subtotal_yen:,}  "
+            f"tax ¥{invoice.tax_yen:,}  total ¥{invoice.total_yen:,}"
+            + (f"  {pdfs[invoice.number]}" if pdfs else "")
+        )
+
+
+def audit_command(
+    limit: Annotated[int, typer.Option("--limit", help="newest entries to show")] = 50,
+    verify: Annotated[bool, typer.Option("--verify", help="check the whole hash chain")] = False,
+    viewer: Annotated[
+        str | None, typer.Option("--viewer", help="the auditor reading (default: console)")
+    ] = None,
+    output: FormatOption = "text",
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show the newest audit entries, or verify the hash chain (exit 1 if broken)."""
+    check_format(output)
+    if verify:
+        report = run(db, data_dir, lambda c: c.verify_audit_chain())
+        if output == "json":
+            print_json({"entries": report.entries, "head": report.head})
+        else:
+            typer.echo(f"audit chain intact: {report.entries} entries, head {report.head}")
+        return
+    entries = run(db, data_dir, lambda c: c.audit_log(viewer=viewer, limit=limit))
+    rows = [
+        {
+            "seq": e.seq,
+            "at": e.recorded_at.isoformat() + "Z",
+            "actor": e.actor,
+            "action": e.action,
+            "subject": e.subject,
+            "outcome": e.outcome,
+            "detail": e.detail,
+        }
+        for e in entries
+    ]
+    if output == "json":
+        print_json(rows)
+    else:
+        for r in rows:
+            typer.echo(
+                f"{r['seq']:>6}  {r['at']}  {r['actor']}  {r['action']}  {r['subject'] or '-'}  "
+                f"{r['outcome']}  {r['detail'] or ''}"
+            )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(session_app, name="session")
+    app.command("invoice")(invoice_command)
+    app.command("audit")(audit_command)
