@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 
 from onshi.central.client import CentralClient, CentralRefused, CentralUnavailable
 from onshi.central.storage import tables as t
@@ -80,11 +80,12 @@ class Traffic:
                     answer = client.confirm_by_card_number(_question(person))
                     assert answer["MessageBody"]["QualificationValidity"] == "1", answer
                 except CentralRefused as exc:
-                    error = f"{exc.status} {exc.code}"
-                    if exc.status == 503:
-                        time.sleep(0.2)  # what Retry-After asks of a client, shortened
+                    error = f"refused {exc.status} {exc.code}"
                 except CentralUnavailable as exc:
-                    error = exc.code
+                    # 503 DATABASE_UNAVAILABLE: the terminal agent would retry later.
+                    database = "DATABASE_UNAVAILABLE" in exc.message
+                    error = "503 DATABASE_UNAVAILABLE" if database else exc.message
+                    time.sleep(0.2)  # what Retry-After asks of a client, shortened
                 with self.lock:
                     self.outcomes.append(Outcome(person, started, time.monotonic(), error))
 
@@ -126,6 +127,12 @@ def test_answers_resume_after_the_primary_is_killed(
         for thread in threads:
             thread.start()
         _wait(lambda: len(traffic.answered()) >= 30, 60, "no steady traffic before the kill")
+        # Every commit so far waited for the standby: it is synchronous and streaming.
+        with stack.central.db.engine.connect() as connection:
+            states = connection.execute(
+                text("SELECT application_name, sync_state, state FROM pg_stat_replication")
+            ).all()
+        assert [tuple(r) for r in states] == [(cluster.nodes[1].name, "sync", "streaming")]
 
         killed = cluster.kill_primary_postmaster()
         killed_at = time.monotonic()

@@ -8,7 +8,7 @@ the server's stable ``code``; a service that cannot be reached raises
 
     CentralClientError                 (base)
     ├── CentralRefused                 the service answered with {"code", "message"}
-    └── CentralUnavailable             CENTRAL_UNAVAILABLE: no TLS connection / no answer
+    └── CentralUnavailable             CENTRAL_UNAVAILABLE: no TLS connection / no answer / 503
 
 All network I/O goes through one ``httpx`` transport: pass ``transport=httpx.MockTransport(…)``
 (or any ``httpx.BaseTransport``) to test without a network.
@@ -56,7 +56,8 @@ class CentralRefused(CentralClientError):
 
 
 class CentralUnavailable(CentralClientError):
-    """No answer: connection refused, TLS refused (a bad or missing certificate), timeout."""
+    """No answer: connection refused, TLS refused (a bad or missing certificate), timeout, or
+    503 (the service's database is failing over): worth asking again later."""
 
     code = "CENTRAL_UNAVAILABLE"
 
@@ -214,6 +215,14 @@ class CentralClient:
             payload = None
         if response.is_success and isinstance(payload, dict):
             return payload
+        if response.status_code == 503:
+            # Up, but without its database for a moment (a failover): to be asked again later,
+            # like a service that cannot be reached, never answered as a refusal.
+            code = payload.get("code") if isinstance(payload, dict) else None
+            raise CentralUnavailable(
+                f"the central service is temporarily unavailable ({code or 'HTTP 503'}); "
+                f"retry after {response.headers.get('retry-after', 'a moment')} s"
+            )
         if isinstance(payload, dict) and "code" in payload:
             raise CentralRefused(
                 response.status_code, str(payload["code"]), str(payload.get("message", ""))
