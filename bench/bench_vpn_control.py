@@ -60,9 +60,8 @@ class Timer:
 
 def bench_ca_only(control: VpnControlPlane, count: int, directory: Path) -> Timer:
     """The CA and PKCS#12 work alone (no database)."""
-    from onshi.vpn.services.devices import Devices  # the same PKCS#12 settings as the service
 
-    devices = Devices(control._context)  # a benchmark reaches inside on purpose
+    devices = control._devices  # the service's own PKCS#12 settings (reaching inside on purpose)
     ca = CertificateAuthority.load_or_create(directory, "bench CA")
     with Timer() as timer:
         for i in range(count):

@@ -27,8 +27,9 @@ from onshi.vpn.errors import NotPermitted
 from onshi.vpn.services import audit
 from onshi.vpn.services.accounts import Accounts
 from onshi.vpn.services.applications import Applications
+from onshi.vpn.services.authority import Authority, Crl
 from onshi.vpn.services.context import CONSOLE, Clock, Context, acting_operator, utc_now
-from onshi.vpn.services.devices import Crl, Devices
+from onshi.vpn.services.devices import Devices
 from onshi.vpn.services.invoices import Invoices
 from onshi.vpn.services.sessions import SessionEventKind, Sessions
 from onshi.vpn.services.views import (
@@ -81,7 +82,8 @@ class VpnControlPlane:
         self._context = Context(settings, db, clock)
         self._applications = Applications(self._context)
         self._accounts = Accounts(self._context)
-        self._devices = Devices(self._context)
+        self._authority = Authority(self._context)
+        self._devices = Devices(self._context, self._authority)
         self._sessions = Sessions(self._context)
         self._invoices = Invoices(self._context)
 
@@ -234,7 +236,7 @@ class VpnControlPlane:
         Also kept as files: ``settings.crl_pem_path`` and ``settings.crl_der_path``, rewritten
         atomically on every revocation.
         """
-        return self._devices.crl()
+        return self._authority.crl()
 
     def ca_certificate_pem(self) -> bytes:
         """The service CA's certificate (the trust anchor for the gateway and the clients)."""
@@ -266,7 +268,7 @@ class VpnControlPlane:
     ) -> GatewayCredentials:
         """The gateway's certificate (serverAuth + ipsecIKE, SAN) and key from the service CA,
         kept in ``settings.gateway_dir`` and reissued when it no longer fits."""
-        return self._devices.gateway_certificate(hostnames, ip_addresses, renew=renew, by=by)
+        return self._authority.gateway_certificate(hostnames, ip_addresses, renew=renew, by=by)
 
     # -- sessions ------------------------------------------------------------------------
 
