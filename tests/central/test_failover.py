@@ -17,17 +17,22 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
-from sqlalchemy import func, select, text
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import OperationalError
 
+from onshi.central.api.errors import install_error_handlers
 from onshi.central.client import CentralClient, CentralRefused, CentralUnavailable
 from onshi.central.storage import tables as t
+from onshi.db import is_sqlite, make_engine, normalise_url
 from tests.central import factories
 from tests.patroni import PatroniCluster, create_database, missing_tools
 from tests.stack import CentralStack, central_stack
-
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 PERSONS = 5
 CLIENTS = 3
@@ -114,6 +119,8 @@ def _wait(condition: object, timeout: float, what: str) -> None:
         time.sleep(0.1)
 
 
+@pytest.mark.slow
+@pytest.mark.postgres
 def test_answers_resume_after_the_primary_is_killed(
     cluster: PatroniCluster, tmp_path: Path
 ) -> None:
@@ -231,3 +238,89 @@ def _audited_per_subject(stack: CentralStack, url: str) -> dict[str, int]:
         return {subject: count for subject, count in rows}
     finally:
         db.dispose()
+
+
+# -- the pieces, without a cluster -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("given", "hosts", "ports", "extra"),
+    [
+        (
+            "postgresql://onshi:s%40cret@192.0.2.1:5432,192.0.2.2:5433/central"
+            "?target_session_attrs=read-write",
+            "192.0.2.1,192.0.2.2",
+            "5432,5433",
+            {"target_session_attrs": "read-write", "password": "s@cret"},
+        ),
+        ("postgres://192.0.2.1,192.0.2.2:5433/central", "192.0.2.1,192.0.2.2", ",5433", {}),
+        (  # SQLAlchemy's own form passes through
+            "postgresql+psycopg://onshi@/central?host=192.0.2.1:5432&host=192.0.2.2:5432",
+            "192.0.2.1,192.0.2.2",
+            "5432,5432",
+            {},
+        ),
+    ],
+)
+def test_multi_host_urls_reach_libpq_with_every_host(
+    given: str, hosts: str, ports: str, extra: dict[str, str]
+) -> None:
+    assert not is_sqlite(given)
+    engine = make_engine(given)
+    seen: dict[str, Any] = {}
+
+    @event.listens_for(engine, "do_connect")
+    def _capture(_dialect: Any, _record: Any, _cargs: Any, cparams: dict[str, Any]) -> None:
+        seen.update(cparams)
+        raise _Captured  # what libpq would be given; no connection attempted
+
+    try:
+        with pytest.raises(_Captured):
+            engine.connect()
+    finally:
+        engine.dispose()
+    args = seen
+    assert (args["host"], args["port"], args["dbname"]) == (hosts, ports, "central")
+    assert args["connect_timeout"] == 5  # each unreachable node costs at most 5 s
+    for key, value in extra.items():
+        assert args[key] == value
+
+
+class _Captured(Exception):
+    pass
+
+
+def test_single_host_and_sqlite_urls_are_unchanged() -> None:
+    assert normalise_url("postgresql://onshi@192.0.2.1/central") == (
+        "postgresql+psycopg://onshi@192.0.2.1/central"
+    )
+    assert normalise_url("sqlite:///var/central/central.sqlite3") == (
+        "sqlite:///var/central/central.sqlite3"
+    )
+
+
+def test_no_database_is_503_with_retry_after() -> None:
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/")
+    def _down() -> None:
+        raise OperationalError("SELECT 1", {}, Exception("no primary"))
+
+    response = TestClient(app).get("/")
+    assert response.status_code == 503
+    assert response.json()["code"] == "DATABASE_UNAVAILABLE"
+    assert int(response.headers["retry-after"]) > 0
+    assert "no primary" not in response.text  # the database's own words stay inside
+
+
+def test_client_treats_503_as_unavailable_so_terminals_retry() -> None:
+    def handler(_request: httpx.Request) -> httpx.Response:
+        body = {"code": "DATABASE_UNAVAILABLE", "message": "retry shortly"}
+        return httpx.Response(503, json=body, headers={"Retry-After": "2"})
+
+    client = CentralClient("https://central.invalid", transport=httpx.MockTransport(handler))
+    with client, pytest.raises(CentralUnavailable) as unavailable:
+        client.confirm_by_card_number(_question(0))
+    assert "DATABASE_UNAVAILABLE" in unavailable.value.message
+    assert "retry after 2 s" in unavailable.value.message
