@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import os
@@ -229,17 +230,23 @@ class AuditLog:
         return rows, (chain_seq, previous)
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
-        # One statement (multi-row VALUES), atomic on its own: no BEGIN/COMMIT round trips.
-        statement = insert(t.AuditEntry).values(rows)
+        # One statement (multi-row VALUES), atomic on its own; its text is made once per batch
+        # size and handed to the driver as is: compiling it anew cost more than the round trip.
+        params = [row[column] for row in rows for column in _COLUMNS]
         if self._db.dialect == "sqlite":
+            # Stored as SQLAlchemy stores a DateTime on SQLite, not by the driver's own adapter.
+            at = _COLUMNS.index("recorded_at")
+            params[at :: len(_COLUMNS)] = [
+                d.strftime("%Y-%m-%d %H:%M:%S.%f") for d in params[at :: len(_COLUMNS)]
+            ]
             with self._db.engine.begin() as connection:
-                connection.execute(statement)
+                connection.exec_driver_sql(_insert_sql(len(rows), "?"), tuple(params))
             return
         if self._connection is None:
             self._connection = self._db.engine.connect().execution_options(
                 isolation_level="AUTOCOMMIT"
             )
-        self._connection.execute(statement)
+        self._connection.exec_driver_sql(_insert_sql(len(rows), "%s"), tuple(params))
         self._connection.commit()
 
     def _drop_connection(self) -> None:
@@ -284,9 +291,33 @@ class AuditLog:
         }
         try:
             with self._db.engine.begin() as connection:
-                connection.execute(insert(t.AuditEntry).values([row]))
+                connection.execute(insert(t.AuditEntry), [row])
         except IntegrityError:
             pass  # another process sealed it first
+
+
+_COLUMNS = (
+    "chain",
+    "chain_seq",
+    "version",
+    "recorded_at",
+    "MedicalInstitutionCode",
+    "action",
+    "subject",
+    "outcome",
+    "previous_hash",
+    "entry_hash",
+)
+
+
+@functools.lru_cache(maxsize=256)
+def _insert_sql(rows: int, marker: str) -> str:
+    """``INSERT … VALUES (…), (…)`` for ``rows`` rows; ``seq`` is left to the database."""
+    one = "(" + ", ".join([marker] * len(_COLUMNS)) + ")"
+    columns = ", ".join(f'"{c}"' for c in _COLUMNS)
+    values = ", ".join([one] * rows)
+    # Only constants are spliced in; every value is a bound parameter.
+    return f"INSERT INTO audit_entry ({columns}) VALUES {values}"  # noqa: S608
 
 
 def _head_of(chain: str) -> Any:
