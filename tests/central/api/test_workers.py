@@ -8,6 +8,7 @@ side), so "issued by one worker, replayed on the other" is what actually happens
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -27,6 +28,7 @@ from sqlalchemy import func, select
 from onshi import pki
 from onshi.central.domain.qualification import CardKey
 from onshi.central.services.central import Central
+from onshi.central.services.questions import BulkQuestion, BulkRecordQuestion
 from onshi.central.settings import CentralSettings
 from onshi.central.storage import tables as t
 from onshi.oqs.identifiers import MedicalInstitutionCode
@@ -142,6 +144,7 @@ def service(postgres_url: str, tmp_path: Path) -> Iterator[Service]:
     ca = pki.CertificateAuthority.load(settings.ca_dir)
     cert_path, key_path = tmp_path / "clinic.cert.pem", tmp_path / "clinic.key.pem"
     ca.issue_facility_certificate(CLINIC, "オンシ診療所").write(cert_path, key_path)
+    errors = (tmp_path / "serve.stderr").open("w")  # read it when a test here fails
     process = subprocess.Popen(
         [
             *(sys.executable, "-m", "onshi", "central", "serve", "--db", postgres_url),
@@ -150,7 +153,7 @@ def service(postgres_url: str, tmp_path: Path) -> Iterator[Service]:
         env=env(),
         cwd=tmp_path,
         stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
+        stderr=errors,
         text=True,
         start_new_session=True,  # its own process group: the test can press "Ctrl-C" on it
     )
@@ -181,6 +184,7 @@ def service(postgres_url: str, tmp_path: Path) -> Iterator[Service]:
         if process.poll() is None:
             os.killpg(process.pid, signal.SIGKILL)
         process.wait(10)
+        errors.close()
 
 
 def link_card(service: Service, postgres_url: str) -> pki.IssuedCertificate:
@@ -328,3 +332,40 @@ def test_workers_option_refusals(tmp_path: Path, workers: str, db: str, message:
     )
     assert result.returncode == 2
     assert message in result.stderr
+
+
+def test_a_reception_another_worker_holds_is_skipped_not_answered_twice(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    """The claim itself: while one worker holds a reception's row lock, another moves on."""
+    settings = CentralSettings(database_url=postgres_url, data_dir=tmp_path / "central")
+    central = Central.from_settings(settings)
+    facility = MedicalInstitutionCode(CLINIC)
+    central.register_facility(facility, "オンシ診療所")
+    with central.db.transaction() as session:
+        factories.qualification(session)
+    records = tuple(BulkRecordQuestion(KEY, dt.date(1980, 4, 1), f"r{i}") for i in range(3))
+    number = central.submit_bulk(facility, BulkQuestion(dt.date(2026, 11, 23), records))[
+        "MessageBody"
+    ]["ReceptionNumber"]
+    other_worker = sqlalchemy.create_engine(postgres_url)
+    try:
+        with other_worker.begin() as c:
+            c.execute(
+                select(t.BulkReception.ReceptionNumber)
+                .where(t.BulkReception.ReceptionNumber == number)
+                .with_for_update()
+            )
+            with ThreadPoolExecutor(1) as pool:  # a lock wait would fail here, not hang the suite
+                assert pool.submit(central.process_pending_bulk).result(timeout=30) == 0
+        assert central.process_pending_bulk() == 3
+        with other_worker.connect() as c:
+            answered = c.scalar(
+                select(func.count())
+                .select_from(t.BulkRecord)
+                .where(t.BulkRecord.ReceptionNumber == number, t.BulkRecord.result.is_not(None))
+            )
+        assert answered == 3
+    finally:
+        other_worker.dispose()
+        central.db.dispose()

@@ -49,7 +49,10 @@ class ServerTls:
         return server_ssl_context(self.cert_path, self.key_path, self.client_ca_path)
 
 
-def uvicorn_config(app: Any, tls: ServerTls, *, log_level: str = "warning") -> uvicorn.Config:
+def uvicorn_config(
+    app: Any, tls: ServerTls, *, log_level: str = "warning", grace: int | None = None
+) -> uvicorn.Config:
+    """``grace``: seconds open connections get once a stop is asked for (None: until closed)."""
     context = tls.context()
     return uvicorn.Config(
         app,
@@ -60,18 +63,24 @@ def uvicorn_config(app: Any, tls: ServerTls, *, log_level: str = "warning") -> u
         log_level=log_level,
         server_header=False,
         timeout_keep_alive=30,
+        timeout_graceful_shutdown=grace,
     )
 
 
 def serve_forever(
-    app: Any, tls: ServerTls, sock: socket.socket, *, log_level: str = "info"
+    app: Any,
+    tls: ServerTls,
+    sock: socket.socket,
+    *,
+    log_level: str = "info",
+    grace: int | None = None,
 ) -> None:
     """Serve on ``sock`` in the foreground until Ctrl-C / SIGTERM, then return normally.
 
     uvicorn re-raises the signal it caught once it has shut down; an operator's Ctrl-C is
     the normal way to stop, not an error.
     """
-    server = uvicorn.Server(uvicorn_config(app, tls, log_level=log_level))
+    server = uvicorn.Server(uvicorn_config(app, tls, log_level=log_level, grace=grace))
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
 
@@ -86,13 +95,16 @@ def serve_workers(
     *,
     workers: int,
     log_level: str = "info",
+    grace: int = 3,
     stop_timeout: float = 20.0,
 ) -> int:
     """Serve in ``workers`` forked processes sharing ``sock``; return the exit status (0: stopped).
 
     Each worker calls ``make_app`` after the fork, so no database connection, thread or event
-    loop crosses a process boundary. SIGINT/SIGTERM stop every worker (uvicorn lets open
-    requests finish); a worker still alive ``stop_timeout`` seconds later is killed. A worker
+    loop crosses a process boundary. SIGINT/SIGTERM stop every worker: open connections get
+    ``grace`` seconds (idle keep-alive TLS connections of terminal agents would otherwise hold
+    a worker until each TLS shutdown times out), then the app shuts down (its bulk worker
+    stops); a worker still alive ``stop_timeout`` seconds later is killed. A worker
     that dies on its own stops the rest and the status is 1: restarting belongs to the
     operator's supervisor (systemd), which sees the failure.
     """
@@ -104,9 +116,7 @@ def serve_workers(
     def stop(_signum: int = signal.SIGTERM, _frame: FrameType | None = None) -> None:
         nonlocal stopping
         stopping = True
-        for pid in children:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGTERM)
+        _signal_all(children, signal.SIGTERM)
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     status = 0
@@ -116,18 +126,16 @@ def serve_workers(
         for number in range(workers):
             pid = os.fork()
             if pid == 0:  # pragma: no cover — runs in the child, measured by the worker tests
-                _worker(make_app, tls, sock, log_level)
+                _worker(make_app, tls, sock, log_level, grace)
             children[pid] = number
-        deadline: float | None = None
+        stopped_at: float | None = None
         while children:
             pid, code = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
-                if stopping and deadline is None:
-                    deadline = time.monotonic() + stop_timeout
-                if deadline is not None and time.monotonic() > deadline:
-                    for alive in children:
-                        with contextlib.suppress(ProcessLookupError):
-                            os.kill(alive, signal.SIGKILL)
+                if stopping and stopped_at is None:
+                    stopped_at = time.monotonic()
+                if stopped_at is not None and time.monotonic() - stopped_at > stop_timeout:
+                    _signal_all(children, signal.SIGKILL)
                 time.sleep(0.05)
                 continue
             number = children.pop(pid)
@@ -146,17 +154,23 @@ def serve_workers(
     return status
 
 
+def _signal_all(children: dict[int, int], sig: signal.Signals) -> None:
+    for pid in children:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+
+
 def _worker(
-    make_app: Callable[[], Any], tls: ServerTls, sock: socket.socket, log_level: str
+    make_app: Callable[[], Any], tls: ServerTls, sock: socket.socket, log_level: str, grace: int
 ) -> None:
     """The body of one forked worker; never returns (``os._exit`` skips the parent's cleanup)."""
     code = 0
     try:
         # uvicorn handles both while serving, then re-raises the one it caught with the handler
-        # it found: make that a KeyboardInterrupt (a clean stop), not death by signal.
+        # it found: ignored, that is a clean return, not death by signal or a traceback.
         for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.default_int_handler)
-        serve_forever(make_app(), tls, sock, log_level=log_level)
+            signal.signal(sig, signal.SIG_IGN)
+        serve_forever(make_app(), tls, sock, log_level=log_level, grace=grace)
     except BaseException as exc:  # noqa: BLE001 — a worker reports and exits, whatever it was
         log.error("worker failed: %s", type(exc).__name__)
         code = 1
