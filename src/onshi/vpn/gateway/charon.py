@@ -10,13 +10,14 @@ The systemd unit is never touched.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import signal
 import socket
 import subprocess
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,7 @@ class Charon:
                 stdout=stdout,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
+                preexec_fn=_die_with_parent(),
             )
         except OSError as exc:
             raise CharonStartFailed(f"cannot start charon: {exc.strerror}") from exc
@@ -172,6 +174,27 @@ def open_vici(path: Path, timeout: float | None = 30.0) -> Any:
 def close_vici(session: Any) -> None:
     with contextlib.suppress(OSError, AttributeError):
         session.transport.socket.close()
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A pre-exec hook: charon gets SIGTERM when the thread that started it ends, so a gateway
+    that crashes leaves no charon holding UDP 500/4500 unsynchronised. The flag survives the
+    execs of ``ip netns exec``, ``unshare`` and ``sh -c 'exec charon'`` (one process).
+
+    libc is looked up here, in the parent: the child of a threaded process only calls prctl.
+    """
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+    def hook() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+    return hook
 
 
 def _socket_answers(path: Path) -> bool:

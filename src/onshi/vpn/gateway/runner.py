@@ -112,7 +112,7 @@ class Gateway:
             self._thread.join(10)
         if self.listener is not None:
             self.listener.stop()
-            while not self.listener.queue.empty():
+            while self.sync is not None and not self.listener.queue.empty():
                 self._report(self.listener.queue.get_nowait())
         self._flush_downs(everything=True)
         if self._session is not None:
@@ -120,7 +120,8 @@ class Gateway:
             self._session = None
         if self.charon is not None:
             self.charon.stop()
-        remove_ruleset(self.options.wrap)
+            # Only with our charon gone: without the table, forwarding would be unfiltered.
+            remove_ruleset(self.options.wrap)
 
     def alive(self) -> bool:
         """False once a charon this gateway started has exited on its own."""
