@@ -35,8 +35,12 @@ class Database:
         self.url = url
         self.engine: Engine = make_engine(url)
         if self.engine.dialect.name == "sqlite":
-            _immediate_transactions(self.engine)
+            _sqlite_begin(self.engine)
+        #: For reading: on SQLite a deferred transaction, which never waits for a writer (WAL).
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writers = sessionmaker(
+            self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE"), expire_on_commit=False
+        )
 
     def migrate(self) -> None:
         """Upgrade the schema to the newest revision (idempotent)."""
@@ -47,8 +51,11 @@ class Database:
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
-        """A session whose work commits at the end of the block, or rolls back whole on error."""
-        with self.sessions.begin() as session:
+        """A session whose work commits at the end of the block, or rolls back whole on error.
+
+        On SQLite it holds the write lock from its first statement (see ``_sqlite_begin``).
+        """
+        with self._writers.begin() as session:
             yield session
 
     @property
@@ -59,13 +66,13 @@ class Database:
         self.engine.dispose()
 
 
-def _immediate_transactions(engine: Engine) -> None:
-    """SQLite: take the write lock when a transaction begins, not at its first write.
+def _sqlite_begin(engine: Engine) -> None:
+    """SQLite: writing transactions take the write lock when they begin, not at their first write.
 
     Every use case reads then writes (count the valid certificates, then add one; read the
     audit chain's head, then append). With SQLite's default deferred transactions two writers
     could both read, and the second would fail on its write; BEGIN IMMEDIATE makes it wait
-    (busy_timeout) instead, so the read-then-write is serialised.
+    (busy_timeout) instead, so the read-then-write is serialised. Readers keep a plain BEGIN.
     """
 
     @event.listens_for(engine, "connect")
@@ -73,5 +80,5 @@ def _immediate_transactions(engine: Engine) -> None:
         dbapi_connection.isolation_level = None  # let SQLAlchemy's BEGIN below be the only one
 
     @event.listens_for(engine, "begin")
-    def _begin_immediate(connection: Connection) -> None:
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    def _begin(connection: Connection) -> None:
+        connection.exec_driver_sql(connection.get_execution_options().get("sqlite_begin", "BEGIN"))
