@@ -61,8 +61,12 @@ class Node:
         return f"http://127.0.0.1:{self.api_port}"
 
     def postmaster_pid(self) -> int:
-        """The PID of this node's running postmaster (first line of ``postmaster.pid``)."""
-        return int((self.data_dir / "postmaster.pid").read_text().split()[0])
+        return _postmaster_pid(self.data_dir)
+
+
+def _postmaster_pid(data_dir: Path) -> int:
+    """The PID of the postmaster running on ``data_dir`` (first line of ``postmaster.pid``)."""
+    return int((data_dir / "postmaster.pid").read_text().split()[0])
 
 
 class PatroniCluster:
@@ -75,6 +79,8 @@ class PatroniCluster:
         self.etcd_client_port = _free_port()
         self.etcd_peer_port = _free_port()
         self.etcd: subprocess.Popen[bytes] | None = None
+        self.wal_archive = self.root / "wal-archive"
+        self.restored: list[Path] = []  # data dirs of servers restored from a backup
         self.nodes = [
             Node(
                 name=f"pg{i}",
@@ -127,9 +133,9 @@ class PatroniCluster:
                 process.wait(5)
         # PostgreSQL may outlive a killed Patroni (it runs in Patroni's process group, but a
         # postmaster started before a crash keeps its own PID file): end any that remain.
-        for node in self.nodes:
+        for data_dir in [n.data_dir for n in self.nodes] + self.restored:
             with contextlib.suppress(FileNotFoundError, ValueError, ProcessLookupError):
-                os.kill(node.postmaster_pid(), signal.SIGKILL)
+                os.kill(_postmaster_pid(data_dir), signal.SIGKILL)
         shutil.rmtree(self.root, ignore_errors=True)
 
     def __enter__(self) -> PatroniCluster:
@@ -204,6 +210,88 @@ class PatroniCluster:
                 **self._user,
             )
 
+    # -- backups --------------------------------------------------------------------------
+
+    def base_backup(self, name: str) -> Path:
+        """``pg_basebackup`` of the primary (plain format, WAL streamed along) into the folder."""
+        leader = self.leader()
+        assert leader is not None, "no primary to back up"
+        target = self.root / "backups" / name
+        self._as_postgres(
+            str(self.bindir / "pg_basebackup"),
+            f"--dbname=host=127.0.0.1 port={leader.pg_port} user=replicator",
+            f"--pgdata={target}",
+            "--wal-method=stream",
+            "--checkpoint=fast",
+        )
+        return target
+
+    def archive_current_wal(self) -> None:
+        """Close the primary's current WAL segment and wait until the archive holds it."""
+        import sqlalchemy
+
+        from onshi.db import make_engine
+
+        engine = make_engine(self.url("postgres"))
+        try:
+            with engine.connect() as connection:
+                segment = connection.execute(
+                    sqlalchemy.text("SELECT pg_walfile_name(pg_switch_wal())")
+                ).scalar_one()
+        finally:
+            engine.dispose()
+        self.wait_for(lambda: (self.wal_archive / segment).exists(), 30, f"{segment} not archived")
+
+    def restore(self, backup: Path) -> str:
+        """Start a lone server on ``backup``, replaying the WAL archive to its end, then promoted
+        (the restore drill of docs/central/operations.md); return its URL once it accepts writes.
+        """
+        port = _free_port()
+        with (backup / "postgresql.auto.conf").open("a") as conf:
+            conf.write(
+                f"restore_command = 'cp {self.wal_archive}/%f %p'\n"
+                "recovery_target_action = 'promote'\n"
+            )
+        (backup / "recovery.signal").touch()
+        if self._user:
+            for path in (backup / "postgresql.auto.conf", backup / "recovery.signal"):
+                os.chown(path, self._user["user"], self._user["group"])
+        self.restored.append(backup)
+        # Patroni's postgresql.conf came along: point it at this copy, alone, on loopback.
+        options = (
+            f"-c listen_addresses=127.0.0.1 -c port={port} "
+            f"-c unix_socket_directories={self.root / 'sock'} "
+            f"-c hba_file={backup / 'pg_hba.conf'} -c ident_file={backup / 'pg_ident.conf'} "
+            "-c synchronous_standby_names= -c archive_mode=off -c cluster_name=restored"
+        )
+        self._as_postgres(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(backup),
+            "-o",
+            options,
+            "-l",
+            str(self.root / f"restored-{backup.name}.log"),
+            "-w",
+            "-t",
+            "120",
+            "start",
+        )
+        url = f"postgresql://postgres@127.0.0.1:{port}/{DATABASE}"
+        self.wait_for(lambda: _accepts_writes(url), 60, "the restored server was not promoted")
+        return url
+
+    def _as_postgres(self, *args: str) -> None:
+        subprocess.run(
+            list(args),
+            check=True,
+            capture_output=True,
+            cwd=self.root,
+            env={"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": self._home},
+            timeout=180,
+            **self._user,
+        )
+
     def _start_etcd(self) -> None:
         client = f"http://127.0.0.1:{self.etcd_client_port}"
         peer = f"http://127.0.0.1:{self.etcd_peer_port}"
@@ -243,9 +331,10 @@ class PatroniCluster:
 
     def _write_config(self, node: Node) -> None:
         socket_dir = self.root / "sock"
-        socket_dir.mkdir(exist_ok=True)
-        if self._user:
-            os.chown(socket_dir, self._user["user"], self._user["group"])
+        for folder in (socket_dir, self.wal_archive, self.root / "backups"):
+            folder.mkdir(exist_ok=True)
+            if self._user:
+                os.chown(folder, self._user["user"], self._user["group"])
         config = {
             "scope": SCOPE,
             "name": node.name,
@@ -277,6 +366,11 @@ class PatroniCluster:
                             "max_wal_senders": 10,
                             "max_replication_slots": 10,
                             "max_connections": 100,
+                            # Whichever node is primary archives its WAL (docs: backups).
+                            "archive_mode": "on",
+                            "archive_command": (
+                                f"test ! -f {self.wal_archive}/%f && cp %p {self.wal_archive}/%f"
+                            ),
                         },
                     },
                 },
@@ -327,5 +421,20 @@ def create_database(cluster: PatroniCluster, name: str = DATABASE) -> None:
     try:
         with engine.connect() as connection:
             connection.execute(sqlalchemy.text(f'CREATE DATABASE "{name}"'))
+    finally:
+        engine.dispose()
+
+
+def _accepts_writes(url: str) -> bool:
+    import sqlalchemy
+
+    from onshi.db import normalise_url
+
+    engine = sqlalchemy.create_engine(normalise_url(url), poolclass=sqlalchemy.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            return not connection.execute(sqlalchemy.text("SELECT pg_is_in_recovery()")).scalar()
+    except sqlalchemy.exc.OperationalError:
+        return False
     finally:
         engine.dispose()

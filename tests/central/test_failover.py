@@ -193,6 +193,43 @@ def test_answers_resume_after_the_primary_is_killed(
     )
 
 
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_restore_drill_from_base_backup_and_wal_archive(
+    cluster: PatroniCluster, tmp_path: Path
+) -> None:
+    """docs/central/operations.md's restore drill: pg_basebackup, more answers (only in the
+    archived WAL), then a lone server restored from both holds every audit entry and verifies."""
+    url = cluster.url()
+    stack = central_stack(url, tmp_path)
+    try:
+        with stack.central.db.transaction() as session:
+            factories.qualifications(session, PERSONS)
+        s = stack
+        with CentralClient(s.url, s.cert_path, s.key_path, s.ca_path) as client:
+            for i in range(10):
+                client.confirm_by_card_number(_question(i % PERSONS))
+            backup = cluster.base_backup("daily")
+            for i in range(15):  # after the base backup: recoverable from the archive only
+                client.confirm_by_card_number(_question(i % PERSONS))
+        cluster.archive_current_wal()
+        before = _audited_per_subject(stack, url)
+    finally:
+        stack.close()
+    assert sum(before.values()) == 25
+
+    restored = cluster.restore(backup)
+    assert _audited_per_subject(stack, restored) == before
+    verify = subprocess.run(
+        [sys.executable, "-m", "onshi", "central", "audit", "verify", "--db", restored],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **stack_env(stack)},
+        timeout=120,
+    )
+    assert verify.returncode == 0, verify.stdout + verify.stderr
+
+
 def stack_env(stack: CentralStack) -> dict[str, str]:
     """The settings the service ran with, for the CLI in another process."""
     return {
