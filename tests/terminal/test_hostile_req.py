@@ -274,3 +274,18 @@ def start(settings_file: Path) -> subprocess.Popen[str]:
     assert process.stdout is not None
     assert process.stdout.readline().strip() == "ready"
     return process
+
+
+def test_a_close_while_another_descriptor_still_writes_is_not_the_end(agent: Agent) -> None:
+    path = agent.folders.req / "OQSsiquc01req_twofd.xml"
+    data = eligibility_request()
+    with path.open("wb") as second:
+        with path.open("r+b") as first:
+            first.write(data[:40])
+        # The first close fired IN_CLOSE_WRITE, but the file is still open for writing.
+        time.sleep(0.5)
+        assert path.exists() and not list(agent.folders.res.iterdir())
+        second.seek(40)
+        second.write(data[40:])
+    answer = read(wait_for(agent.folders.res / "OQSsiquc01res_twofd.xml"))
+    assert text(answer, "MessageBody/QualificationValidity") == "1"

@@ -202,8 +202,9 @@ class Agent:
         """Something appeared in ``req``: record it as an arrival, claim it, wake the scheduler.
 
         ``created`` (inotify IN_CREATE): a regular file is still being written — its close
-        will tell. ``found`` (a scan): a regular file changed within the last
-        ``settle_seconds`` may still be written, so it first has to settle.
+        will tell. A regular file some process still holds open for writing first has to
+        settle; so does, where leases are unknown, one ``found`` by a scan that changed within
+        the last ``settle_seconds``.
         """
         if not is_request_candidate(name):
             return
@@ -213,7 +214,7 @@ class Agent:
         if entry.kind == "file":
             if created:
                 return
-            if found and self._maybe_being_written(name, entry):
+            if self._maybe_being_written(name, entry, found=found):
                 self._settle_later(name, entry)
                 return
         self._record(name, entry)
@@ -256,10 +257,13 @@ class Agent:
             return "OQS_TOO_LARGE"
         return None
 
-    def _maybe_being_written(self, name: str, entry: Entry) -> bool:
+    def _maybe_being_written(self, name: str, entry: Entry, *, found: bool) -> bool:
+        """Someone holds the file open for writing (a writer with a second descriptor still
+        open after one close); for a file found by a scan where leases are unknown, a change
+        within ``settle_seconds`` counts as maybe still written."""
         writing = being_written(self.folders.req / name)
-        if writing is None:  # no lease here: recently changed counts as maybe still written
-            return time.time() - entry.mtime_ns / 1e9 < self.settings.settle_seconds
+        if writing is None:
+            return found and time.time() - entry.mtime_ns / 1e9 < self.settings.settle_seconds
         return writing
 
     def _settle_later(self, name: str, entry: Entry) -> None:
