@@ -129,6 +129,7 @@ class AuditLog:
         self.chain = ""
         self._head: tuple[int, str] | None = None
         self._connection: Connection | None = None
+        self._forked_away: list[Connection] = []
 
     def subject(self, *parts: str | None) -> str:
         """Keyed digest of an identifier (card key, certificate serial…), never the identifier."""
@@ -171,6 +172,13 @@ class AuditLog:
 
     def _write(self, batch: list[_Pending]) -> None:
         if self._pid != os.getpid():
+            if self._pid:
+                # A forked child: every pooled socket is the parent's. Forget them unclosed (as
+                # SQLAlchemy advises), and keep our own alive, unused, so that its finalizer
+                # never speaks on it.
+                self._db.engine.dispose(close=False)
+                if self._connection is not None:
+                    self._forked_away.append(self._connection)
             self._pid, self.chain, self._head, self._connection = (
                 os.getpid(),
                 _new_chain_name(),
