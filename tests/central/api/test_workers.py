@@ -125,7 +125,8 @@ class Service:
                 ports.append(response.extensions["network_stream"].get_extra_info("client_addr")[1])
             owner = worker_of_client_port(self.workers, self.port)
             for client, port in zip(made, ports, strict=True):
-                by_worker[owner[port]].append(client)
+                if port in owner:  # else the server side is gone already: not usable here
+                    by_worker[owner[port]].append(client)
         return by_worker
 
 
