@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography import x509
+from vici.exception import CommandException
 
 from .charon import VICI_ERRORS
 from .directory import DesiredState, Device
@@ -118,6 +119,7 @@ class SyncReport:
     secrets_loaded: int = 0
     secrets_unloaded: int = 0
     crl_loaded: bool = False
+    refused: list[str] = field(default_factory=list)  # entries charon would not take
     terminated: list[tuple[str, str, str]] = field(default_factory=list)  # (conn, ike-id, why)
 
     @property
@@ -128,6 +130,7 @@ class SyncReport:
             or self.secrets_loaded
             or self.secrets_unloaded
             or self.crl_loaded
+            or self.refused
             or self.terminated
         )
 
@@ -159,6 +162,7 @@ class Synchronizer:
         # state, and the CRL that revokes it must still find the device.
         self._serials: dict[str, set[int]] = {}
         self.devices: dict[str, Device] = {}
+        self._refused: dict[str, str] = {}  # connection or account → digest charon refused
         self._attached = False
 
     # -- the one public step ---------------------------------------------------------
@@ -248,15 +252,13 @@ class Synchronizer:
                 logger.warning("sync: an NT hash is not 16 bytes; that account stays out")
                 continue
             digest = _digest(nt_hash)
-            if self._secrets.get(account) != digest:
-                self._call(
-                    "load_shared",
-                    {"type": "NTLM", "id": account, "data": nt_hash, "owners": [account]},
-                )
-                self._secrets[account] = digest
-                report.secrets_loaded += 1
+            if self._secrets.get(account) != digest and self._refused.get(account) != digest:
+                secret = {"type": "NTLM", "id": account, "data": nt_hash, "owners": [account]}
+                if self._try("load_shared", secret, account, digest, report):
+                    self._secrets[account] = digest
+                    report.secrets_loaded += 1
         for account in [a for a in self._secrets if a not in nt_hashes]:
-            self._call("unload_shared", {"id": account})
+            self._unload("unload_shared", {"id": account})
             del self._secrets[account]
             report.secrets_unloaded += 1
 
@@ -268,14 +270,14 @@ class Synchronizer:
         common = _digest(gateway_id, self.shape)
         for name, device in wanted.items():
             digest = _digest(common, device.account, device.subject.public_bytes())
-            if self._conns.get(name) != digest:
+            if self._conns.get(name) != digest and self._refused.get(name) != digest:
                 body = render_connection(device, state, self.shape, gateway_id)
-                self._call("load_conn", {name: body})
-                self._conns[name] = digest
-                report.loaded.append(name)
+                if self._try("load_conn", {name: body}, name, digest, report):
+                    self._conns[name] = digest
+                    report.loaded.append(name)
         removed = [name for name in self._conns if name not in wanted]
         for name in removed:
-            self._call("unload_conn", {"name": name})
+            self._unload("unload_conn", {"name": name})
             del self._conns[name]
             report.unloaded.append(name)
         previous = self.devices
@@ -285,6 +287,33 @@ class Synchronizer:
             if name in previous:
                 self.devices.setdefault(name, previous[name])
         return removed
+
+    def _try(self, command: str, message: Any, name: str, digest: str, report: SyncReport) -> bool:
+        """One load that charon may refuse on its own: the others still go in.
+
+        A refused entry is not retried until its data changes (charon would refuse it again);
+        a broken socket still raises.
+        """
+        try:
+            getattr(self.session, command)(message)
+        except CommandException as exc:
+            self._refused[name] = digest
+            report.refused.append(name)
+            logger.warning("sync: charon refused %s for %s: %s", command, name, exc)
+            return False
+        except VICI_ERRORS as exc:
+            raise ViciFailed(f"VICI {command} failed: {exc}") from exc
+        self._refused.pop(name, None)
+        return True
+
+    def _unload(self, command: str, message: Any) -> None:
+        """Unload; charon not knowing the entry (restarted meanwhile) is the wanted outcome."""
+        try:
+            getattr(self.session, command)(message)
+        except CommandException as exc:
+            logger.info("sync: %s: %s (already gone)", command, exc)
+        except VICI_ERRORS as exc:
+            raise ViciFailed(f"VICI {command} failed: {exc}") from exc
 
     def terminate_connections(self, why: Mapping[str, str]) -> list[tuple[str, str, str]]:
         """Terminate every IKE_SA of the named connections; collect first, then terminate.
