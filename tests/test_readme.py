@@ -173,6 +173,21 @@ def test_every_readme_command_works_beside_the_demo(tmp_path: Path) -> None:
         with ExitStack() as streams, running(command, tmp_path, env, expected) as printed:
             check(command, 0, printed)
             open_screen(printed, streams)
+    # The agent's screen port taken by something else: one line, exit 1, and the agent stopped.
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", int(env["ONSHI_TERMINAL_PORT"])))
+        taken.listen()
+        result = subprocess.run(
+            ["bash", "-c", "onshi terminal run"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "cannot listen" in result.stderr and "--port" in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_a_service_beside_the_demo_gets_a_clear_message(tmp_path: Path) -> None:
