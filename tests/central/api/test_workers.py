@@ -315,6 +315,13 @@ def test_ctrl_c_stops_every_worker(service: Service) -> None:
         assert not Path(f"/proc/{pid}").exists()  # stopped and reaped
 
 
+def test_a_worker_that_dies_stops_the_service(service: Service) -> None:
+    """Exit 1 and no worker left behind: the operator's supervisor restarts the whole."""
+    os.kill(service.workers[0], signal.SIGKILL)
+    assert service.process.wait(30) == 1
+    assert not Path(f"/proc/{service.workers[1]}").exists()
+
+
 @pytest.mark.parametrize(
     ("workers", "db", "message"),
     [("0", "sqlite:///x.sqlite3", "at least 1"), ("2", "sqlite:///x.sqlite3", "PostgreSQL")],

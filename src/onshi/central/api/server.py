@@ -32,6 +32,7 @@ from typing import Any
 
 import uvicorn
 
+from onshi.logs import log_failure
 from onshi.pki import server_ssl_context
 from onshi.pki.asgi import ClientCertificateH11Protocol
 from onshi.web import ThreadedServer, bind
@@ -118,24 +119,32 @@ def serve_workers(
         stopping = True
         _signal_all(children, signal.SIGTERM)
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, stop) for sig in _STOP_SIGNALS}
     status = 0
     sys.stdout.flush()  # a forked child must not print the parent's buffered lines again
     sys.stderr.flush()
     try:
         for number in range(workers):
+            # Blocked across the fork: a Ctrl-C now reaches the parent once the child is listed,
+            # and never runs the parent's handler inside the child.
+            signal.pthread_sigmask(signal.SIG_BLOCK, _STOP_SIGNALS)
             pid = os.fork()
             if pid == 0:  # pragma: no cover — runs in the child, measured by the worker tests
                 _worker(make_app, tls, sock, log_level, grace)
             children[pid] = number
-        stopped_at: float | None = None
+            signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
+        stopped_at = last_sent = 0.0
         while children:
             pid, code = os.waitpid(-1, os.WNOHANG)
             if pid == 0:
-                if stopping and stopped_at is None:
-                    stopped_at = time.monotonic()
-                if stopped_at is not None and time.monotonic() - stopped_at > stop_timeout:
-                    _signal_all(children, signal.SIGKILL)
+                now = time.monotonic()
+                if stopping:
+                    stopped_at = stopped_at or now
+                    if now - last_sent > 1.0:  # again: a worker still starting ignored the first
+                        last_sent = now
+                        _signal_all(children, signal.SIGTERM)
+                    if now - stopped_at > stop_timeout:
+                        _signal_all(children, signal.SIGKILL)
                 time.sleep(0.05)
                 continue
             number = children.pop(pid)
@@ -154,6 +163,9 @@ def serve_workers(
     return status
 
 
+_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+
+
 def _signal_all(children: dict[int, int], sig: signal.Signals) -> None:
     for pid in children:
         with contextlib.suppress(ProcessLookupError):
@@ -168,11 +180,12 @@ def _worker(
     try:
         # uvicorn handles both while serving, then re-raises the one it caught with the handler
         # it found: ignored, that is a clean return, not death by signal or a traceback.
-        for sig in (signal.SIGINT, signal.SIGTERM):
+        for sig in _STOP_SIGNALS:
             signal.signal(sig, signal.SIG_IGN)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, _STOP_SIGNALS)
         serve_forever(make_app(), tls, sock, log_level=log_level, grace=grace)
     except BaseException as exc:  # noqa: BLE001 — a worker reports and exits, whatever it was
-        log.error("worker failed: %s", type(exc).__name__)
+        log_failure(log, "worker failed", exc)
         code = 1
     finally:
         logging.shutdown()
