@@ -170,10 +170,19 @@ class PatroniCluster:
     def node(self, name: str) -> Node:
         return next(n for n in self.nodes if n.name == name)
 
-    def kill_primary_postmaster(self) -> Node:
-        """SIGKILL the leader's postmaster (its Patroni keeps running); return that node."""
+    def kill_primary(self, *, whole_node: bool = False) -> Node:
+        """SIGKILL the leader's postmaster; return that node.
+
+        Its Patroni keeps running and hands over at once, unless ``whole_node``: then Patroni
+        is killed first (a server that lost power), and the standby waits for the leader key
+        to expire (``ttl``) before it takes over.
+        """
         leader = self.leader()
         assert leader is not None, "no leader to kill"
+        if whole_node:
+            assert leader.process is not None
+            os.killpg(leader.process.pid, signal.SIGKILL)
+            leader.process.wait(10)
         os.kill(leader.postmaster_pid(), signal.SIGKILL)
         return leader
 

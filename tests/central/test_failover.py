@@ -121,8 +121,9 @@ def _wait(condition: object, timeout: float, what: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.postgres
+@pytest.mark.parametrize("whole_node", [False, True], ids=["postmaster", "whole-node"])
 def test_answers_resume_after_the_primary_is_killed(
-    cluster: PatroniCluster, tmp_path: Path
+    cluster: PatroniCluster, tmp_path: Path, whole_node: bool
 ) -> None:
     url = cluster.url()
     stack = central_stack(url, tmp_path)  # migrates the schema through the multi-host URL
@@ -141,7 +142,7 @@ def test_answers_resume_after_the_primary_is_killed(
             ).all()
         assert [tuple(r) for r in states] == [(cluster.nodes[1].name, "sync", "streaming")]
 
-        killed = cluster.kill_primary_postmaster()
+        killed = cluster.kill_primary(whole_node=whole_node)
         killed_at = time.monotonic()
         _wait(
             lambda: len(traffic.answered(after=killed_at)) >= 30,
@@ -187,7 +188,8 @@ def test_answers_resume_after_the_primary_is_killed(
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr
     print(
-        f"\nfailover: first answer {resumed:.1f} s after SIGKILL of {killed.name}'s postmaster; "
+        f"\nfailover: first answer {resumed:.1f} s after SIGKILL of {killed.name}'s "
+        f"{'Patroni and postmaster' if whole_node else 'postmaster'}; "
         f"{sum(answered.values())} answered, {sum(failed.values())} refused meanwhile; "
         f"new leader {leader.name}"
     )
