@@ -161,6 +161,24 @@ def test_no_import_cycle_among_the_central_services(modules: dict[str, set[str]]
     assert cycles(modules, SERVICES) == []
 
 
+@pytest.mark.parametrize(
+    ("packages", "banned"),
+    [
+        (["onshi.central.domain"], "onshi.central.storage"),  # rules stay pure
+        (["onshi.central.domain"], "onshi.central.services"),
+        (["onshi.central.services"], "onshi.central.api"),  # use cases know no HTTP
+        (["onshi.central.services"], "onshi.central.cli"),
+        (["onshi.pki"], "onshi.central"),  # the protocol depends on nobody's service
+        (["onshi.pki"], "onshi.reader"),
+        (["onshi.pki"], "onshi.terminal"),
+    ],
+)
+def test_layers_point_inwards(
+    modules: dict[str, set[str]], packages: list[str], banned: str
+) -> None:
+    assert forbidden_imports(modules, packages, banned, frozenset()) == []
+
+
 def test_the_checks_see_what_they_look_for() -> None:
     """The rules are not vacuous: a planted import and a planted circle are both caught."""
     planted = imports_of(
