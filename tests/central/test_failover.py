@@ -187,12 +187,32 @@ def test_answers_resume_after_the_primary_is_killed(
         timeout=120,
     )
     assert verify.returncode == 0, verify.stdout + verify.stderr
+
+    rejoined = ""
+    if not whole_node:
+        # Its Patroni rewinds the old primary (use_pg_rewind) and it follows the new one.
+        started = time.monotonic()
+        _wait(
+            lambda: _role(cluster, killed.name) == "sync_standby",
+            60,
+            f"{killed.name} did not rejoin as the synchronous standby\n{cluster.logs()}",
+        )
+        rejoined = (
+            f"; {killed.name} rejoined as sync standby {time.monotonic() - started:.0f} s later"
+        )
     print(
         f"\nfailover: first answer {resumed:.1f} s after SIGKILL of {killed.name}'s "
         f"{'Patroni and postmaster' if whole_node else 'postmaster'}; "
         f"{sum(answered.values())} answered, {sum(failed.values())} refused meanwhile; "
-        f"new leader {leader.name}"
+        f"new leader {leader.name}{rejoined}"
     )
+
+
+def _role(cluster: PatroniCluster, name: str) -> str | None:
+    for member in cluster.members():
+        if member.get("name") == name and member.get("state") in ("running", "streaming"):
+            return str(member.get("role"))
+    return None
 
 
 @pytest.mark.slow
