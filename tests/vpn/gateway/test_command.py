@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from onshi.pki.issued import IssuedCertificate, parse_certificate_pem, parse_private_key_pem
+from onshi.vpn.client.profiles import ClientProfile, render_swanctl
 from onshi.vpn.services import IssuedDevice, VpnControlPlane
 from onshi.vpn.settings import VpnSettings
 from tests.netns import Lab, tcp_exchange, wait_for
@@ -97,6 +98,35 @@ def test_the_command_serves_what_the_control_plane_decides(lab: Lab, module_dir:
         control.request_session_termination(live.id)
         assert wait_for(lambda: not terminal.established(), 5)
         assert wait_for(lambda: not control.pending_terminations(), 3)
+
+        # the profile `onshi vpn client profile` writes connects as it is
+        swanctl = module_dir / "swanctl"
+        for sub in ("x509", "x509ca", "private"):
+            (swanctl / sub).mkdir(parents=True, exist_ok=True)
+        profile = ClientProfile(
+            account=account,
+            device="pc2",
+            gateway_host=net.GATEWAY_WAN,
+            ca_pem=pc2.ca_pem,
+            service_subnets=(net.SERVICE_NET,),
+            device_cert_pem=pc2.cert_pem,
+        )
+        (swanctl / "swanctl.conf").write_text(render_swanctl(profile, eap_password=PASSWORD))
+        (swanctl / "x509" / profile.device_cert_file).write_bytes(pc2.cert_pem)
+        (swanctl / "x509ca" / profile.ca_cert_file).write_bytes(pc2.ca_pem)
+        (swanctl / "private" / profile.device_key_file).write_bytes(pc2.key_pem)
+        uri = ["--uri", f"unix://{terminal.charon.vici_path}"]
+        env = {"SWANCTL_DIR": str(swanctl), "PATH": "/usr/sbin:/usr/bin:/sbin:/bin"}
+        loaded = subprocess.run(
+            ["swanctl", "--load-all", "--noprompt", *uri], env=env, capture_output=True, text=True
+        )
+        assert loaded.returncode == 0, loaded.stdout + loaded.stderr
+        up = subprocess.run(
+            ["swanctl", "--initiate", "--child", profile.connection_name, *uri],
+            env=env, capture_output=True, text=True, timeout=60,
+        )  # fmt: skip
+        assert up.returncode == 0, up.stdout[-3000:]
+        assert tcp_exchange(network.t3, net.SERVICE, net.ELIGIBILITY_PORT) == "eligibility:ping"
 
         gateway.send_signal(signal.SIGTERM)
         assert gateway.wait(20) == 0

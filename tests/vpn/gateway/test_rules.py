@@ -265,3 +265,9 @@ def test_ruleset_replaces_its_table_atomically_and_drops_by_default() -> None:
 def test_ruleset_without_targets_still_parses_as_an_empty_set() -> None:
     rules = render_ruleset(AccessPolicy("203.0.113.0/25", (), "meta ipsec exists"))
     assert "elements" not in rules and "set targets" in rules
+
+
+def test_the_gateway_identity_is_what_terminal_profiles_expect() -> None:
+    shape = GatewayShape("198.51.100.1", "203.0.113.0/25", ("192.0.2.0/24",), identity="vpn.test")
+    conn = render_connection(_state().devices[0], _state(), shape)
+    assert conn["local"] == {"auth": "pubkey", "id": "vpn.test"}

@@ -81,6 +81,14 @@ def run(
         list[str] | None,
         typer.Option("--hostname", help="DNS name in the gateway certificate (repeatable)."),
     ] = None,
+    gateway_id: Annotated[
+        str | None,
+        typer.Option(
+            "--gateway-id",
+            help="The gateway's IKE identity, as in the terminals' profiles "
+            "(default: the first --hostname, else --listen).",
+        ),
+    ] = None,
     state_dir: Annotated[
         Path | None,
         typer.Option(help="charon's directory (config, socket, log); default DATA_DIR/charon."),
@@ -124,6 +132,7 @@ def run(
         pool=_network(pool, "--pool"),
         targets=targets,
         service_nets=nets,
+        gateway_id=gateway_id or (hostname[0] if hostname else listen),
         idle_timeout=idle_timeout,
         max_connect=max_connect,
         state_dir=state_dir or settings.data_dir / "charon",

@@ -36,6 +36,8 @@ class GatewayOptions:
     listen: str
     pool: str
     targets: tuple[Target, ...]
+    # The IKE identity terminals expect (their profile's gateway id); default: ``listen``.
+    gateway_id: str | None = None
     service_nets: tuple[str, ...] = ()
     idle_timeout: int = 24 * 3600
     max_connect: int | None = 24 * 3600
@@ -100,7 +102,14 @@ class Gateway:
         since = self._session.stats().get("uptime", {}).get("since", b"")
         since = since.decode() if isinstance(since, bytes) else str(since)
         self.instance = "".join(ch for ch in since if ch.isdigit())[:14] or str(int(time.time()))
-        shape = GatewayShape(o.listen, o.pool, o.local_ts, o.idle_timeout, self.engine.encap)
+        shape = GatewayShape(
+            o.listen,
+            o.pool,
+            o.local_ts,
+            o.idle_timeout,
+            self.engine.encap,
+            identity=o.gateway_id or o.listen,
+        )
         self.sync = Synchronizer(self._session, shape)
         self.listener = EventListener(vici_path)
         self.listener.start()

@@ -36,7 +36,8 @@ POOL_NAME = "onshi-pool"
 CHILD_NAME = "svc"
 AUTHORITY_NAME = "onshi-ca"
 ESP_PROPOSALS = ["aes256gcm16", "aes128gcm16"]
-IKE_PROPOSALS = ["aes256gcm16-prfsha256-curve25519", "aes256-sha256-modp2048", "default"]
+# ecp256 first: the profiles onshi writes offer it first, and a mismatch costs a round trip.
+IKE_PROPOSALS = ["aes256gcm16-prfsha256-ecp256-curve25519", "aes256-sha256-modp2048", "default"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +49,10 @@ class GatewayShape:
     local_ts: tuple[str, ...]
     idle_timeout: int = 24 * 3600
     encap: bool = True
+    # The gateway's IKE identity: what terminals have as remote id (their profile's gateway
+    # id, by default the host they dial). The gateway certificate must name it (SAN); None:
+    # the certificate's subject.
+    identity: str | None = None
 
     def __post_init__(self) -> None:
         ipaddress.ip_address(self.listen)
@@ -65,7 +70,9 @@ def identity_of(subject: x509.Name) -> str:
     return "asn1dn:#" + subject.public_bytes().hex()
 
 
-def gateway_identity(state: DesiredState) -> str:
+def gateway_identity(state: DesiredState, shape: GatewayShape | None = None) -> str:
+    if shape is not None and shape.identity:
+        return shape.identity
     return identity_of(x509.load_pem_x509_certificate(state.gateway_cert_pem).subject)
 
 
@@ -86,7 +93,7 @@ def render_connection(
         # The session limit per account is the control plane's (2 + x), not charon's.
         "unique": "never",
         "proposals": IKE_PROPOSALS,
-        "local": {"auth": "pubkey", "id": gateway_id or gateway_identity(state)},
+        "local": {"auth": "pubkey", "id": gateway_id or gateway_identity(state, shape)},
         "remote-1": {
             "auth": "pubkey",
             "id": identity_of(device.subject),
@@ -266,7 +273,7 @@ class Synchronizer:
         wanted: dict[str, Device] = {}
         for device in state.devices:
             wanted[connection_name(device.account, device.name)] = device
-        gateway_id = gateway_identity(state)
+        gateway_id = gateway_identity(state, self.shape)
         common = _digest(gateway_id, self.shape)
         for name, device in wanted.items():
             digest = _digest(common, device.account, device.subject.public_bytes())
