@@ -25,12 +25,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from bench_http import generate_csv, load_population, sample_search_infos
+from bench_http import AS_OF, generate_csv, load_population, sample_search_infos
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.postgres
 
 TARGET = 1.25
-ON = dt.date(2026, 11, 23)
+ON = AS_OF  # the populations' generation date (see bench_http.AS_OF)
 
 
 @contextmanager
