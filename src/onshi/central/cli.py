@@ -2,7 +2,8 @@
 
 ``serve`` runs the HTTPS API (mutual TLS), ``facility add`` registers a facility and writes its
 client certificate, ``query`` answers one eligibility question in-process as flat JSON,
-``audit verify`` walks the audit chain; ``central demo`` puts them together on sample data.
+``audit verify`` walks the audit chains (against a signed checkpoint if given), ``audit
+checkpoint`` signs one; ``central demo`` puts them together on sample data.
 ``onshi.demo`` (the whole-clinic ``onshi demo``) reuses ``settings_from_options``,
 ``load_sample_data`` and ``add_facility``.
 Exit status: 0 done, 1 the check failed (audit) or the service failed, 2 bad input.
