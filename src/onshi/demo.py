@@ -12,20 +12,27 @@ that each command of the README works beside it unchanged: the central service u
 from __future__ import annotations
 
 import datetime as dt
+import os
 import shlex
 import shutil
 import sys
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
+
+if TYPE_CHECKING:
+    from onshi.demo_vpn import VpnSeed
 
 DATA_ROOT = Path("var")
 DEMO_FACILITY = "1311111111"
 DEMO_FACILITY_NAME = "オンシ デモ診療所"
 DEMO_CARDS = 3
 DEMO_PIN = "1234"
+DEMO_CLAIMS_PORT = 8444
 
 
 def demo(
@@ -48,6 +55,18 @@ def demo(
     central_port: Annotated[
         int | None,
         typer.Option(help="Port of the central service's API (default 8443; 0: any)."),
+    ] = None,
+    vpn_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port of the medical VPN's portal (default: ONSHI_VPN_PORT or 8790; 0: any)."
+        ),
+    ] = None,
+    claims_port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port of the claims receiver (default: ONSHI_CLAIMS_PORT or 8444; 0: any)."
+        ),
     ] = None,
     facility: Annotated[
         str, typer.Option(help="The demo facility's MedicalInstitutionCode.")
@@ -114,27 +133,92 @@ def demo(
         else None
     )
     agent = start_agent(terminal)
+    # What Ctrl-C stops, in order: open reception screens end their streams (no wait); the
+    # agent's keep-alive connection would hold the central's shutdown.
+    stops: list[Callable[[], object]] = [
+        agent.stop,
+        agent.client.close,
+        lambda: server.stop(timeout=3),
+        central.db.dispose,
+    ]
     try:
         screen = ReceptionServer(agent, terminal.host, terminal.port, log_level="warning").start()
     except OSError as exc:
-        agent.stop()
-        server.stop()
-        central.db.dispose()
+        _stop(stops)
         _port_in_use("reception screen", terminal.port, exc, "--port")
+    stops[:0] = [agent.events.close, lambda: screen.stop(timeout=3)]
+    vpn = start_vpn(vpn_port, stops)
+    claims = start_claims(claims_port, settings.ca_dir, facility, stops)
     typer.echo(
         _guide(screen.url, server.url, settings.database_url, terminal, cards, example, examples)
+        + vpn_guide(vpn, claims, cert.resolve(), key.resolve(), ca.resolve())
+        + "\nCtrl-C stops everything.\n"
     )
     try:
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
     finally:
-        agent.events.close()  # open reception screens end their streams: no wait
-        screen.stop(timeout=3)
-        agent.stop()
-        agent.client.close()  # its keep-alive connection would hold the central's shutdown
-        server.stop(timeout=3)
-        central.db.dispose()
+        _stop(stops)
+
+
+def _stop(stops: list[Callable[[], object]]) -> None:
+    for stop in stops:
+        stop()
+
+
+@dataclass(frozen=True)
+class VpnDemo:
+    url: str
+    database_url: str
+    seed: VpnSeed
+
+
+def start_vpn(port: int | None, stops: list[Callable[[], object]]) -> VpnDemo:
+    """The VPN control plane on its default database, seeded once, and its portal."""
+    from onshi.demo_vpn import seed
+    from onshi.vpn.portal import create_portal_app
+    from onshi.vpn.portal.server import PortalServer
+    from onshi.vpn.portal.services_backend import ServicesBackend
+    from onshi.vpn.portal.settings import PortalSettings
+    from onshi.vpn.services import VpnControlPlane
+    from onshi.vpn.settings import VpnSettings
+
+    given: dict[str, Any] = {"host": "127.0.0.1"} | ({} if port is None else {"port": port})
+    settings = VpnSettings(**given)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    control = VpnControlPlane.open(settings)
+    stops.append(control.close)
+    seeded = seed(control, settings.data_dir / "demo")
+    portal_settings = PortalSettings()
+    app = create_portal_app(ServicesBackend(control, portal_settings), portal_settings)
+    try:
+        portal = PortalServer(app, settings.host, settings.port).start()
+    except OSError as exc:
+        _stop(stops)
+        _port_in_use("VPN portal", settings.port, exc, "--vpn-port")
+    stops.insert(0, lambda: portal.stop(timeout=3))
+    return VpnDemo(portal.url, settings.database_url, seeded)
+
+
+def start_claims(
+    port: int | None, ca_dir: Path, facility: str, stops: list[Callable[[], object]]
+) -> tuple[str, Path]:
+    """The claims receiver, trusting the central service's facility CA; its URL and a sample."""
+    from onshi.claims.server import background_server
+    from onshi.claims.settings import ClaimsSettings
+    from onshi.demo_vpn import sample_claims_file
+
+    if port is None:
+        port = int(os.environ.get("ONSHI_CLAIMS_PORT") or DEMO_CLAIMS_PORT)
+    settings = ClaimsSettings(host="127.0.0.1", port=port, ca_dir=ca_dir)
+    try:
+        receiver = background_server(settings).start()
+    except OSError as exc:
+        _stop(stops)
+        _port_in_use("claims receiver", port, exc, "--claims-port")
+    stops.insert(0, lambda: receiver.stop(timeout=3))
+    return receiver.url, sample_claims_file(settings.data_dir / "demo", facility).resolve()
 
 
 def _port_in_use(what: str, port: int, exc: OSError, option: str) -> NoReturn:
@@ -269,5 +353,45 @@ def _guide(
     if api is not None:
         curl, query = api
         lines += ["  - ask the central service directly:", f"    {curl}", f"    {query}"]
-    lines += ["", "Ctrl-C stops everything.", ""]
     return "\n".join(lines)
+
+
+def vpn_guide(vpn: VpnDemo, claims: tuple[str, Path], cert: Path, key: Path, ca: Path) -> str:
+    from onshi.demo_vpn import (
+        DEMO_AUDITOR,
+        DEMO_DEVICE,
+        DEMO_GATEWAY,
+        DEMO_OPERATOR,
+        DEMO_PASSWORD,
+        DEMO_SERVICE_SUBNET,
+    )
+
+    seed, run = vpn.seed, program()
+    first = seed.accounts[0]
+    claims_url, sample = claims
+    q = shlex.quote
+    return "\n".join(
+        [
+            "",
+            "",
+            "Medical VPN (メディカルVPN) control plane",
+            f"  VPN portal (ポータル)          {vpn.url}/   (operators: {vpn.url}/operator/)",
+            f"  VPN database                  {vpn.database_url}",
+            f"  device certificate            {seed.device_cert}   (key, .p12 beside it)",
+            f"  demo logins, password {DEMO_PASSWORD} (DEMO ONLY, printed here; never use it elsewhere):",
+            f"    clinic IDs {', '.join(seed.accounts)} (application {seed.application});"
+            f" operator {DEMO_OPERATOR}; auditor {DEMO_AUDITOR}",
+            "  - a client profile for the device:",
+            f"    {run} vpn client profile --account {first} --device {DEMO_DEVICE}"
+            f" --gateway {DEMO_GATEWAY} --service-subnet {DEMO_SERVICE_SUBNET} --format swanctl --out -",
+            "  - the gateway is not started here (root, charon, network namespaces): see"
+            " docs/vpn/gateway.md for `onshi vpn gateway run --listen ADDR --pool CIDR --target NAME=ADDR:PORT`",
+            "",
+            "Claims receiver (オンライン請求)",
+            f"  claims receiver               {claims_url}   (POST /v1/claims; facility certificate required)",
+            "  - submit the demo clinic's sample claims file:",
+            f"    {run} claims submit {q(str(sample))} --url {claims_url}"
+            f" --cert {q(str(cert))} --key {q(str(key))} --ca {q(str(ca))}",
+            "",
+        ]
+    )
