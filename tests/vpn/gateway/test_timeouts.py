@@ -113,7 +113,8 @@ def test_an_idle_session_is_closed_and_a_busy_one_stays(setup: Setup) -> None:
         time.sleep(IDLE * 0.6)
         assert idle.established(), "closed before the idle timeout"
         # charon checks inactivity every IDLE seconds: closed between IDLE and 2 × IDLE
-        assert wait_for(lambda: not idle.established(), 2 * IDLE + 1.5), "idle session stays"
+        # (+ 2.5 s for a loaded machine: charon's timer and the terminal seeing the DELETE)
+        assert wait_for(lambda: not idle.established(), 2 * IDLE + 2.5), "idle session stays"
         assert time.monotonic() - started >= IDLE
         assert busy.established(), "a session with traffic was closed"
         assert traffic.answers and all(a == "eligibility:ping" for a in traffic.answers)
@@ -128,7 +129,7 @@ def test_the_maximum_connection_time_ends_a_busy_session(setup: Setup) -> None:
     with Traffic(setup.network.t1):
         time.sleep(MAX_CONNECT - 2)
         assert busy.established(), "cut before the maximum connection time"
-        assert wait_for(lambda: not busy.established(), 4), "not cut at the maximum"
+        assert wait_for(lambda: not busy.established(), 4.5), "not cut at the maximum"
     elapsed = time.monotonic() - started
     assert elapsed + 0.5 >= MAX_CONNECT
     assert wait_for(lambda: setup.directory.events_of("terminated"), 2)

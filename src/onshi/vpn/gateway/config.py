@@ -117,6 +117,9 @@ charon {{
   install_virtual_ip = {yes_no}
   # An idle CHILD_SA (inactivity) closes its whole IKE_SA: the terminal is logged out.
   inactivity_close_ike = yes
+  # Take the terminal's order among the algorithms we accept: its key exchange is then the
+  # group it already sent, instead of an INVALID_KE_PAYLOAD round trip for every login.
+  prefer_configured_proposals = no
   # Many terminals at once: more worker threads, and half-open SAs do not block new ones.
   threads = 32
   init_limit_half_open = 1000

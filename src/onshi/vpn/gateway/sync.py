@@ -36,8 +36,11 @@ POOL_NAME = "onshi-pool"
 CHILD_NAME = "svc"
 AUTHORITY_NAME = "onshi-ca"
 ESP_PROPOSALS = ["aes256gcm16", "aes128gcm16"]
-# ecp256 first: the profiles onshi writes offer it first, and a mismatch costs a round trip.
-IKE_PROPOSALS = ["aes256gcm16-prfsha256-ecp256-curve25519", "aes256-sha256-modp2048", "default"]
+# What the gateway accepts; the terminal's order decides (prefer_configured_proposals = no).
+IKE_PROPOSALS = [
+    "aes256gcm16-aes128gcm16-prfsha384-prfsha256-curve25519-ecp256-ecp384",
+    "aes256-aes128-sha384-sha256-curve25519-ecp256-ecp384-modp3072",
+]
 
 
 @dataclass(frozen=True)
