@@ -534,3 +534,39 @@ def test_refused_attempts_are_audited_with_their_code(central: Central, database
         assert entry.subject is None or len(entry.subject) == 64
         assert "4260" not in (entry.subject or "") and "not-a-code" not in (entry.subject or "")
     assert central.audit.verify().entries == len(cases)
+
+
+# -- walking only what follows a checkpoint ------------------------------------------------------
+
+
+def test_a_walk_since_the_checkpoint_checks_what_follows_and_the_pinned_entry(
+    log: AuditLog, database: Database, signer: Ed25519PrivateKey
+) -> None:
+    append(log, 6)
+    pinned = make_checkpoint(database, AUDIT_KEY, signer, NOW)
+    append(log, 3)
+    since = verify_chain(database, AUDIT_KEY, checkpoint=pinned, trust_checkpoint=True)
+    assert since.entries == 9 and since.head == log.verify().head
+    # The next checkpoint made from this one pins the same log as a full walk would.
+    later = make_checkpoint(database, AUDIT_KEY, signer, NOW, pinned)
+    assert later.head == make_checkpoint(database, AUDIT_KEY, signer, NOW).head
+    seqs = [r.seq for r in rows_of(database)]
+    # After the checkpoint: an altered entry is found …
+    with database.transaction() as s:
+        s.execute(update(t.AuditEntry).where(t.AuditEntry.seq == seqs[7]).values(outcome="x"))
+    with pytest.raises(AuditChainBroken, match=rf"audit entry {seqs[7]} was altered"):
+        verify_chain(database, AUDIT_KEY, checkpoint=pinned, trust_checkpoint=True)
+    # … and so is the pinned entry's link rewritten, or the pinned entry deleted.
+    with database.transaction() as s:
+        s.execute(delete(t.AuditEntry).where(t.AuditEntry.seq.in_(seqs[5:])))
+    with pytest.raises(AuditChainBroken, match="does not extend the checkpoint"):
+        verify_chain(database, AUDIT_KEY, checkpoint=pinned, trust_checkpoint=True)
+    # Before it, an entry changed with its stored link left alone needs the full walk.
+    with database.transaction() as s:
+        s.execute(delete(t.AuditEntry).where(t.AuditEntry.seq.in_(seqs[4:])))
+    shorter = make_checkpoint(database, AUDIT_KEY, signer, NOW)
+    with database.transaction() as s:
+        s.execute(update(t.AuditEntry).where(t.AuditEntry.seq == seqs[1]).values(outcome="x"))
+    assert verify_chain(database, AUDIT_KEY, checkpoint=shorter, trust_checkpoint=True).entries == 4
+    with pytest.raises(AuditChainBroken, match=rf"audit entry {seqs[1]} was altered"):
+        verify_chain(database, AUDIT_KEY, checkpoint=shorter)

@@ -162,3 +162,29 @@ def test_the_key_file_setting_is_used(
     # The log now holds chains under two keys: verifying with either one names the other's.
     status, output = run("audit", "verify", *where)
     assert status == 1 and "was altered" in output
+
+
+def test_hourly_checkpoints_walk_only_what_is_new(
+    db_url: str, data_dir: Path, tmp_path: Path
+) -> None:
+    where = ["--db", db_url, "--data-dir", str(data_dir)]
+    first, second = tmp_path / "1.json", tmp_path / "2.json"
+    assert run("audit", "checkpoint", "--out", str(first), *where)[0] == 0
+    assert run("query", *where, *QUERY)[0] == 0
+    status, output = run(
+        "audit", "checkpoint", "--out", str(second), "--previous", str(first), *where
+    )
+    assert status == 0, output
+    assert json.loads(second.read_text())["count"] == 6
+    status, output = run(
+        "audit", "verify", "--checkpoint", str(first), "--since-checkpoint", *where
+    )
+    assert status == 0 and output.startswith("OK: 6 entries in 3 chain(s)")
+    assert run("audit", "verify", "--since-checkpoint", *where)[0] == 2
+    edited = json.loads(first.read_text())
+    edited["time"] = "2030-01-01T00:00:00+09:00"
+    first.write_text(json.dumps(edited))
+    status, output = run(
+        "audit", "checkpoint", "--out", str(second), "--previous", str(first), *where
+    )
+    assert status == 1 and "refused" in output

@@ -274,6 +274,31 @@ PublicKeyOption = Annotated[
 ]
 
 
+SinceOption = Annotated[
+    bool,
+    typer.Option(
+        "--since-checkpoint",
+        help="Walk only what follows the checkpoint (hourly runs); a full walk finds more.",
+    ),
+]
+
+
+def _read_checkpoint(settings: Any, path: Path, public_key: Path | None) -> Any:
+    """A signed checkpoint whose signature verifies (exit 1 if it does not, 2 if unreadable)."""
+    from onshi.audit.chain import CheckpointInvalid, parse_and_verify
+    from onshi.audit.keys import KeyFileError, public_key_path, verification_key
+
+    try:
+        signer = verification_key(public_key or public_key_path(settings.audit_signing_key_path))
+        text = path.read_text(encoding="utf-8")
+    except (KeyFileError, OSError) as exc:
+        _fail(str(exc))
+    try:
+        return parse_and_verify(text, signer)
+    except CheckpointInvalid as exc:
+        _fail(f"checkpoint {path} refused: {exc}", 1)
+
+
 def _audit_key(settings: Any) -> bytes:
     from onshi.audit.keys import KeyFileError, audit_key
 
@@ -289,33 +314,22 @@ def audit_verify(
     data_dir: DataDirOption = None,
     checkpoint: CheckpointOption = None,
     public_key: PublicKeyOption = None,
+    since_checkpoint: SinceOption = False,
 ) -> None:
     """Walk every audit chain: OK with the entry count and the full head, or the first broken
     entry or the missing tail (exit 1). With --checkpoint, the log must extend it."""
-    from onshi.audit.chain import CheckpointInvalid, parse_and_verify
-    from onshi.audit.keys import KeyFileError, public_key_path, verification_key
     from onshi.central.errors import AuditChainBroken
     from onshi.central.services.audit import verify_chain
     from onshi.central.storage.database import Database
 
     settings = settings_from_options(database_url=db, data_dir=data_dir)
+    if since_checkpoint and checkpoint is None:
+        _fail("--since-checkpoint needs --checkpoint")
     key = _audit_key(settings)
-    pinned = None
-    if checkpoint is not None:
-        try:
-            signer = verification_key(
-                public_key or public_key_path(settings.audit_signing_key_path)
-            )
-            text = checkpoint.read_text(encoding="utf-8")
-        except (KeyFileError, OSError) as exc:
-            _fail(str(exc))
-        try:
-            pinned = parse_and_verify(text, signer)
-        except CheckpointInvalid as exc:
-            _fail(f"checkpoint {checkpoint} refused: {exc}", 1)
+    pinned = None if checkpoint is None else _read_checkpoint(settings, checkpoint, public_key)
     database = Database(settings.database_url)
     try:
-        report = verify_chain(database, key, checkpoint=pinned)
+        report = verify_chain(database, key, checkpoint=pinned, trust_checkpoint=since_checkpoint)
     except AuditChainBroken as exc:
         _fail(f"audit chain broken: {exc.message}", 1)
     finally:
@@ -333,6 +347,10 @@ def audit_checkpoint(
     out: Annotated[Path, typer.Option("--out", help="Where to write the signed checkpoint.")],
     db: DbOption = None,
     data_dir: DataDirOption = None,
+    previous: Annotated[
+        Path | None,
+        typer.Option("--previous", help="The last checkpoint: walk only what follows it."),
+    ] = None,
 ) -> None:
     """Verify the log, then write a signed checkpoint (count, head, time) to publish elsewhere."""
     from onshi.audit.keys import KeyFileError, signing_key
@@ -347,9 +365,10 @@ def audit_checkpoint(
         signer = signing_key(settings.audit_signing_key_path, create=True)
     except KeyFileError as exc:
         _fail(str(exc))
+    last = None if previous is None else _read_checkpoint(settings, previous, None)
     database = Database(settings.database_url)
     try:
-        made = make_checkpoint(database, key, signer, jst_now())
+        made = make_checkpoint(database, key, signer, jst_now(), last)
     except AuditChainBroken as exc:
         _fail(f"audit chain broken, no checkpoint written: {exc.message}", 1)
     finally:
