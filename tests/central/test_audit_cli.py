@@ -149,6 +149,8 @@ def test_missing_or_placeholder_keys_are_refused(
     monkeypatch.setenv("ONSHI_CENTRAL_AUDIT_KEY_FILE", str(placeholder))
     status, output = run("audit", "verify", "--db", db_url, "--data-dir", str(data_dir))
     assert status == 2 and "placeholder" in output
+    status, output = run("query", "--db", db_url, "--data-dir", str(data_dir), *QUERY)
+    assert status == 2 and "placeholder" in output  # the service refuses to start on it
 
 
 def test_the_key_file_setting_is_used(

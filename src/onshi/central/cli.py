@@ -77,9 +77,13 @@ def settings_from_options(**options: Any) -> Any:
 
 
 def _central(settings: Any) -> Any:
+    from onshi.audit.keys import KeyFileError
     from onshi.central.services.central import Central
 
-    return Central.from_settings(settings)
+    try:
+        return Central.from_settings(settings)
+    except KeyFileError as exc:  # the audit key file: a person's mistake, not a crash
+        _fail(str(exc))
 
 
 # -- serve -------------------------------------------------------------------------------------
