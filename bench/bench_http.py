@@ -29,6 +29,7 @@ import multiprocessing as mp
 import random
 import shutil
 import socket
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +41,7 @@ from typing import Any
 
 import httpx
 
-from loadgen import Summary, TlsFiles, encode, run_round, table
+from loadgen import Round, Summary, TlsFiles, encode, run_round, table
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for tests.postgres
 
@@ -278,6 +279,8 @@ def bench_backend(
             run_round(pool, "127.0.0.1", port, tls, trivial, **{**opts, "seconds": 1})
             run_round(pool, "127.0.0.1", port, tls, inquiry, **{**opts, "seconds": 1})
             trivial_rounds, inquiry_rounds = [], []
+            if args.py_spy:
+                inquiry_rounds.append(profiled(args, backend, pid, pool, port, tls, inquiry, opts))
             for _ in range(args.rounds):
                 trivial_rounds.append(run_round(pool, "127.0.0.1", port, tls, trivial, **opts))
                 inquiry_rounds.append(run_round(pool, "127.0.0.1", port, tls, inquiry, **opts))
@@ -285,6 +288,41 @@ def bench_backend(
         Summary.of(f"{backend}: GET /v1/health (trivial)", trivial_rounds),
         Summary.of(f"{backend}: POST /v1/eligibility/card-number", inquiry_rounds),
     )
+
+
+def profiled(
+    args: argparse.Namespace,
+    backend: str,
+    pid: int,
+    pool: Any,
+    port: int,
+    tls: TlsFiles,
+    inquiry: list[bytes],
+    opts: dict[str, Any],
+) -> Round:
+    """One inquiry round sampled by py-spy (collapsed stacks of every server thread)."""
+    out = Path(f"py-spy-{backend}.txt")
+    spy = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "py-spy"),
+            "record",
+            "--pid",
+            str(pid),
+            "--format",
+            "raw",
+            "--rate",
+            "200",
+            "--output",
+            str(out),
+            "--duration",
+            str(int(args.seconds) + 2),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    measured = run_round(pool, "127.0.0.1", port, tls, inquiry, **opts)
+    spy.wait(60)
+    print(f"py-spy: {out}")
+    return measured
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -297,6 +335,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--backends", default="sqlite,postgresql")
     parser.add_argument("--db", help="use this database URL (one backend) instead")
     parser.add_argument("--work", type=Path, help="keep generated populations here")
+    parser.add_argument("--py-spy", action="store_true", help="sample one inquiry round")
     parser.add_argument(
         "--log-statements", action="store_true", help="private PostgreSQL: log_statement=all"
     )

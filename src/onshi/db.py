@@ -64,11 +64,16 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
         )
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    kwargs.setdefault("pool_size", 10)
-    kwargs.setdefault("max_overflow", 20)
-    # After a failover every pooled connection points at the dead primary: the ping at checkout
-    # finds out, and SQLAlchemy then drops the whole pool and reconnects (to the new primary).
-    kwargs.setdefault("pool_pre_ping", True)
+    # As many connections as the web worker's thread pool runs requests (anyio's 40), so that
+    # none is opened and closed per request under load; the pool opens them only when needed.
+    kwargs.setdefault("pool_size", 40)
+    kwargs.setdefault("max_overflow", 10)
+    # No ping at checkout (a round trip per request, measured). After a failover the first
+    # statement on a pooled connection fails as a disconnect: SQLAlchemy then invalidates the
+    # whole pool at once and the request answers 503 with Retry-After; the next ones reconnect
+    # (to the new primary). Recycling bounds how long an idle connection is trusted.
+    kwargs.setdefault("pool_pre_ping", False)
+    kwargs.setdefault("pool_recycle", 1800)
     if "connect_timeout" not in make_url(url).query:
         # Per host: an unreachable node of a multi-host URL must not hold a request for the
         # kernel's TCP timeout before libpq tries the next one.

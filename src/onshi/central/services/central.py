@@ -148,7 +148,7 @@ class Central:
     ) -> tuple[Confirmation, list[Json], dt.datetime]:
         """Judge, shape the results, audit: what every question by card number shares."""
         now = self.clock()
-        with self.db.sessions() as session:
+        with self.db.reads() as session:
             confirmation = self._judge(session, q.key, q.birthdate, q.on)
             results = eligibility.results_for(
                 session, confirmation, on=q.on, now=now, limit_consent=q.limit_consent

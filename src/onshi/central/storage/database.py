@@ -27,6 +27,16 @@ class Database:
         self.url = url
         self.engine: Engine = make_engine(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # Reads of the hot path on PostgreSQL in autocommit: one round trip per SELECT, no
+        # BEGIN before and ROLLBACK after. (SQLite's driver begins only before writes anyway.)
+        self._reads = (
+            self.sessions
+            if self.engine.dialect.name == "sqlite"
+            else sessionmaker(
+                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
+                expire_on_commit=False,
+            )
+        )
 
     def migrate(self) -> None:
         """Upgrade the schema to the newest revision (idempotent)."""
@@ -39,6 +49,13 @@ class Database:
     def transaction(self) -> Iterator[Session]:
         """A session whose work commits at the end of the block, or rolls back whole on error."""
         with self.sessions.begin() as session:
+            yield session
+
+    @contextmanager
+    def reads(self) -> Iterator[Session]:
+        """A session for reads only: each statement sees what is committed when it runs (no
+        snapshot shared between statements), and nothing it does is ever committed."""
+        with self._reads() as session:
             yield session
 
     @property

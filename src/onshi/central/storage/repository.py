@@ -123,9 +123,15 @@ def find_by_card_keys(
         t.Qualification.InsuredCardSymbol,
         t.Qualification.InsuredIdentificationNumber,
     )
-    return [
-        _to_domain(row) for row in session.execute(_SELECT_QUALIFICATION.where(columns.in_(wanted)))
-    ]
+    # On the session's connection, past the ORM layer: a bulk chunk asks this for hundreds of
+    # keys at once, and the ORM's per-statement work was a third of the query's time (profiled).
+    query = _SELECT_QUALIFICATION.where(columns.in_(wanted))
+    return [_to_domain(row) for row in session.connection().execute(query)]
+
+
+_HELD_BY = _SELECT_QUALIFICATION.where(
+    t.Qualification.individual_id.in_(bindparam("ids", expanding=True))
+)
 
 
 def held_by(session: Session, individual_ids: Iterable[int]) -> list[domain.Qualification]:
@@ -133,8 +139,7 @@ def held_by(session: Session, individual_ids: Iterable[int]) -> list[domain.Qual
     ids = sorted(set(individual_ids))
     if not ids:
         return []
-    query = _SELECT_QUALIFICATION.where(t.Qualification.individual_id.in_(ids))
-    return [_to_domain(row) for row in session.execute(query)]
+    return [_to_domain(row) for row in session.connection().execute(_HELD_BY, {"ids": ids})]
 
 
 def _covers(start: dt.date | None, end: dt.date | None, on: dt.date) -> bool:
