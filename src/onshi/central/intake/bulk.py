@@ -34,13 +34,16 @@ class BulkWriter:
         if count == 0:
             return []
         if self.dialect == "postgresql":
-            rows = self.connection.execute(
+            # One row holding every id (an int8 array the driver converts in C), not ``count``
+            # rows to fetch one by one.
+            ids = self.connection.execute(
                 text(
-                    "SELECT nextval(pg_get_serial_sequence(:t, 'id')) FROM generate_series(1, :n)"
+                    "SELECT array_agg(nextval(pg_get_serial_sequence(:t, 'id'))) "
+                    "FROM generate_series(1, :n)"
                 ),
                 {"t": table.name, "n": count},
-            )
-            return [int(r[0]) for r in rows]
+            ).scalar_one()
+            return list(ids)
         # SQLite has one writer: once this transaction has written, max(id) cannot move under us.
         if table.name not in self._next_id:
             self.connection.exec_driver_sql(f'UPDATE "{table.name}" SET id = id WHERE 0')  # noqa: S608
