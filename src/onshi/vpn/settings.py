@@ -17,6 +17,12 @@ class VpnSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = Field(default=8790, ge=0, le=65535)  # the portal
 
+    # The audit chain's HMAC key and the checkpoint signing key (Ed25519): files outside the
+    # database, made on first use, 0600 (default: secrets/audit.key and
+    # secrets/audit-checkpoint.key in the data dir). A placeholder key file is refused.
+    audit_key_file: Path | None = None
+    audit_signing_key_file: Path | None = None
+
     # -- control plane: passwords (IDs and operators) --------------------------------------
     password_min_length: int = Field(default=10, ge=8, le=64)
     password_max_length: int = Field(default=64, ge=16, le=256)
@@ -57,6 +63,14 @@ class VpnSettings(BaseSettings):
     def seal_key_path(self) -> Path:
         """The AES-256-GCM key that seals EAP secrets (NT hashes) at rest; 0600, not in the database."""
         return self.data_dir / "secrets" / "seal.key"
+
+    @property
+    def audit_key_path(self) -> Path:
+        return self.audit_key_file or self.data_dir / "secrets" / "audit.key"
+
+    @property
+    def audit_signing_key_path(self) -> Path:
+        return self.audit_signing_key_file or self.data_dir / "secrets" / "audit-checkpoint.key"
 
     @property
     def crl_pem_path(self) -> Path:

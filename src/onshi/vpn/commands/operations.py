@@ -7,6 +7,8 @@ from typing import Annotated
 
 import typer
 
+from onshi.audit.chain import Checkpoint, CheckpointInvalid, parse_and_verify
+from onshi.audit.keys import KeyFileError, public_key_path, verification_key
 from onshi.pki import PkiError
 from onshi.pki._files import PUBLIC_MODE, write_atomically
 from onshi.vpn.commands._store import (
@@ -23,7 +25,7 @@ from onshi.vpn.commands._store import (
 )
 from onshi.vpn.domain.billing import Invoice, Issuer
 from onshi.vpn.domain.calendar import YearMonth
-from onshi.vpn.errors import InvalidInput, VpnError
+from onshi.vpn.errors import AuditChainBroken, InvalidInput, VpnError
 from onshi.vpn.settings import VpnSettings
 
 # -- sessions ----------------------------------------------------------------------------
@@ -149,9 +151,27 @@ def invoice_command(
         )
 
 
+audit_app = typer.Typer(
+    help="The tamper-evident audit log: show, verify, checkpoint.", invoke_without_command=True
+)
+
+
+@audit_app.callback()
 def audit_command(
+    context: typer.Context,
     limit: Annotated[int, typer.Option("--limit", help="newest entries to show")] = 50,
     verify: Annotated[bool, typer.Option("--verify", help="check the whole hash chain")] = False,
+    checkpoint: Annotated[
+        Path | None,
+        typer.Option("--checkpoint", help="with --verify: a signed checkpoint the log must extend"),
+    ] = None,
+    public_key: Annotated[
+        Path | None,
+        typer.Option(
+            "--public-key",
+            help="the checkpoint signer's public key (default: <signing key>.pub of the settings)",
+        ),
+    ] = None,
     viewer: Annotated[
         str | None, typer.Option("--viewer", help="the auditor reading (default: console)")
     ] = None,
@@ -159,14 +179,32 @@ def audit_command(
     db: DbOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
-    """Show the newest audit entries, or verify the hash chain (exit 1 if broken)."""
+    """Show the newest audit entries, or verify the keyed hash chain (exit 1 if broken)."""
+    if context.invoked_subcommand is not None:
+        return
     check_format(output)
+    if checkpoint is not None and not verify:
+        fail(InvalidInput("--checkpoint goes with --verify"))
     if verify:
-        report = run(db, data_dir, lambda c: c.verify_audit_chain())
+        pinned = None
+        if checkpoint is not None:
+            pinned = _read_checkpoint(load_settings(db, data_dir), checkpoint, public_key)
+        report = run(db, data_dir, lambda c: c.verify_audit_chain(pinned))
         if output == "json":
-            print_json({"entries": report.entries, "head": report.head})
-        else:
-            typer.echo(f"audit chain intact: {report.entries} entries, head {report.head}")
+            print_json(
+                {
+                    "entries": report.entries,
+                    "head": report.head,
+                    **({"checkpoint": _summary(pinned)} if pinned else {}),
+                }
+            )
+            return
+        typer.echo(f"OK: {report.entries} entries, head {report.head}")
+        if pinned is not None:
+            typer.echo(
+                f"extends the checkpoint of {pinned.time.isoformat()}"
+                f" ({pinned.count} entries, head {pinned.head})"
+            )
         return
     entries = run(db, data_dir, lambda c: c.audit_log(viewer=viewer, limit=limit))
     rows = [
@@ -191,7 +229,49 @@ def audit_command(
             )
 
 
+@audit_app.command("checkpoint")
+def audit_checkpoint(
+    out: Annotated[Path, typer.Option("--out", help="where to write the signed checkpoint")],
+    db: DbOption = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Verify the chain, then write a signed checkpoint (count, head, time) to publish elsewhere."""
+    made = run(db, data_dir, lambda c: c.audit_checkpoint())
+    try:
+        # Written aside then renamed: a reader never sees half a checkpoint.
+        out.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(out, made.to_json().encode(), mode=PUBLIC_MODE)
+    except PkiError as exc:
+        fail(InvalidInput(str(exc)))
+    except OSError as exc:
+        fail(InvalidInput(f"cannot write {out}: {exc.strerror}"))
+    typer.echo(f"checkpoint: {made.count} entries, head {made.head} -> {out}")
+
+
+def _summary(checkpoint: Checkpoint) -> dict[str, object]:
+    return {
+        "time": checkpoint.time.isoformat(),
+        "entries": checkpoint.count,
+        "head": checkpoint.head,
+    }
+
+
+def _read_checkpoint(settings: VpnSettings, path: Path, public_key: Path | None) -> Checkpoint:
+    """A checkpoint whose signature verifies (exit 1 if it does not, 2 if it cannot be read)."""
+    try:
+        signer = verification_key(public_key or public_key_path(settings.audit_signing_key_path))
+        content = path.read_text(encoding="utf-8")
+    except KeyFileError as exc:
+        fail(InvalidInput(str(exc)))
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(InvalidInput(f"cannot read the checkpoint {path}: {exc}"))
+    try:
+        return parse_and_verify(content, signer)
+    except CheckpointInvalid as exc:
+        fail(AuditChainBroken(f"checkpoint {path} refused: {exc}"))
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(session_app, name="session")
     app.command("invoice")(invoice_command)
-    app.command("audit")(audit_command)
+    app.add_typer(audit_app, name="audit")

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from onshi.audit.chain import Checkpoint
 from onshi.vpn.domain.accounts import Role
 from onshi.vpn.domain.billing import Invoice
 from onshi.vpn.domain.calendar import YearMonth
@@ -79,6 +80,7 @@ class VpnControlPlane:
     def __init__(self, settings: VpnSettings, db: Database, clock: Clock = utc_now) -> None:
         self.settings = settings
         self.db = db
+        db.audit_key = audit.key_source(settings.audit_key_path)
         self._context = Context(settings, db, clock)
         self._applications = Applications(self._context)
         self._accounts = Accounts(self._context)
@@ -358,9 +360,17 @@ class VpnControlPlane:
                 detail=detail,
             )
 
-    def verify_audit_chain(self) -> ChainReport:
-        """Walk the chain; AuditChainBroken at the first altered or missing entry."""
-        return audit.verify_chain(self.db)
+    def verify_audit_chain(self, checkpoint: Checkpoint | None = None) -> ChainReport:
+        """Walk the chain; AuditChainBroken at the first altered or missing entry, or when the
+        log does not extend ``checkpoint`` (one whose signature the caller verified)."""
+        key = audit.load_key(self.settings.audit_key_path, create=False)
+        return audit.verify_chain(self.db, key, checkpoint=checkpoint)
+
+    def audit_checkpoint(self) -> Checkpoint:
+        """Verify the chain, then sign its length and head (to publish outside the service)."""
+        key = audit.load_key(self.settings.audit_key_path, create=False)
+        signer = audit.load_signing_key(self.settings.audit_signing_key_path)
+        return audit.make_checkpoint(self.db, key, signer, self._context.now())
 
     # -- invoices ------------------------------------------------------------------------
 

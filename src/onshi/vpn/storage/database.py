@@ -7,7 +7,7 @@ revisions.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from typing import Any
@@ -20,6 +20,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from onshi.db import make_engine
 
 VERSION_TABLE = "alembic_version_vpn"
+#: Where a writing session carries the audit key's source (``Session.info``): the audit log
+#: appends inside each action's transaction, and use cases hand it only the session.
+AUDIT_KEY = "onshi.vpn.audit_key"
 
 
 def alembic_config() -> Config:
@@ -41,6 +44,8 @@ class Database:
         self._writers = sessionmaker(
             self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE"), expire_on_commit=False
         )
+        #: Returns the audit chain's key (loaded on first use); set by whoever holds the settings.
+        self.audit_key: Callable[[], bytes] | None = None
 
     def migrate(self) -> None:
         """Upgrade the schema to the newest revision (idempotent)."""
@@ -56,6 +61,8 @@ class Database:
         On SQLite it holds the write lock from its first statement (see ``_sqlite_begin``).
         """
         with self._writers.begin() as session:
+            if self.audit_key is not None:
+                session.info[AUDIT_KEY] = self.audit_key
             yield session
 
     @property
