@@ -114,6 +114,9 @@ class FakeCentral:
             raise FacilityNotAuthorised(f"facility {code} is not registered")
         return MedicalInstitutionCode(code)
 
+    def audit_claim_refused(self, code: str, claimed: str) -> None:
+        self.calls.append(("audit_claim_refused", code, claimed))
+
     def _answer(self, name: str, facility: MedicalInstitutionCode, q: Any) -> dict[str, Any]:
         self.calls.append((name, facility.value, q))
         if self.fail_with is not None:

@@ -489,6 +489,14 @@ def fetch(central: ServiceContext, facility: MedicalInstitutionCode, reception_n
     with central.db.sessions() as session:
         reception = session.get(t.BulkReception, reception_number)
         if reception is None or reception.MedicalInstitutionCode != facility.value:
+            # Refused like any other access: audited, the reception number as a keyed digest
+            # (a probe's guesses are not stored in clear).
+            central.audit.record(
+                facility=facility.value,
+                action="bulk.fetch",
+                subject=central.audit.subject(reception_number),
+                outcome=ReceptionNotFound.code,
+            )
             raise ReceptionNotFound(f"no bulk reception {reception_number!r} for this facility")
         header = answers.header(facility.value, now, reception.ArbitraryFileIdentifier)
         if reception.completed_at is None:

@@ -126,6 +126,20 @@ class Central:
             )
         return facility
 
+    def audit_claim_refused(self, code: str, claimed: str) -> None:
+        """Audit a request refused because its body names another facility than its client
+        certificate: the certificate's code (if valid), the claimed one as a keyed digest."""
+        try:
+            facility: str | None = MedicalInstitutionCode(code).value
+        except InvalidIdentifier:
+            facility = None
+        self.audit.record(
+            facility=facility,
+            action="facility.claim",
+            subject=self.audit.subject(claimed),
+            outcome=FacilityNotAuthorised.code,
+        )
+
     def _audit_refused_facility(self, facility: str | None, code: str) -> None:
         """A refused facility is audited too (the code as a digest when it is not a valid one)."""
         self.audit.record(

@@ -19,6 +19,7 @@ from starlette.concurrency import run_in_threadpool
 
 from onshi.central.api.identity import CertificateFacility, check_claimed
 from onshi.central.api.service import CentralService
+from onshi.central.errors import FacilityNotAuthorised
 from onshi.oqs.identifiers import MedicalInstitutionCode
 
 
@@ -55,9 +56,13 @@ class RegisteredFacilities:
 
 def authorised(request: Request, code: str, claimed: str | None = None) -> MedicalInstitutionCode:
     """The registered facility behind the certificate (raises FacilityNotAuthorised)."""
-    check_claimed(code, claimed)
-    registered: RegisteredFacilities = request.app.state.registered_facilities
     central: CentralService = request.app.state.central
+    try:
+        check_claimed(code, claimed)
+    except FacilityNotAuthorised:
+        central.audit_claim_refused(code, claimed or "")
+        raise
+    registered: RegisteredFacilities = request.app.state.registered_facilities
     return registered.require(central, code)
 
 
