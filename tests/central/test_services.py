@@ -25,7 +25,6 @@ from onshi.central.errors import (
     ReceptionNotFound,
     RequestTooLarge,
 )
-from onshi.central.services.cards import card_presence_challenge
 from onshi.central.services.central import Central
 from onshi.central.services.clock import JST
 from onshi.central.services.questions import (
@@ -38,6 +37,7 @@ from onshi.central.services.questions import (
 from onshi.central.storage import tables as t
 from onshi.central.storage.database import Database
 from onshi.oqs.identifiers import MedicalInstitutionCode
+from onshi.pki.presence import challenge as card_presence_challenge
 from tests.central import factories
 
 CLINIC = MedicalInstitutionCode("1311111111")

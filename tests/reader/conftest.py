@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from onshi import pki
-from onshi.central.services.cards import card_presence_challenge
+from onshi.pki.presence import challenge as card_presence_challenge
 from onshi.reader import VirtualCard
 
 FACILITY = "1311111111"

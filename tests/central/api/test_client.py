@@ -9,8 +9,8 @@ import httpx
 import pytest
 
 from onshi.central.client import CentralClient, CentralRefused, CentralUnavailable
-from onshi.central.services.cards import card_presence_challenge
 from onshi.pki import CertificateAuthority, verify_challenge
+from onshi.pki.presence import challenge as card_presence_challenge
 from tests.central.api.conftest import CLINIC, Pki
 
 

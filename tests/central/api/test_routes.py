@@ -15,12 +15,12 @@ from sqlalchemy import func, select
 from onshi import pki
 from onshi.central.client import CentralClient, CentralRefused
 from onshi.central.domain.qualification import CardKey
-from onshi.central.services.cards import card_presence_challenge
 from onshi.central.services.central import Central
 from onshi.central.services.clock import JST
 from onshi.central.storage import tables as t
 from onshi.central.storage.database import Database
 from onshi.oqs.identifiers import MedicalInstitutionCode
+from onshi.pki.presence import challenge as card_presence_challenge
 from tests.central import factories
 from tests.central.api.conftest import (
     CLINIC,

@@ -29,9 +29,6 @@ from onshi.central.storage import tables as t
 from onshi.central.storage.database import Database
 from onshi.pki import presence
 
-# Kept for callers of the former home; new code imports onshi.pki.presence.challenge.
-card_presence_challenge = presence.challenge
-
 
 def issue_nonce(db: Database, facility: str, now: dt.datetime, ttl: dt.timedelta) -> str:
     nonce = presence.new_nonce()
