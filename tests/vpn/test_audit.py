@@ -182,7 +182,7 @@ def test_verify_and_checkpoint_commands(cli, tmp_path: Path) -> None:  # type: i
     result = audit("--verify")
     assert result.exit_code == 0, result.output
     head = control.verify_audit_chain().head
-    assert result.stdout == f"OK: 3 entries, head {head}\n"
+    assert result.stdout == f"OK: audit chain intact: 3 entries, head {head}\n"
 
     out = tmp_path / "published" / "vpn-audit.json"
     made = checkpoint("--out", str(out))

@@ -199,7 +199,7 @@ def audit_command(
                 }
             )
             return
-        typer.echo(f"OK: {report.entries} entries, head {report.head}")
+        typer.echo(f"OK: audit chain intact: {report.entries} entries, head {report.head}")
         if pinned is not None:
             typer.echo(
                 f"extends the checkpoint of {pinned.time.isoformat()}"
