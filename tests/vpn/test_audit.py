@@ -187,16 +187,17 @@ def test_verify_and_checkpoint_commands(cli, tmp_path: Path) -> None:  # type: i
     out = tmp_path / "published" / "vpn-audit.json"
     made = checkpoint("--out", str(out))
     assert made.exit_code == 0, made.output
-    assert f"checkpoint: 3 entries, head {ac.tree_head([ac.ChainHead(CHAIN, 3, head)])}" in (
-        made.stdout
-    )
-    assert json.loads(out.read_text())["count"] == 3
+    assert made.stdout == f"checkpoint: 3 entries, head {head} -> {out}\n"
+    published = json.loads(out.read_text())
+    assert published["count"] == 3 and published["chains"][0]["head"] == head
+    assert published["head"] == ac.tree_head([ac.ChainHead(CHAIN, 3, head)])
 
     _act(control, 1)
     extends = audit("--verify", "--checkpoint", str(out), "--format", "json")
     assert extends.exit_code == 0, extends.output
     body = json.loads(extends.stdout)
-    assert body["entries"] == 4 and body["checkpoint"]["entries"] == 3
+    assert body["entries"] == 4
+    assert body["checkpoint"]["entries"] == 3 and body["checkpoint"]["head"] == head
 
     # The newest entries deleted: exit 1, naming the missing tail.
     _execute(control, "DELETE FROM vpn_audit_entry WHERE seq >= 3")

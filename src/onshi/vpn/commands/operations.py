@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from onshi.audit.chain import Checkpoint, CheckpointInvalid, parse_and_verify
+from onshi.audit.chain import GENESIS, Checkpoint, CheckpointInvalid, parse_and_verify
 from onshi.audit.keys import KeyFileError, public_key_path, verification_key
 from onshi.pki import PkiError
 from onshi.pki._files import PUBLIC_MODE, write_atomically
@@ -203,7 +203,7 @@ def audit_command(
         if pinned is not None:
             typer.echo(
                 f"extends the checkpoint of {pinned.time.isoformat()}"
-                f" ({pinned.count} entries, head {pinned.head})"
+                f" ({pinned.count} entries, head {_chain_head(pinned)})"
             )
         return
     entries = run(db, data_dir, lambda c: c.audit_log(viewer=viewer, limit=limit))
@@ -245,15 +245,21 @@ def audit_checkpoint(
         fail(InvalidInput(str(exc)))
     except OSError as exc:
         fail(InvalidInput(f"cannot write {out}: {exc.strerror}"))
-    typer.echo(f"checkpoint: {made.count} entries, head {made.head} -> {out}")
+    typer.echo(f"checkpoint: {made.count} entries, head {_chain_head(made)} -> {out}")
 
 
 def _summary(checkpoint: Checkpoint) -> dict[str, object]:
     return {
         "time": checkpoint.time.isoformat(),
         "entries": checkpoint.count,
-        "head": checkpoint.head,
+        "head": _chain_head(checkpoint),
     }
+
+
+def _chain_head(checkpoint: Checkpoint) -> str:
+    """The newest link the checkpoint pins, the value ``--verify`` prints as ``head`` (the file's
+    own ``head`` is the tree head of the shared checkpoint format, over this one chain)."""
+    return next((c.head for c in checkpoint.chains), GENESIS)
 
 
 def _read_checkpoint(settings: VpnSettings, path: Path, public_key: Path | None) -> Checkpoint:
