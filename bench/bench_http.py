@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import multiprocessing as mp
+import os
 import random
 import shutil
 import socket
@@ -161,7 +162,21 @@ def _server_main(settings: Any, ports: Any) -> None:
     tls = ensure_server_tls(settings.data_dir, settings.ca_dir, "127.0.0.1")
     sock = bind("127.0.0.1", 0)
     ports.put(sock.getsockname()[1])
-    serve_forever(create_app(central, settings), tls, sock, log_level="warning")
+    app: Any = create_app(central, settings)
+    if os.environ.get("ONSHI_BENCH_INLINE"):
+        app.state.inline_service_calls = True
+    threads = int(os.environ.get("ONSHI_BENCH_THREADS", "0"))
+    if threads:
+        import anyio.to_thread
+
+        inner = app
+
+        async def app(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] == "lifespan":
+                anyio.to_thread.current_default_thread_limiter().total_tokens = threads
+            await inner(scope, receive, send)
+
+    serve_forever(app, tls, sock, log_level="warning")
 
 
 class ServerProcess:
