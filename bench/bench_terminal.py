@@ -35,14 +35,17 @@ from onshi.central.storage.database import Database
 from onshi.terminal.agent import Agent
 
 ROOT = Path(__file__).resolve().parents[1]
+# Asked about the day and the persons the factories generate (no calendar date of its own).
+ON = factories.NOW.strftime("%Y%m%d")
+BIRTHDATE = factories.DEFAULTS["Birthdate"].strftime("%Y%m%d")
 QUESTION = {
-    "QualificationConfirmationDate": "20261123",
+    "QualificationConfirmationDate": ON,
     "QualificationConfirmSearchInfo": {
-        "InsurerNumber": "06139999",
-        "InsuredCardSymbol": "12-34",
+        "InsurerNumber": factories.DEFAULTS["InsurerNumber"],
+        "InsuredCardSymbol": factories.DEFAULTS["InsuredCardSymbol"],
         "InsuredIdentificationNumber": "0",
-        "InsuredBranchNumber": "00",
-        "Birthdate": "19800401",
+        "InsuredBranchNumber": factories.DEFAULTS["InsuredBranchNumber"],
+        "Birthdate": BIRTHDATE,
     },
 }
 
@@ -57,13 +60,13 @@ def bulk_request(count: int) -> bytes:
         "<QualificationConfirmSearchInfo><InsurerNumber>06139999</InsurerNumber>"
         "<InsuredCardSymbol>12-34</InsuredCardSymbol>"
         f"<InsuredIdentificationNumber>{i}</InsuredIdentificationNumber>"
-        "<InsuredBranchNumber>00</InsuredBranchNumber><Birthdate>19800401</Birthdate>"
+        f"<InsuredBranchNumber>00</InsuredBranchNumber><Birthdate>{BIRTHDATE}</Birthdate>"
         f"<ArbitraryIdentifier>R{i}</ArbitraryIdentifier></QualificationConfirmSearchInfo>"
         for i in range(count)
     )
     return (
         '<?xml version="1.0" encoding="UTF-8"?>\n<XmlMsg><MessageHeader>'
-        "<QualificationConfirmationDate>20261123</QualificationConfirmationDate>"
+        f"<QualificationConfirmationDate>{ON}</QualificationConfirmationDate>"
         "<MedicalInstitutionCode>1311111111</MedicalInstitutionCode>"
         f"</MessageHeader><MessageBody>{records}</MessageBody></XmlMsg>"
     ).encode()
