@@ -96,3 +96,28 @@ def test_session_events_and_terminations_round_trip(
     (ended,) = control.recent_connections(account)
     assert ended.end_reason == "terminated: operator"
     assert (ended.bytes_in, ended.bytes_out) == (10, 20)
+
+
+def test_the_state_is_read_again_only_after_a_change(control: VpnControlPlane) -> None:
+    (account,) = open_application(control, opened_on=OPENED).accounts
+    device = control.issue_device(account, "pc1")
+    directory = _directory(control)
+    directory.desired_state()  # the first read issues the gateway certificate and the CRL
+    first = directory.desired_state()
+    assert directory.desired_state() is first  # nothing changed: no full read
+    control.revoke_device(device.certificate.serial)
+    after = directory.desired_state()
+    assert after is not first and after.devices == ()
+
+
+def test_the_gateways_own_session_reports_do_not_force_a_read(
+    control: VpnControlPlane, clock: FakeClock
+) -> None:
+    (account,) = open_application(control, opened_on=OPENED).accounts
+    directory = _directory(control)
+    directory.desired_state()
+    first = directory.desired_state()
+    directory.record(SessionEvent("up", account, "pc1", session_id="1-1", at=clock.now))
+    assert directory.desired_state() is first
+    control.issue_device(account, "pc1")
+    assert directory.desired_state() is not first

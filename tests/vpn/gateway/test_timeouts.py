@@ -131,7 +131,9 @@ def test_the_maximum_connection_time_ends_a_busy_session(setup: Setup) -> None:
         assert busy.established(), "cut before the maximum connection time"
         assert wait_for(lambda: not busy.established(), 4.5), "not cut at the maximum"
     elapsed = time.monotonic() - started
-    assert elapsed + 0.5 >= MAX_CONNECT
+    # charon counts ``established`` in whole seconds from the IKE_SA's start, a little before
+    # the terminal's initiate returns
+    assert elapsed + 1.0 >= MAX_CONNECT
     assert wait_for(lambda: setup.directory.events_of("terminated"), 2)
     cut = setup.directory.events_of("terminated")
     assert [(e.device, e.reason) for e in cut] == [("pc1", "max-duration")]
