@@ -31,6 +31,11 @@ MESSAGES: Mapping[str, str] = {
     "TERMINAL_INTERNAL_ERROR": "資格確認端末でエラーが発生しました。管理者に連絡してください。",
     "TERMINAL_ERROR": "資格確認端末でエラーが発生しました。管理者に連絡してください。",
     "FACE_FILE_FAILED": "結果ファイルを保存できませんでした。共有フォルダを確認してください。",
+    "TERMINAL_UNSAFE_NAME": "依頼ファイルの名前に使えない文字が含まれています。レセコンの設定を確認してください。",
+    "TERMINAL_SYMLINK": "依頼ファイルがショートカット（シンボリックリンク）のため処理しませんでした。",
+    "TERMINAL_NOT_A_FILE": "要求フォルダに依頼ファイルではないもの（フォルダなど）が置かれました。",
+    "TERMINAL_STILL_WRITING": "依頼ファイルの書き込みが終わらないため、その時点の内容で処理しました。",
+    "TERMINAL_UNREADABLE": "依頼ファイルを開けませんでした。共有フォルダの権限を確認してください。",
     # request files from the billing software (answered with an .err file)
     "OQS_ERROR": "レセコンからの依頼ファイルを処理できませんでした。レセコンの設定を確認してください。",
     "OQS_UNKNOWN_MESSAGE": "依頼ファイルの名前が資格確認の形式ではありません。レセコンの設定を確認してください。",

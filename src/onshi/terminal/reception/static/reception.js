@@ -8,7 +8,7 @@
   const KIND = { card: "カード確認", answer: "ファイル応答", check: "番号入力", error: "エラー", central: "接続", watcher: "ファイル監視", reports: "帳票" };
   const METHOD = { face: "顔認証", visual: "目視確認", pin: "暗証番号" };
   const CONSENT = { drug: "薬剤情報", checkup: "特定健診情報", limit: "限度額適用認定", diagnosis: "診療情報", operation: "手術情報" };
-  const STAGE = { pending: "送信待ち（再試行中）", processing: "処理中", answered: "応答受信", staged: "応答書込中", delivered: "応答済み" };
+  const STAGE = { received: "受信済み", pending: "送信待ち（再試行中）", processing: "処理中", answered: "応答受信", staged: "応答書込中", delivered: "応答済み" };
 
   function el(tag, text, cls) {
     const node = document.createElement(tag);
