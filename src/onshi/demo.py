@@ -149,12 +149,14 @@ def demo(
     stops[:0] = [agent.events.close, lambda: screen.stop(timeout=3)]
     vpn = start_vpn(vpn_port, stops)
     claims = start_claims(claims_port, settings.ca_dir, facility, stops)
-    typer.echo(
+    guide = (
         _guide(screen.url, server.url, settings.database_url, terminal, cards, example, examples)
         + vpn_guide(vpn, claims, cert.resolve(), key.resolve(), ca.resolve())
         + "\nCtrl-C stops everything.\n"
     )
     try:
+        # Inside the try: a Ctrl-C sent as soon as the guide is read must not escape.
+        typer.echo(guide)
         threading.Event().wait()
     except KeyboardInterrupt:
         pass
