@@ -32,6 +32,7 @@ from onshi.central.intake.insured_store import import_insured
 from onshi.central.storage.database import Database
 
 TARGET = 20_000
+PARSE_RATIO = 1.5  # an import may cost at most 1.5 × parsing the same file
 
 
 def timed(action: Callable[[], object]) -> tuple[float, object]:
@@ -98,6 +99,9 @@ def main() -> None:
     args = parser.parse_args()
 
     folder = Path(tempfile.mkdtemp(prefix="onshi-bench-")) if args.keep is None else args.keep
+    folder.mkdir(parents=True, exist_ok=True)
+    for old in [*folder.glob("floor.sqlite3*"), *folder.glob("central.sqlite3*")]:
+        old.unlink()  # a kept folder: the databases start empty again
     out: list[tuple[str, str, str, str]] = []
     print(f"generating {args.persons:,} persons into {folder} …", flush=True)
     generated, counts = timed(
@@ -137,7 +141,8 @@ def main() -> None:
             "SQLite import, fresh",
             f"{first:8.1f} s",
             f"{rate:10,.0f} rows/s",
-            f"{rate / TARGET:.2f}× target; {first / t_parse:.2f}× parse; {first / t_floor:.2f}× floor",
+            f"{rate / TARGET:.2f}× target; {first / t_parse:.2f}× parse (target ≤ {PARSE_RATIO}); "
+            f"{first / t_floor:.2f}× floor",
         )
     )
     out.append(
@@ -165,7 +170,8 @@ def main() -> None:
                     "PostgreSQL import via COPY, fresh",
                     f"{first:8.1f} s",
                     f"{inserted / first:10,.0f} rows/s",
-                    f"{inserted / first / TARGET:.2f}× target; {first / t_parse:.2f}× parse",
+                    f"{inserted / first / TARGET:.2f}× target; {first / t_parse:.2f}× parse "
+                    f"(target ≤ {PARSE_RATIO})",
                 )
             )
             out.append(
