@@ -135,6 +135,10 @@ def main() -> None:
     )
 
     first, again, inserted = import_into(f"sqlite:///{folder / 'central.sqlite3'}", path)
+    # The machine's load drifts: compare each import with the parse times on either side of it.
+    t_after, _ = timed(lambda: parse_only(path))
+    t_parse = (t_parse + t_after) / 2
+    out.append(("reference: parse again (mean)", f"{t_parse:8.1f} s", "", ""))
     rate = inserted / first
     out.append(
         (
@@ -165,6 +169,9 @@ def main() -> None:
     try:
         if url:
             first, again, inserted = import_into(url, path)
+            t_parse2, _ = timed(lambda: parse_only(path))
+            t_parse = (t_after + t_parse2) / 2
+            out.append(("reference: parse again (mean)", f"{t_parse:8.1f} s", "", ""))
             out.append(
                 (
                     "PostgreSQL import via COPY, fresh",
