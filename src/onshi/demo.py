@@ -190,16 +190,18 @@ def start_vpn(port: int | None, stops: list[Callable[[], object]]) -> VpnDemo:
     settings = VpnSettings(**given)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     control = VpnControlPlane.open(settings)
-    stops.append(control.close)
     seeded = seed(control, settings.data_dir / "demo")
     portal_settings = PortalSettings()
     app = create_portal_app(ServicesBackend(control, portal_settings), portal_settings)
     try:
         portal = PortalServer(app, settings.host, settings.port).start()
     except OSError as exc:
+        control.close()
         _stop(stops)
         _port_in_use("VPN portal", settings.port, exc, "--vpn-port")
-    stops.insert(0, lambda: portal.stop(timeout=3))
+    # Told to exit first, joined last: it winds down while the reception screen does.
+    stops.insert(0, lambda: setattr(portal.server, "should_exit", True))
+    stops += [lambda: portal.stop(timeout=3), control.close]
     return VpnDemo(portal.url, settings.database_url, seeded)
 
 
@@ -219,7 +221,8 @@ def start_claims(
     except OSError as exc:
         _stop(stops)
         _port_in_use("claims receiver", port, exc, "--claims-port")
-    stops.insert(0, lambda: receiver.stop(timeout=3))
+    stops.insert(0, lambda: setattr(receiver.server, "should_exit", True))
+    stops.append(lambda: receiver.stop(timeout=3))
     return receiver.url, sample_claims_file(settings.data_dir / "demo", facility).resolve()
 
 
