@@ -288,7 +288,16 @@ def scenario(lab: Lab, module_dir: Path) -> Iterator[Scenario]:
     yield Scenario(hosts, terminals, root, facilities, claims_dir, oqs, vpn)
 
 
-def test_both_sites_are_up_at_once_each_with_its_own_address(scenario: Scenario) -> None:
+def test_two_sites_reach_both_services_and_not_each_other(scenario: Scenario) -> None:
+    # One test over one build: split into tests, pytest-xdist (`./dev test -n 2`) could build
+    # the whole scenario on both workers.
+    both_sites_are_up_at_once_each_with_its_own_address(scenario)
+    the_agent_gets_its_eligibility_answer_through_the_tunnel(scenario)
+    a_claims_file_from_another_terminal_is_received(scenario)
+    a_terminal_cannot_reach_a_terminal_of_the_other_site(scenario)
+
+
+def both_sites_are_up_at_once_each_with_its_own_address(scenario: Scenario) -> None:
     addresses = {short: t.virtual_ips() for short, t in scenario.terminals.items()}
     assert all(len(vips) == 1 for vips in addresses.values()), addresses
     vips = [vips[0] for vips in addresses.values()]
@@ -307,7 +316,7 @@ def _sessions(scenario: Scenario) -> list[dict[str, object]]:
     return rows
 
 
-def test_the_agent_gets_its_eligibility_answer_through_the_tunnel(scenario: Scenario) -> None:
+def the_agent_gets_its_eligibility_answer_through_the_tunnel(scenario: Scenario) -> None:
     today = dt.datetime.now(ZoneInfo("Asia/Tokyo")).strftime("%Y%m%d")
     request = eligibility_request(
         number=PERSON["InsuredIdentificationNumber"],
@@ -324,7 +333,7 @@ def test_the_agent_gets_its_eligibility_answer_through_the_tunnel(scenario: Scen
     assert text(answer, result + "NameKana") == PERSON["NameKana"]
 
 
-def test_a_claims_file_from_another_terminal_is_received(scenario: Scenario) -> None:
+def a_claims_file_from_another_terminal_is_received(scenario: Scenario) -> None:
     today = dt.datetime.now(ZoneInfo("Asia/Tokyo")).date()
     month = (today.replace(day=1) - dt.timedelta(days=1)).strftime("%Y%m")
     uke = scenario.root / "claims.uke"
@@ -346,7 +355,7 @@ def test_a_claims_file_from_another_terminal_is_received(scenario: Scenario) -> 
     assert list(index) == [stored.stem] and index[stored.stem]["receipt"] == receipt
 
 
-def test_a_terminal_cannot_reach_a_terminal_of_the_other_site(scenario: Scenario) -> None:
+def a_terminal_cannot_reach_a_terminal_of_the_other_site(scenario: Scenario) -> None:
     t1, t3, t4 = (scenario.hosts[s] for s in ("t1", "t3", "t4"))
     start_echo(t3, ("0.0.0.0", TERMINAL_PORT, "t3"))
     (t3_vip,) = scenario.terminals["t3"].virtual_ips()
