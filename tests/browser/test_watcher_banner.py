@@ -41,3 +41,17 @@ def test_a_dead_watcher_shows_on_the_banner(
     monkeypatch.undo()
     expect(banner).to_contain_text("接続中", timeout=15_000)
     expect(banner).not_to_contain_text(STOPPED)
+
+
+def test_refused_request_files_are_explained_in_japanese(
+    page: Page, screen: ReceptionServer, agent: Agent
+) -> None:
+    """Arrivals the agent cannot read as requests show a sentence for staff, not the code."""
+    page.goto(f"{screen.url}/")
+    expect(page.locator("#banner")).to_contain_text("接続中")
+    (agent.folders.req / "OQSsiquc01req_dir.xml").mkdir()
+    (agent.folders.req / "OQSsiquc01req_link.xml").symlink_to("/etc/hostname")
+    answers = page.locator("#events li[data-kind=answer]")
+    expect(answers.filter(has_text="フォルダなど")).to_contain_text("エラー応答")
+    expect(answers.filter(has_text="シンボリックリンク")).to_contain_text("エラー応答")
+    expect(page.locator("#events")).not_to_contain_text("TERMINAL_")
