@@ -14,6 +14,10 @@ socket only and stops by itself.
         [--processes 2] [--connections 16] [--backends sqlite,postgresql] [--db URL]
         [--work DIR (keep the generated population)] [--log-statements]
 
+Experiments on the server's threading (figures in docs/central/performance.md):
+``ONSHI_BENCH_THREADS=N`` limits the server's thread pool to N, ``ONSHI_BENCH_INLINE=1`` runs
+the service calls on the event loop whatever the database.
+
 Every date the benchmarks ask about is the generation date of the population they generate
 (``AS_OF``), so the questions stay answerable on any day the benchmark runs.
 
