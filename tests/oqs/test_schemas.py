@@ -41,3 +41,31 @@ def test_every_schema_loads(name: str) -> None:
 def test_unknown_schema() -> None:
     with pytest.raises(KeyError):
         schema_for("OQSsiimm01req")
+
+
+def test_schemas_built_by_many_threads_at_once_all_work() -> None:
+    """The terminal's workers validate their first requests at the same moment: building the
+    libxml2 schemas concurrently once failed with XMLSchemaParseError."""
+    import threading
+
+    from onshi.oqs.messages import schemas
+
+    schemas._fast_schemas.clear()
+    names = sorted(n for n in schemas.SCHEMA_NAMES if n.endswith("req"))
+    barrier = threading.Barrier(16)
+    failures: list[BaseException] = []
+
+    def build(name: str) -> None:
+        barrier.wait()
+        try:
+            schemas._fast_schema(name)
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=build, args=(names[i % len(names)],)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    assert set(schemas._fast_schemas) == set(names)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from onshi.terminal.agent import Agent
 from tests.stack import CentralStack, running_agent, terminal_settings
@@ -103,6 +106,31 @@ def test_central_down_keeps_requests_pending_then_answers_once(
     assert text(result, "MessageBody/QualificationValidity") == "1"
     assert agent.status()["pending"] == 0
     assert len(list(agent.folders.res.iterdir())) == 1
+
+
+def test_an_unexpected_failure_is_tried_again_not_stranded(
+    agent: Agent, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug or a passing fault while answering leaves the request pending, due again soon;
+    it is answered once the fault has passed, and only once."""
+    import onshi.terminal.agent as agent_module
+
+    real_process = agent_module.process
+    calls: list[str] = []
+
+    def flaky(*args: Any, **kwargs: Any) -> Any:
+        calls.append(args[1])
+        if len(calls) == 1:
+            raise RuntimeError("a passing fault")
+        return real_process(*args, **kwargs)
+
+    monkeypatch.setattr(agent_module, "process", flaky)
+    drop(agent.folders.req, "OQSsiquc01req_flaky.xml", eligibility_request())
+    result = read(wait_for(agent.folders.res / "OQSsiquc01res_flaky.xml", timeout=20))
+    assert text(result, "MessageBody/QualificationValidity") == "1"
+    assert calls == ["OQSsiquc01req_flaky.xml", "OQSsiquc01req_flaky.xml"]
+    assert agent.status()["pending"] == 0
+    assert [p.name for p in agent.folders.res.iterdir()] == ["OQSsiquc01res_flaky.xml"]
 
 
 def test_bulk_upload_then_download(agent: Agent) -> None:

@@ -360,8 +360,9 @@ class Agent:
         try:
             if self.state.claim(row_id):
                 self._answer(self.state.get(row_id))
-        except Exception as exc:  # noqa: BLE001 — a request stays pending, the agent keeps going
-            log_failure(log, f"request {row_id} failed in the agent; it stays pending", exc)
+        except Exception as exc:  # noqa: BLE001 — the request is tried again, the agent goes on
+            log_failure(log, f"request {row_id} failed in the agent; it will be tried again", exc)
+            self._try_again(row_id)
         finally:
             with self._in_flight_lock:
                 self._in_flight.discard(row_id)
@@ -402,12 +403,23 @@ class Agent:
             "answer", request=row.name, answer=answer.name, outcome=answer.outcome, **answer.summary
         )
 
-    def _retry_later(self, row: RequestRow, exc: RetryLater) -> None:
+    def _backoff(self, attempts: int) -> dt.datetime:
         delay = min(
-            self.settings.retry_first_seconds * 2 ** max(row.attempts - 1, 0),
+            self.settings.retry_first_seconds * 2 ** max(attempts - 1, 0),
             self.settings.retry_max_seconds,
         )
-        self.state.retry_later(row.id, now() + dt.timedelta(seconds=delay), "CENTRAL_UNAVAILABLE")
+        return now() + dt.timedelta(seconds=delay)
+
+    def _try_again(self, row_id: int) -> None:
+        """An unexpected failure must not strand a request in PROCESSING until the next start."""
+        try:
+            if self.state.failed(row_id, self._backoff(self.state.get(row_id).attempts)):
+                self._wake.set()
+        except Exception as exc:  # noqa: BLE001 — the next start releases it then
+            log_failure(log, f"request {row_id} could not be rescheduled", exc)
+
+    def _retry_later(self, row: RequestRow, exc: RetryLater) -> None:
+        self.state.retry_later(row.id, self._backoff(row.attempts), "CENTRAL_UNAVAILABLE")
         if self.central.set(False, str(exc)):
             self.events.publish("central", **self.central.as_dict())
         self._wake.set()

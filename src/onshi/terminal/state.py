@@ -215,6 +215,22 @@ class StateStore:
     def retry_later(self, row_id: int, at: dt.datetime, outcome: str) -> None:
         self._set(row_id, stage=Stage.PENDING, next_attempt_at=at, outcome=outcome)
 
+    def failed(self, row_id: int, at: dt.datetime) -> bool:
+        """PROCESSING → PENDING, due at ``at``, after an unexpected failure; False if the row has
+        moved on (answered, say), so that nothing is answered twice."""
+        with self.engine.begin() as c:
+            result = c.execute(
+                update(requests)
+                .where(requests.c.id == row_id, requests.c.stage == Stage.PROCESSING)
+                .values(
+                    stage=Stage.PENDING,
+                    next_attempt_at=at,
+                    outcome="AGENT_FAILURE",
+                    updated_at=now(),
+                )
+            )
+            return bool(result.rowcount)
+
     def answered(self, row_id: int, answer_name: str, answer: bytes, outcome: str) -> None:
         self._set(
             row_id, stage=Stage.ANSWERED, answer_name=answer_name, answer=answer, outcome=outcome

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import threading
 import xml.etree.ElementTree as ET
 from importlib import resources
 
@@ -64,17 +65,38 @@ def schema_for(name: str) -> xmlschema.XMLSchema:
         return xmlschema.XMLSchema(str(file), allow="local", defuse="always")
 
 
-@functools.cache
+_fast_schemas: dict[str, etree.XMLSchema] = {}
+# libxml2 builds a schema (with its xs:include) through global state: two threads building at
+# once can fail with XMLSchemaParseError, as the terminal's workers did on their first requests.
+_building = threading.Lock()
+
+
 def _fast_schema(name: str) -> etree.XMLSchema:
-    path = resources.files("onshi.oqs.messages") / "schemas" / f"{name}.xsd"
-    with resources.as_file(path) as file:
-        return etree.XMLSchema(etree.parse(str(file), _OWN_FILES))
+    schema = _fast_schemas.get(name)
+    if schema is None:
+        with _building:
+            schema = _fast_schemas.get(name)
+            if schema is None:
+                path = resources.files("onshi.oqs.messages") / "schemas" / f"{name}.xsd"
+                with resources.as_file(path) as file:
+                    schema = etree.XMLSchema(etree.parse(str(file), _own_files()))
+                _fast_schemas[name] = schema
+    return schema
 
 
-# Only onshi's own schema files and documents it has already parsed safely pass through here.
-_OWN_FILES = etree.XMLParser(
-    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
-)
+_parsers = threading.local()
+
+
+def _own_files() -> etree.XMLParser:
+    """Only onshi's own schema files and documents it has already parsed safely pass through
+    this parser; one per thread, as lxml parsers are not to be shared between threads."""
+    parser: etree.XMLParser | None = getattr(_parsers, "parser", None)
+    if parser is None:
+        parser = etree.XMLParser(
+            resolve_entities=False, no_network=True, load_dtd=False, huge_tree=True
+        )
+        _parsers.parser = parser
+    return parser
 
 
 def is_valid(name: str, data: bytes, codec: str = "utf-8") -> bool:
@@ -85,7 +107,7 @@ def is_valid(name: str, data: bytes, codec: str = "utf-8") -> bool:
     """
     if codec != "utf-8":
         data = data.decode(codec).split("?>", 1)[1].encode("utf-8")
-    return bool(_fast_schema(name).validate(etree.fromstring(data, _OWN_FILES)))
+    return bool(_fast_schema(name).validate(etree.fromstring(data, _own_files())))
 
 
 def validate(name: str, root: ET.Element) -> None:
@@ -94,7 +116,7 @@ def validate(name: str, root: ET.Element) -> None:
     libxml2 answers "valid or not" in C, fast enough for a 10,000-record bulk result; only an
     invalid document goes through xmlschema, whose errors name the element and the rule.
     """
-    document = etree.fromstring(ET.tostring(root), _OWN_FILES)
+    document = etree.fromstring(ET.tostring(root), _own_files())
     if _fast_schema(name).validate(document):
         return
     error = next(iter(schema_for(name).iter_errors(root)), None)
