@@ -132,7 +132,8 @@ def running(command: str, cwd: Path, env: dict[str, str], ready: str) -> Iterato
         assert "Traceback" not in rest, rest
         assert status == 0 or status == -signal.SIGINT or status == 130, (status, rest)
         took = time.monotonic() - started
-        assert took < 3, f"Ctrl-C took {took:.1f} s: {command}"
+        # It took 12 s once (open event streams); a loaded CI machine needs some slack.
+        assert took < 6, f"Ctrl-C took {took:.1f} s: {command}"
 
 
 def open_screen(printed: str, streams: ExitStack) -> None:
