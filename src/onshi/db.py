@@ -1,18 +1,25 @@
 """Database engines shared by onshi's services: SQLite embedded by default, PostgreSQL by URL.
 
 Each component owns its tables and its Alembic migrations; this module only knows how to open a
-database well (SQLite in WAL mode with foreign keys on, PostgreSQL through psycopg 3).
+database well (SQLite in WAL mode with foreign keys on, PostgreSQL through psycopg 3) and how to
+bring a component's schema up to date (``MigratedDatabase``).
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from importlib.abc import Traversable
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
+from alembic import command
+from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
 
 # libpq's multi-host form: scheme://[userinfo@]host:port,host:port/… (several hosts, one URL).
 _MULTI_HOST = re.compile(
@@ -88,3 +95,56 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+def alembic_config(script_location: Traversable) -> Config:
+    """Alembic's configuration for one component's migrations (its env.py names its version
+    table, so components sharing a database never see each other's revisions)."""
+    config = Config()
+    config.set_main_option("script_location", str(script_location))
+    return config
+
+
+class MigratedDatabase:
+    """An engine and session factories for one database URL, with the component's migrations.
+
+    ``write_options`` are execution options for the sessions of ``transaction()`` only (reads
+    through ``sessions`` keep the engine's defaults).
+    """
+
+    def __init__(
+        self,
+        url: str,
+        migrations: Traversable,
+        *,
+        write_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        self.url = url
+        self.engine: Engine = make_engine(url)
+        self._migrations = migrations
+        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
+        self._writers = (
+            sessionmaker(self.engine.execution_options(**write_options), expire_on_commit=False)
+            if write_options
+            else self.sessions
+        )
+
+    def migrate(self) -> None:
+        """Upgrade the schema to the newest revision (idempotent)."""
+        config = alembic_config(self._migrations)
+        with self.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    @contextmanager
+    def transaction(self) -> Iterator[Session]:
+        """A session whose work commits at the end of the block, or rolls back whole on error."""
+        with self._writers.begin() as session:
+            yield session
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    def dispose(self) -> None:
+        self.engine.dispose()

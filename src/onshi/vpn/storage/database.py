@@ -12,47 +12,31 @@ from contextlib import contextmanager
 from importlib.resources import files
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, event
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
-from onshi.db import make_engine
+from onshi.db import MigratedDatabase
 
 VERSION_TABLE = "alembic_version_vpn"
 #: Where a writing session carries the audit key's source (``Session.info``): the audit log
 #: appends inside each action's transaction, and use cases hand it only the session.
 AUDIT_KEY = "onshi.vpn.audit_key"
+MIGRATIONS = files("onshi.vpn.storage") / "migrations"
 
 
-def alembic_config() -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(files("onshi.vpn.storage") / "migrations"))
-    return config
+class Database(MigratedDatabase):
+    """An engine and a session factory for one VPN database URL.
 
-
-class Database:
-    """An engine and a session factory for one VPN database URL."""
+    ``sessions`` is for reading: on SQLite a deferred transaction, which never waits for a
+    writer (WAL).
+    """
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine: Engine = make_engine(url)
+        super().__init__(url, MIGRATIONS, write_options={"sqlite_begin": "BEGIN IMMEDIATE"})
         if self.engine.dialect.name == "sqlite":
             _sqlite_begin(self.engine)
-        #: For reading: on SQLite a deferred transaction, which never waits for a writer (WAL).
-        self.sessions = sessionmaker(self.engine, expire_on_commit=False)
-        self._writers = sessionmaker(
-            self.engine.execution_options(sqlite_begin="BEGIN IMMEDIATE"), expire_on_commit=False
-        )
         #: Returns the audit chain's key (loaded on first use); set by whoever holds the settings.
         self.audit_key: Callable[[], bytes] | None = None
-
-    def migrate(self) -> None:
-        """Upgrade the schema to the newest revision (idempotent)."""
-        config = alembic_config()
-        with self.engine.begin() as connection:
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
@@ -60,17 +44,10 @@ class Database:
 
         On SQLite it holds the write lock from its first statement (see ``_sqlite_begin``).
         """
-        with self._writers.begin() as session:
+        with super().transaction() as session:
             if self.audit_key is not None:
                 session.info[AUDIT_KEY] = self.audit_key
             yield session
-
-    @property
-    def dialect(self) -> str:
-        return self.engine.dialect.name
-
-    def dispose(self) -> None:
-        self.engine.dispose()
 
 
 def _sqlite_begin(engine: Engine) -> None:
