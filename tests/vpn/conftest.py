@@ -2,79 +2,51 @@
 test moves, and a :class:`VpnControlPlane` over them.
 
 Like tests/conftest.py, each database is migrated once per session as a template and copied
-(SQLite: the file; PostgreSQL: ``CREATE DATABASE … TEMPLATE``) for every test.
+for every test (tests/databases.py).
 """
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-import shutil
-import sqlite3
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import sqlalchemy
 
 from onshi.vpn.domain.lifecycle import ApplicationState
 from onshi.vpn.services import ApplicationView, VpnControlPlane
 from onshi.vpn.settings import VpnSettings
 from onshi.vpn.storage.database import Database
+from tests.databases import (
+    clone_postgres,
+    make_postgres_template,
+    make_sqlite_template,
+    sqlite_copy,
+)
 
 VPN_TEMPLATE = "onshi_vpn_template"
 PASSWORD = "Clinic-pass-2026"
 
 
-def _with_database(url: str, name: str) -> str:
-    return str(sqlalchemy.make_url(url).set(database=name).render_as_string(hide_password=False))
-
-
 @pytest.fixture(scope="session")
 def vpn_postgres_template(postgres_admin_url: str) -> str:
-    admin = sqlalchemy.create_engine(postgres_admin_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{VPN_TEMPLATE}"'))
-        c.execute(sqlalchemy.text(f'CREATE DATABASE "{VPN_TEMPLATE}"'))
-    admin.dispose()
-    db = Database(_with_database(postgres_admin_url, VPN_TEMPLATE))
-    db.migrate()
-    db.dispose()
-    return postgres_admin_url
+    return make_postgres_template(postgres_admin_url, VPN_TEMPLATE, Database)
 
 
 @pytest.fixture(scope="session")
 def vpn_sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("vpn-template") / "vpn.sqlite3"
-    db = Database(f"sqlite:///{path}")
-    db.migrate()
-    db.dispose()
-    # Fold the WAL into the file so that copying the file copies everything.
-    with contextlib.closing(sqlite3.connect(path)) as raw:
-        raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    return path
+    return make_sqlite_template(tmp_path_factory.mktemp("vpn-template") / "vpn.sqlite3", Database)
 
 
 @pytest.fixture
 def vpn_sqlite_url(vpn_sqlite_template: Path, tmp_path: Path) -> str:
-    path = tmp_path / "vpn.sqlite3"
-    shutil.copy(vpn_sqlite_template, path)
-    return f"sqlite:///{path}"
+    return sqlite_copy(vpn_sqlite_template, tmp_path)
 
 
 @pytest.fixture
 def vpn_postgres_url(vpn_postgres_template: str) -> Iterator[str]:
-    name = f"v_{uuid.uuid4().hex[:16]}"
-    admin = sqlalchemy.create_engine(vpn_postgres_template, isolation_level="AUTOCOMMIT")
-    with admin.connect() as c:
-        c.execute(sqlalchemy.text(f'CREATE DATABASE "{name}" TEMPLATE "{VPN_TEMPLATE}"'))
-    try:
-        yield _with_database(vpn_postgres_template, name)
-    finally:
-        with admin.connect() as c:
-            c.execute(sqlalchemy.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with clone_postgres(vpn_postgres_template, VPN_TEMPLATE, "v_") as url:
+        yield url
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
