@@ -1,4 +1,4 @@
-"""What the storing ``onshi vpn`` commands share: options, opening the control plane, errors.
+"""What the ``onshi vpn`` commands share: options, opening the control plane, errors.
 
 Each command runs as one transaction (nothing half-stored) and prints ``error: CODE: message``
 on failure, with exit status 2 for bad input and 1 for refusals.
@@ -38,11 +38,22 @@ ByOption = Annotated[
     typer.Option("--by", help="the operator acting (default: console, the service host)"),
 ]
 FormatOption = Annotated[str, typer.Option("--format", help="text or json", metavar="text|json")]
+AccountArgument = Annotated[str, typer.Argument(help="the ID, e.g. A000042-001")]
 
 
 def fail(error: VpnError) -> NoReturn:
     typer.echo(f"error: {error.code}: {error.message}", err=True)
     raise typer.Exit(error.exit_status)
+
+
+@contextmanager
+def reported() -> Iterator[None]:
+    """A :class:`VpnError` raised in the block ends the command: ``error: CODE: message`` on
+    standard error and the error's exit status."""
+    try:
+        yield
+    except VpnError as error:
+        fail(error)
 
 
 def load_settings(db: str | None, data_dir: Path | None) -> VpnSettings:
@@ -69,10 +80,8 @@ def opened(db: str | None, data_dir: Path | None) -> Iterator[VpnControlPlane]:
 
 def run(db: str | None, data_dir: Path | None, action: Callable[[VpnControlPlane], T]) -> T:
     try:
-        with opened(db, data_dir) as control:
+        with reported(), opened(db, data_dir) as control:
             return action(control)
-    except VpnError as error:
-        fail(error)
     except (SQLAlchemyError, ArgumentError) as exc:
         # The message may quote the URL (and a password in it): the type is enough.
         fail(DatabaseUnavailable(f"the database cannot be used ({type(exc).__name__})"))

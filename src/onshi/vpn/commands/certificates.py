@@ -3,6 +3,7 @@ swanctl) and the CRL of the service CA."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -11,6 +12,7 @@ import typer
 from onshi.pki import PkiError
 from onshi.pki._files import PRIVATE_MODE, PUBLIC_MODE, write_atomically
 from onshi.vpn.commands._store import (
+    AccountArgument,
     ByOption,
     DataDirOption,
     DbOption,
@@ -76,47 +78,53 @@ def _print_issued(issued: IssuedDevice, files: dict[str, str], output: str) -> N
         typer.echo(f"replaces    {issued.replaced_serial} (revoked)")
 
 
+OutOption = Annotated[Path, typer.Option("--out", help="folder for the .p12 and PEM files")]
+
+
+def _issue_and_print(
+    db: str | None,
+    data_dir: Path | None,
+    out: Path,
+    output: str,
+    issue: Callable[[VpnControlPlane], IssuedDevice],
+) -> None:
+    """Issue (in one transaction with writing the files), then print the result."""
+    check_format(output)
+    check_out_dir(out)
+
+    def issue_and_write(control: VpnControlPlane) -> tuple[IssuedDevice, dict[str, str]]:
+        issued = issue(control)
+        return issued, _write_issued(control, issued, out)
+
+    issued, files = run(db, data_dir, issue_and_write)
+    _print_issued(issued, files, output)
+
+
 @device_app.command("issue")
 def device_issue(
-    account: Annotated[str, typer.Argument(help="the ID, e.g. A000042-001")],
+    account: AccountArgument,
     name: Annotated[str, typer.Option("--name", help="the device, e.g. reception-pc")],
-    out: Annotated[Path, typer.Option("--out", help="folder for the .p12 and PEM files")],
+    out: OutOption,
     by: ByOption = None,
     output: FormatOption = "text",
     db: DbOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """Issue a device certificate: PKCS#12 with a one-time passphrase, plus PEM for swanctl."""
-    check_format(output)
-    check_out_dir(out)
-
-    def issue(control: VpnControlPlane) -> tuple[IssuedDevice, dict[str, str]]:
-        issued = control.issue_device(account, name, by=by)
-        return issued, _write_issued(control, issued, out)
-
-    issued, files = run(db, data_dir, issue)
-    _print_issued(issued, files, output)
+    _issue_and_print(db, data_dir, out, output, lambda c: c.issue_device(account, name, by=by))
 
 
 @device_app.command("renew")
 def device_renew(
     serial: Annotated[str, typer.Argument(help="the serial (hex) of the certificate to renew")],
-    out: Annotated[Path, typer.Option("--out", help="folder for the .p12 and PEM files")],
+    out: OutOption,
     by: ByOption = None,
     output: FormatOption = "text",
     db: DbOption = None,
     data_dir: DataDirOption = None,
 ) -> None:
     """A new certificate for the same device; the old one is revoked (superseded)."""
-    check_format(output)
-    check_out_dir(out)
-
-    def renew(control: VpnControlPlane) -> tuple[IssuedDevice, dict[str, str]]:
-        issued = control.renew_device(serial, by=by)
-        return issued, _write_issued(control, issued, out)
-
-    issued, files = run(db, data_dir, renew)
-    _print_issued(issued, files, output)
+    _issue_and_print(db, data_dir, out, output, lambda c: c.renew_device(serial, by=by))
 
 
 @device_app.command("revoke")
@@ -145,7 +153,7 @@ def device_revoke(
 
 @device_app.command("list")
 def device_list(
-    account: Annotated[str, typer.Argument(help="the ID, e.g. A000042-001")],
+    account: AccountArgument,
     output: FormatOption = "text",
     db: DbOption = None,
     data_dir: DataDirOption = None,

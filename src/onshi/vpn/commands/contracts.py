@@ -15,20 +15,20 @@ import typer
 
 from onshi.vpn.commands import certificates, operations
 from onshi.vpn.commands._store import (
+    AccountArgument,
     ByOption,
     DataDirOption,
     DbOption,
     FormatOption,
     check_format,
-    fail,
     print_json,
     read_password,
+    reported,
     run,
 )
 from onshi.vpn.domain.accounts import parse_role
 from onshi.vpn.domain.calendar import YearMonth, parse_date
 from onshi.vpn.domain.lifecycle import parse_state
-from onshi.vpn.errors import VpnError
 from onshi.vpn.services import ApplicationView
 
 
@@ -73,6 +73,15 @@ def _print_application(view: ApplicationView) -> None:
     )
 
 
+def _show(view: ApplicationView, output: str) -> None:
+    if output == "json":
+        print_json(_application_dict(view))
+    else:
+        _print_application(view)
+
+
+ApplicationArgument = Annotated[str, typer.Argument(help="the application id, e.g. A000042")]
+
 # -- applications ------------------------------------------------------------------------
 
 application_app = typer.Typer(
@@ -101,11 +110,9 @@ def application_submit(
 ) -> None:
     """Store an application and create its IDs; prints the application id and the ID names."""
     check_format(output)
-    try:
+    with reported():
         day = parse_date(submitted) if submitted is not None else None
         go_live = YearMonth.parse(migration_go_live) if migration_go_live else None
-    except VpnError as error:
-        fail(error)
     view = run(
         db,
         data_dir,
@@ -128,7 +135,7 @@ def application_submit(
 
 @application_app.command("advance")
 def application_advance(
-    application: Annotated[str, typer.Argument(help="the application id, e.g. A000042")],
+    application: ApplicationArgument,
     to: Annotated[
         str,
         typer.Option("--to", help="reviewed, network_configured, opened or cancelled"),
@@ -147,26 +154,21 @@ def application_advance(
 ) -> None:
     """Move an application one step through its lifecycle (who and when are recorded)."""
     check_format(output)
-    try:
+    with reported():
         state = parse_state(to)
         day = parse_date(on) if on is not None else None
         month = YearMonth.parse(cancel_at_end_of) if cancel_at_end_of else None
-    except VpnError as error:
-        fail(error)
     view = run(
         db,
         data_dir,
         lambda c: c.advance_application(application, state, by=by, on=day, cancel_at_end_of=month),
     )
-    if output == "json":
-        print_json(_application_dict(view))
-    else:
-        _print_application(view)
+    _show(view, output)
 
 
 @application_app.command("extra-certificates")
 def application_extra_certificates(
-    application: Annotated[str, typer.Argument(help="the application id, e.g. A000042")],
+    application: ApplicationArgument,
     extra: Annotated[int, typer.Option("--to", help="x = 0–3, for every ID of the application")],
     by: ByOption = None,
     output: FormatOption = "text",
@@ -176,10 +178,7 @@ def application_extra_certificates(
     """Change the number of extra certificates of every ID of an application."""
     check_format(output)
     view = run(db, data_dir, lambda c: c.set_extra_certificates(application, extra, by=by))
-    if output == "json":
-        print_json(_application_dict(view))
-    else:
-        _print_application(view)
+    _show(view, output)
 
 
 @application_app.command("list")
@@ -191,10 +190,8 @@ def application_list(
 ) -> None:
     """List applications, oldest first."""
     check_format(output)
-    try:
+    with reported():
         wanted = parse_state(state) if state else None
-    except VpnError as error:
-        fail(error)
     views = run(db, data_dir, lambda c: c.applications(wanted))
     if output == "json":
         print_json([_application_dict(v) for v in views])
@@ -205,7 +202,7 @@ def application_list(
 
 @application_app.command("show")
 def application_show(
-    application: Annotated[str, typer.Argument(help="the application id, e.g. A000042")],
+    application: ApplicationArgument,
     output: FormatOption = "text",
     db: DbOption = None,
     data_dir: DataDirOption = None,
@@ -232,7 +229,7 @@ account_app = typer.Typer(help="IDs: passwords and lockouts.", no_args_is_help=T
 
 @account_app.command("password")
 def account_password(
-    account: Annotated[str, typer.Argument(help="the ID, e.g. A000042-001")],
+    account: AccountArgument,
     by: ByOption = None,
     db: DbOption = None,
     data_dir: DataDirOption = None,
@@ -245,7 +242,7 @@ def account_password(
 
 @account_app.command("unlock")
 def account_unlock(
-    account: Annotated[str, typer.Argument(help="the ID, e.g. A000042-001")],
+    account: AccountArgument,
     by: ByOption = None,
     db: DbOption = None,
     data_dir: DataDirOption = None,
@@ -267,10 +264,8 @@ def operator_add(
     data_dir: DataDirOption = None,
 ) -> None:
     """Add an operator or auditor; the password is read from standard input."""
-    try:
+    with reported():
         parsed = parse_role(role)
-    except VpnError as error:
-        fail(error)
     password = read_password("password")
     view = run(db, data_dir, lambda c: c.add_operator(name, parsed, password, by=by))
     typer.echo(f"operator {view.name} added with role {view.role.value}")

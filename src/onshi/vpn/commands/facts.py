@@ -5,20 +5,20 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import json
 import re
 from collections.abc import Callable
-from typing import Annotated, NoReturn, TypeVar
+from typing import Annotated, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
+from onshi.vpn.commands._store import check_format, print_json, reported
 from onshi.vpn.domain.calendar import JST, YearMonth, parse_date, standard_opening_date
 from onshi.vpn.domain.migration import migration_plan
 from onshi.vpn.domain.pricing import quote
 from onshi.vpn.domain.support import is_support_open, support_hours
-from onshi.vpn.errors import InvalidInput, VpnError
+from onshi.vpn.errors import InvalidInput
 
 T = TypeVar("T")
 
@@ -30,26 +30,9 @@ FormatOption = Annotated[
 ]
 
 
-def _fail(error: VpnError) -> NoReturn:
-    typer.echo(f"error: {error.code}: {error.message}", err=True)
-    raise typer.Exit(error.exit_status)
-
-
 def _run(action: Callable[[], T]) -> T:
-    try:
+    with reported():
         return action()
-    except VpnError as error:
-        _fail(error)
-
-
-def _check_format(value: str) -> str:
-    if value not in ("text", "json"):
-        _fail(InvalidInput(f"--format must be text or json, not {value!r}"))
-    return value
-
-
-def _print_json(value: object) -> None:
-    typer.echo(json.dumps(value, ensure_ascii=False))
 
 
 def _parse_minute(text: str) -> dt.datetime:
@@ -90,10 +73,10 @@ def migration_plan_command(
     output: FormatOption = "text",
 ) -> None:
     """Print the dates of a migration from Medical Group Net going live on the 1st of a month."""
-    _check_format(output)
+    check_format(output)
     plan = _run(lambda: migration_plan(YearMonth.parse(go_live)))
     if output == "json":
-        _print_json(plan.as_dict())
+        print_json(plan.as_dict())
         return
     table = Table(title=f"Migration from Medical Group Net, live from {plan.go_live.first_day}")
     table.add_column("step")
@@ -123,10 +106,10 @@ def quote_command(
     output: FormatOption = "text",
 ) -> None:
     """Print a quote before tax: extra certificates, initial and monthly fees, yen per terminal."""
-    _check_format(output)
+    check_format(output)
     result = _run(lambda: quote(_parse_count(ids, "--ids"), _parse_count(terminals, "--terminals")))
     if output == "json":
-        _print_json(result.as_dict())
+        print_json(result.as_dict())
         return
     table = Table(title="Quote (yen before tax)")
     table.add_column("item")
@@ -146,11 +129,11 @@ def support_open(
     output: FormatOption = "text",
 ) -> None:
     """Tell whether the support desk takes calls at a time (9–21 daily, 9–24 on the 10th)."""
-    _check_format(output)
+    check_format(output)
     moment = _run(lambda: _parse_minute(at))
     is_open = is_support_open(moment)
     if output == "json":
-        _print_json({"open": is_open})
+        print_json({"open": is_open})
         return
     opens, closes = support_hours(moment.astimezone(JST).date())
     hours = f"{opens:%H:%M}–{'24:00' if closes.date() > opens.date() else f'{closes:%H:%M}'}"

@@ -21,11 +21,12 @@ from onshi.vpn.commands._store import (
     fail,
     load_settings,
     print_json,
+    reported,
     run,
 )
 from onshi.vpn.domain.billing import Invoice, Issuer
 from onshi.vpn.domain.calendar import YearMonth
-from onshi.vpn.errors import AuditChainBroken, InvalidInput, VpnError
+from onshi.vpn.errors import AuditChainBroken, InvalidInput
 from onshi.vpn.settings import VpnSettings
 
 # -- sessions ----------------------------------------------------------------------------
@@ -114,11 +115,9 @@ def invoice_command(
 ) -> None:
     """Every contract's invoice for a month (JSON, a table, and with --out the PDFs)."""
     check_format(output)
-    try:
+    with reported():
         billed = YearMonth.parse(month)
         issuer = _issuer(load_settings(db, data_dir))
-    except VpnError as error:
-        fail(error)
     if out is not None:
         check_out_dir(out)
     invoices: list[Invoice] = run(db, data_dir, lambda c: c.invoices(billed))
