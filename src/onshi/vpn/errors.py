@@ -31,7 +31,8 @@ Each area adds its classes below its own heading (append only); the tree::
     │   └── AccountLocked             VPN_ACCOUNT_LOCKED      too many failures: wait until locked_until
     ├── SecretStoreError              VPN_SECRET_STORE        the sealing key is missing, unreadable or wrong
     ├── AuditChainBroken              VPN_AUDIT_CHAIN_BROKEN  an audit entry was altered or removed
-    └── DatabaseUnavailable           VPN_DATABASE            the database cannot be opened or migrated
+    ├── DatabaseUnavailable           VPN_DATABASE            the database cannot be opened or migrated
+    └── ClientError                   VPN_CLIENT_ERROR        (terminal side) its branch: onshi.vpn.client.errors
     …                                 (areas add theirs below)
 
 Adapters translate: the CLI to ``error: CODE: message`` and exit status 2 (bad input) or 1, the
