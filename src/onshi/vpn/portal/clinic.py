@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -56,6 +58,40 @@ async def login_form(portal: Portal, request: Request, side: Side) -> dict[str, 
     return values
 
 
+async def log_in(
+    portal: Portal,
+    request: Request,
+    side: Side,
+    *,
+    field: str,
+    authenticate: Callable[[str, str], Any],
+    role_of: Callable[[Any], str],
+    home: str,
+) -> Response:
+    """One login for both sides: CSRF, throttling that does not reveal whether the name exists,
+    the service's own lockout, then a session (the service audits successes and failures)."""
+    values = await login_form(portal, request, side)
+    if values is None:
+        await portal.audit("anonymous", "login.csrf_rejected", side, "refused")
+        return portal.error_page(request, "VPN_PORTAL_CSRF", 403)
+    name = values.get(field, "").strip()[:128]
+    password = values.get("password", "")[:1024]
+    if portal.throttle.locked(side, name):
+        await portal.audit("anonymous", "login", side, "throttled")
+        return login_page(portal, request, side, message=messages_ja.LOGIN_LOCKED, status=429)
+    try:
+        principal = await run_in_threadpool(authenticate, name, password)
+    except LoginLocked:
+        portal.throttle.failed(side, name)
+        return login_page(portal, request, side, message=messages_ja.LOGIN_LOCKED, status=429)
+    except (LoginFailed, InvalidInput):
+        now_locked = portal.throttle.failed(side, name)
+        text = messages_ja.LOGIN_LOCKED if now_locked else messages_ja.LOGIN_FAILED
+        return login_page(portal, request, side, message=text, status=401)
+    portal.throttle.succeeded(side, name)
+    return portal.start_session(request, side, principal.name, role_of(principal), home)
+
+
 def router(portal: Portal) -> APIRouter:
     r = APIRouter()
 
@@ -68,30 +104,15 @@ def router(portal: Portal) -> APIRouter:
 
     @r.post("/login")
     async def login_post(request: Request) -> Response:
-        values = await login_form(portal, request, "clinic")
-        if values is None:
-            await portal.audit("anonymous", "login.csrf_rejected", "clinic", "refused")
-            return portal.error_page(request, "VPN_PORTAL_CSRF", 403)
-        name = values.get("account", "").strip()[:128]
-        password = values.get("password", "")[:1024]
-        if portal.throttle.locked("clinic", name):
-            await portal.audit("anonymous", "login", "clinic", "throttled")
-            return login_page(
-                portal, request, "clinic", message=messages_ja.LOGIN_LOCKED, status=429
-            )
-        try:
-            principal = await run_in_threadpool(portal.backend.login_account, name, password)
-        except LoginLocked:
-            portal.throttle.failed("clinic", name)
-            return login_page(
-                portal, request, "clinic", message=messages_ja.LOGIN_LOCKED, status=429
-            )
-        except (LoginFailed, InvalidInput):
-            now_locked = portal.throttle.failed("clinic", name)  # the service audited it
-            text = messages_ja.LOGIN_LOCKED if now_locked else messages_ja.LOGIN_FAILED
-            return login_page(portal, request, "clinic", message=text, status=401)
-        portal.throttle.succeeded("clinic", name)
-        return portal.start_session(request, "clinic", principal.name, "clinic", "/")
+        return await log_in(
+            portal,
+            request,
+            "clinic",
+            field="account",
+            authenticate=portal.backend.login_account,
+            role_of=lambda _principal: "clinic",
+            home="/",
+        )
 
     @r.post("/logout")
     async def logout(request: Request) -> Response:

@@ -13,11 +13,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from onshi.vpn.errors import InvalidInput, VpnError
-from onshi.vpn.portal import messages_ja
+from onshi.vpn.errors import VpnError
 from onshi.vpn.portal.app import Portal
-from onshi.vpn.portal.clinic import login_form, login_page
-from onshi.vpn.portal.errors import ConfirmationMissing, LoginFailed, LoginLocked, NotFound
+from onshi.vpn.portal.clinic import log_in, login_page
+from onshi.vpn.portal.errors import ConfirmationMissing, NotFound
 from onshi.vpn.portal.sessions import PortalSession
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -51,31 +50,14 @@ def router(portal: Portal) -> APIRouter:
 
     @r.post("/login")
     async def login_post(request: Request) -> Response:
-        values = await login_form(portal, request, "operator")
-        if values is None:
-            await portal.audit("anonymous", "login.csrf_rejected", "operator", "refused")
-            return portal.error_page(request, "VPN_PORTAL_CSRF", 403)
-        name = values.get("name", "").strip()[:128]
-        password = values.get("password", "")[:1024]
-        if portal.throttle.locked("operator", name):
-            await portal.audit("anonymous", "login", "operator", "throttled")
-            return login_page(
-                portal, request, "operator", message=messages_ja.LOGIN_LOCKED, status=429
-            )
-        try:
-            principal = await run_in_threadpool(portal.backend.login_operator, name, password)
-        except LoginLocked:
-            portal.throttle.failed("operator", name)
-            return login_page(
-                portal, request, "operator", message=messages_ja.LOGIN_LOCKED, status=429
-            )
-        except (LoginFailed, InvalidInput):
-            now_locked = portal.throttle.failed("operator", name)  # the service audited it
-            text = messages_ja.LOGIN_LOCKED if now_locked else messages_ja.LOGIN_FAILED
-            return login_page(portal, request, "operator", message=text, status=401)
-        portal.throttle.succeeded("operator", name)
-        return portal.start_session(
-            request, "operator", principal.name, principal.role, "/operator/"
+        return await log_in(
+            portal,
+            request,
+            "operator",
+            field="name",
+            authenticate=portal.backend.login_operator,
+            role_of=lambda principal: str(principal.role),
+            home="/operator/",
         )
 
     @r.post("/logout")
