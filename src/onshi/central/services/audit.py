@@ -240,22 +240,21 @@ class AuditLog:
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         # One statement (multi-row VALUES), atomic on its own; its text is made once per batch
         # size and handed to the driver as is: compiling it anew cost more than the round trip.
+        # On a connection kept for it, in autocommit: the one statement is its own transaction.
         params = [row[column] for row in rows for column in _COLUMNS]
+        marker = "%s"
         if self._db.dialect == "sqlite":
             # Stored as SQLAlchemy stores a DateTime on SQLite, not by the driver's own adapter.
             at = _COLUMNS.index("recorded_at")
             params[at :: len(_COLUMNS)] = [
                 d.strftime("%Y-%m-%d %H:%M:%S.%f") for d in params[at :: len(_COLUMNS)]
             ]
-            with self._db.engine.begin() as connection:
-                connection.exec_driver_sql(_insert_sql(len(rows), "?"), tuple(params))
-            return
+            marker = "?"
         if self._connection is None:
             self._connection = self._db.engine.connect().execution_options(
                 isolation_level="AUTOCOMMIT"
             )
-        self._connection.exec_driver_sql(_insert_sql(len(rows), "%s"), tuple(params))
-        self._connection.commit()
+        self._connection.exec_driver_sql(_insert_sql(len(rows), marker), tuple(params))
 
     def _drop_connection(self) -> None:
         if self._connection is not None:

@@ -10,7 +10,6 @@ from typing import Any
 
 from cryptography import x509
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session
 
 from onshi import pki
 from onshi.audit import keys as audit_keys
@@ -151,21 +150,16 @@ class Central:
 
     # -- eligibility by insurance-card number ---------------------------------------------
 
-    def _judge(
-        self, session: Session, key: CardKey, birthdate: dt.date, on: dt.date
-    ) -> Confirmation:
-        matches = repository.find_by_card_key(session, key)
-        return eligibility.judge_matches(session, matches, birthdate, on)
-
     def _answer_card_number(
         self, q: CardNumberQuestion, *, facility: str | None, action: str
     ) -> tuple[Confirmation, list[Json], dt.datetime]:
         """Judge, shape the results, audit: what every question by card number shares."""
         now = self.clock()
-        with self.db.reads() as session:
-            confirmation = self._judge(session, q.key, q.birthdate, q.on)
+        with self.db.lookups() as connection:
+            matches = repository.find_by_card_key(connection, q.key)
+            confirmation = eligibility.judge_matches(connection, matches, q.birthdate, q.on)
             results = eligibility.results_for(
-                session, confirmation, on=q.on, now=now, limit_consent=q.limit_consent
+                connection, confirmation, on=q.on, now=now, limit_consent=q.limit_consent
             )
         self.audit.record(
             facility=facility,

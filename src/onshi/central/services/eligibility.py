@@ -11,8 +11,6 @@ import datetime as dt
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy.orm import Session
-
 from onshi.central.domain.consent import ConsentKind
 from onshi.central.domain.qualification import (
     Confirmation,
@@ -21,19 +19,20 @@ from onshi.central.domain.qualification import (
 )
 from onshi.central.services import answers
 from onshi.central.storage import repository
+from onshi.central.storage.repository import Reader
 from onshi.oqs.codes import QualificationValidity
 
 Json = dict[str, Any]
 
 
 def judge_matches(
-    session: Session, matches: list[Qualification], birthdate: dt.date, on: dt.date
+    source: Reader, matches: list[Qualification], birthdate: dt.date, on: dt.date
 ) -> Confirmation:
     """The validity of a card key's matches on ``on``; an invalid one looks at what else the
     same person holds (a newer qualification makes the old card 資格喪失, not 無効)."""
     confirmation = confirm_by_card_number(matches, birthdate=birthdate, on=on)
     if confirmation.validity is QualificationValidity.INVALID and confirmation.qualification:
-        held = repository.held_by(session, [confirmation.qualification.individual_id])
+        held = repository.held_by(source, [confirmation.qualification.individual_id])
         confirmation = confirm_by_card_number(
             matches, birthdate=birthdate, on=on, held_by_same_individuals=held
         )
@@ -41,7 +40,7 @@ def judge_matches(
 
 
 def results_for(
-    session: Session,
+    source: Reader,
     confirmation: Confirmation,
     *,
     on: dt.date,
@@ -54,8 +53,8 @@ def results_for(
     for q in answers.reported(confirmation):
         limit = specific = None
         if limit_consent:
-            limit = repository.limit_certificate_on(session, q.qualification_id, on)
-            specific = repository.specific_diseases_on(session, q.qualification_id, on)
+            limit = repository.limit_certificate_on(source, q.qualification_id, on)
+            specific = repository.specific_diseases_on(source, q.qualification_id, on)
         results.append(
             answers.qualification_result(
                 q,

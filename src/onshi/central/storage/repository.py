@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, func, select, tuple_
+from sqlalchemy import Connection, String, and_, bindparam, func, select, tuple_
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -46,6 +46,13 @@ _QUALIFICATION_COLUMNS = (
 _SELECT_QUALIFICATION = select(*_QUALIFICATION_COLUMNS).join(
     t.Insurer, t.Insurer.InsurerNumber == t.Qualification.InsurerNumber
 )
+
+
+Reader = Session | Connection  # a Session, or the kept connection of Database.lookups()
+
+
+def _connection(source: Reader) -> Connection:
+    return source.connection() if isinstance(source, Session) else source
 
 
 def _to_domain(r: Any) -> domain.Qualification:
@@ -95,11 +102,11 @@ _BY_KEY_ANY_BRANCH = _SELECT_QUALIFICATION.where(
 _BY_KEY = _BY_KEY_ANY_BRANCH.where(t.Qualification.InsuredBranchNumber == bindparam("branch"))
 
 
-def find_by_card_key(session: Session, key: domain.CardKey) -> list[domain.Qualification]:
+def find_by_card_key(source: Reader, key: domain.CardKey) -> list[domain.Qualification]:
     """Qualifications with this card key; every branch when the key has none.
 
-    The hot path of every inquiry: prebuilt statements run on the session's connection, so
-    SQLAlchemy reuses their compiled form and skips the ORM layer.
+    The hot path of every inquiry: prebuilt statements run on a connection, so SQLAlchemy
+    reuses their compiled form and skips the ORM layer.
     """
     params = {
         "insurer": key.insurer_number,
@@ -109,7 +116,7 @@ def find_by_card_key(session: Session, key: domain.CardKey) -> list[domain.Quali
     statement = _BY_KEY_ANY_BRANCH
     if key.insured_branch_number is not None:
         statement, params["branch"] = _BY_KEY, key.insured_branch_number
-    return [_to_domain(row) for row in session.connection().execute(statement, params)]
+    return [_to_domain(row) for row in _connection(source).execute(statement, params)]
 
 
 _WANTED = select(
@@ -157,27 +164,36 @@ _HELD_BY = _SELECT_QUALIFICATION.where(
 )
 
 
-def held_by(session: Session, individual_ids: Iterable[int]) -> list[domain.Qualification]:
+def held_by(source: Reader, individual_ids: Iterable[int]) -> list[domain.Qualification]:
     """Every qualification of these individuals, under any insurer."""
     ids = sorted(set(individual_ids))
     if not ids:
         return []
-    return [_to_domain(row) for row in session.connection().execute(_HELD_BY, {"ids": ids})]
+    return [_to_domain(row) for row in _connection(source).execute(_HELD_BY, {"ids": ids})]
 
 
 def _covers(start: dt.date | None, end: dt.date | None, on: dt.date) -> bool:
     return (start is None or start <= on) and (end is None or on <= end)
 
 
+def _all(source: Reader, statement: Any) -> Sequence[Any]:
+    """ORM entities of ``statement`` (a Session of its own on a bare connection)."""
+    if isinstance(source, Session):
+        return source.scalars(statement).all()
+    with Session(bind=source) as session:
+        return session.scalars(statement).all()
+
+
 def limit_certificate_on(
-    session: Session, qualification_id: int, on: dt.date
+    source: Reader, qualification_id: int, on: dt.date
 ) -> t.LimitApplicationCertificate | None:
     """The limit certification (限度額適用認定) in force on ``on``, the newest if several."""
-    rows = session.scalars(
+    rows: Sequence[t.LimitApplicationCertificate] = _all(
+        source,
         select(t.LimitApplicationCertificate).where(
             t.LimitApplicationCertificate.qualification_id == qualification_id
-        )
-    ).all()
+        ),
+    )
     current = [
         r
         for r in rows
@@ -191,13 +207,14 @@ def limit_certificate_on(
 
 
 def specific_diseases_on(
-    session: Session, qualification_id: int, on: dt.date
+    source: Reader, qualification_id: int, on: dt.date
 ) -> Sequence[t.SpecificDiseasesCertificate]:
-    rows = session.scalars(
+    rows: Sequence[t.SpecificDiseasesCertificate] = _all(
+        source,
         select(t.SpecificDiseasesCertificate).where(
             t.SpecificDiseasesCertificate.qualification_id == qualification_id
-        )
-    ).all()
+        ),
+    )
     return [
         r
         for r in rows
