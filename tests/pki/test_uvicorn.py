@@ -20,7 +20,7 @@ from onshi.pki import (
     medical_institution_code_of,
     uvicorn_ssl_context_factory,
 )
-from onshi.pki.asgi import ClientCertificateH11Protocol
+from onshi.pki.asgi import ClientCertificateHttpToolsProtocol
 
 
 async def whoami(
@@ -48,7 +48,7 @@ def central(
     sock = socket.create_server(("127.0.0.1", 0))
     config = uvicorn.Config(
         whoami,
-        http=ClientCertificateH11Protocol,
+        http=ClientCertificateHttpToolsProtocol,
         ssl_context_factory=uvicorn_ssl_context_factory(
             d / "server.crt", d / "server.key", facility_ca.cert_path
         ),

@@ -82,7 +82,7 @@ def uvicorn_ssl_context_factory(
     """For ``uvicorn.Config(ssl_context_factory=...)``: replaces uvicorn's default context.
 
     uvicorn's own ``ssl_cert_reqs`` defaults to not asking for a client certificate; this
-    factory makes it mandatory. Pair it with :class:`onshi.pki.asgi.ClientCertificateH11Protocol`
+    factory makes it mandatory. Pair it with :class:`onshi.pki.asgi.ClientCertificateHttpToolsProtocol`
     so the app can see which facility connected.
     """
 
@@ -110,7 +110,7 @@ def client_certificate_from_scope(scope: Mapping[str, Any]) -> x509.Certificate 
     Reads ``client_cert_der`` (onshi's addition) or else the standard ``client_cert_chain``.
 
     Under uvicorn the extension is only there with
-    :class:`onshi.pki.asgi.ClientCertificateH11Protocol`. The certificate was verified by the
+    :class:`onshi.pki.asgi.ClientCertificateHttpToolsProtocol`. The certificate was verified by the
     TLS layer against the server context's CA before the request reached the app.
     """
     tls = (scope.get("extensions") or {}).get("tls")

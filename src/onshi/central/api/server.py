@@ -2,8 +2,8 @@
 
 uvicorn verifies client certificates (the ``ssl.SSLContext`` from
 :func:`onshi.pki.server_ssl_context` requires one from the facility CA) but does not put the
-peer certificate in the ASGI scope. :class:`onshi.pki.asgi.ClientCertificateH11Protocol` —
-uvicorn's h11 protocol, one instance per connection — reads it from the TLS transport once the
+peer certificate in the ASGI scope. :class:`onshi.pki.asgi.ClientCertificateHttpToolsProtocol` —
+uvicorn's httptools protocol, one instance per connection — reads it from the TLS transport once the
 handshake is done and wraps that connection's app, so every request's scope carries
 ``scope["extensions"]["tls"]["client_cert_der"]``; :mod:`onshi.central.api.identity` reads it
 there. The protocol lives with the PKI so other onshi services can reuse it.
@@ -34,7 +34,7 @@ import uvicorn
 
 from onshi.logs import log_failure
 from onshi.pki import server_ssl_context
-from onshi.pki.asgi import ClientCertificateH11Protocol
+from onshi.pki.asgi import ClientCertificateHttpToolsProtocol
 from onshi.web import ThreadedServer, bind
 
 
@@ -57,7 +57,10 @@ def uvicorn_config(
     context = tls.context()
     return uvicorn.Config(
         app,
-        http=ClientCertificateH11Protocol,
+        # llhttp (C) and libuv: a third of the server's CPU per request less than h11 on
+        # asyncio, on both endpoints of bench/bench_http.py.
+        http=ClientCertificateHttpToolsProtocol,
+        loop="uvloop",
         ssl_context_factory=lambda _config, _default: context,
         lifespan="on",
         access_log=False,  # EdgeMiddleware writes the one (personal-data free) line per request
