@@ -411,7 +411,7 @@ def _store_answers(
 class _ChunkFacts:
     """What a chunk's records are judged on, each kind read for the whole chunk at once."""
 
-    found: dict[tuple[str, str, str], list[Qualification]]  # by card key without branch
+    found: dict[tuple[str, str, str], list[Qualification]]  # by card key, branches asked
     held: dict[int, list[Qualification]]  # per individual: what holders of invalid cards hold
     consents: dict[int, dict[ConsentKind, dt.datetime]] | None  # None: the flow reports none
     limits: dict[int, t.LimitApplicationCertificate]  # per qualification, in force on the day
@@ -523,17 +523,19 @@ def _certificates(
 def _bulk_candidates(
     central: ServiceContext, session: Session, questions: list[Json]
 ) -> dict[tuple[str, str, str], list[Qualification]]:
-    """Every qualification any question of the chunk may match, in one query."""
+    """Every qualification any question of the chunk may match, in one query: by card key, of
+    the branches asked (every branch for a question without one)."""
     keys = {
         (
             q["InsurerNumber"].strip(),
             q.get("InsuredCardSymbol", ""),
             q["InsuredIdentificationNumber"],
+            q.get("InsuredBranchNumber"),
         )
         for q in questions
     }
-    found: dict[tuple[str, str, str], list[Qualification]] = {k: [] for k in keys}
-    for q in repository.find_by_card_keys(session, keys):
+    found: dict[tuple[str, str, str], list[Qualification]] = {k[:3]: [] for k in keys}
+    for q in repository.find_by_card_keys_and_branches(session, keys):
         found[
             (
                 q.key.insurer_number,
