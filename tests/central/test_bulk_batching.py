@@ -279,3 +279,49 @@ def test_answers_already_stored_are_kept_and_the_rest_answered(
     assert [u["QualificationConfirmSearchInfo"]["ArbitraryIdentifier"] for u in answered] == [
         r.arbitrary_identifier for i, r in enumerate(records) if i not in kept
     ]
+
+
+def test_candidates_are_the_branches_asked(database: Database) -> None:
+    with database.transaction() as s:
+        _people(s)
+    with database.sessions() as s:
+
+        def branches(*keys: tuple[str, str, str, str | None]) -> list[str | None]:
+            found = repository.find_by_card_keys_and_branches(s, keys)
+            return sorted(q.key.insured_branch_number or "" for q in found)
+
+        assert branches(("06139999", "12-34", "4", None)) == ["01", "02"]
+        assert branches(("06139999", "12-34", "4", "02")) == ["02"]
+        # Asked both ways in one chunk: each qualification once.
+        assert branches(("06139999", "12-34", "4", "02"), ("06139999", "12-34", "4", None)) == [
+            "01",
+            "02",
+        ]
+        assert branches(("06139999", "12-34", "4", "01"), ("06139999", "12-34", "4", "02")) == [
+            "01",
+            "02",
+        ]
+        # An empty branch matches nothing, as for a single question; unknown keys neither.
+        assert branches(("06139999", "12-34", "4", "")) == []
+        assert branches(("06139999", "12-34", "4", "03"), ("06139999", "12-34", "99", None)) == []
+        assert branches() == []
+        # The same as the single-question lookup, key by key.
+        for key in (
+            CardKey("06139999", "12-34", "4", None),
+            CardKey("06139999", "12-34", "4", "01"),
+        ):
+            single = repository.find_by_card_key(s, key)
+            batched = repository.find_by_card_keys_and_branches(
+                s,
+                [
+                    (
+                        key.insurer_number,
+                        key.insured_card_symbol,
+                        key.insured_identification_number,
+                        key.insured_branch_number,
+                    )
+                ],
+            )
+            assert sorted(q.qualification_id for q in batched) == sorted(
+                q.qualification_id for q in single
+            )
