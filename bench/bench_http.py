@@ -156,17 +156,25 @@ def facility_files(settings: Any) -> Files:
     return files
 
 
-def _server_main(settings: Any, ports: Any) -> None:
+def _server_main(settings: Any, ports: Any, workers: int = 1) -> None:
     from onshi.central.api import create_app
-    from onshi.central.api.server import ensure_server_tls, serve_forever
+    from onshi.central.api.server import ensure_server_tls, serve_forever, serve_workers
     from onshi.central.services.central import Central
     from onshi.web import bind
 
-    central = Central.from_settings(settings)
     tls = ensure_server_tls(settings.data_dir, settings.ca_dir, "127.0.0.1")
     sock = bind("127.0.0.1", 0)
     ports.put(sock.getsockname()[1])
-    app: Any = create_app(central, settings)
+    if workers > 1:  # as `onshi central serve --workers N`: each worker builds its app
+        serve_workers(
+            lambda: create_app(Central.from_settings(settings), settings),
+            tls,
+            sock,
+            workers=workers,
+            log_level="warning",
+        )
+        return
+    app: Any = create_app(Central.from_settings(settings), settings)
     if os.environ.get("ONSHI_BENCH_INLINE"):
         app.state.inline_service_calls = True
     threads = int(os.environ.get("ONSHI_BENCH_THREADS", "0"))
@@ -186,12 +194,13 @@ def _server_main(settings: Any, ports: Any) -> None:
 class ServerProcess:
     """The central service in a process of its own (it has the GIL to itself), on 127.0.0.1."""
 
-    def __init__(self, settings: Any, files: Files) -> None:
+    def __init__(self, settings: Any, files: Files, workers: int = 1) -> None:
         self.files = files
         context = mp.get_context("spawn")
         self._ports = context.Queue()
+        # Not a daemon: a daemonic process may not fork the workers of ``workers > 1``.
         self.process = context.Process(
-            target=_server_main, args=(settings, self._ports), daemon=True
+            target=_server_main, args=(settings, self._ports, workers), daemon=workers == 1
         )
 
     def __enter__(self) -> str:
@@ -257,6 +266,22 @@ def private_postgres(log_statements: bool = False) -> Iterator[str]:
         cluster.stop()
 
 
+def postmaster_pid(db_url: str) -> int | None:
+    """The PostgreSQL server's pid when it runs on this machine (its backends share the cores)."""
+    if db_url.startswith("sqlite"):
+        return None
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(db_url.replace("postgresql://", "postgresql+psycopg://", 1))
+    with engine.connect() as c:
+        data = Path(c.execute(sqlalchemy.text("SHOW data_directory")).scalar_one())
+    engine.dispose()
+    try:
+        return int((data / "postmaster.pid").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None  # not ours to read: a server elsewhere
+
+
 @contextmanager
 def database(backend: str, work: Path, given: str | None, log: bool) -> Iterator[str]:
     if given:
@@ -283,7 +308,7 @@ def bench_backend(
         ]
         trivial = [encode("GET", "/v1/health")]
         inquiry = [encode("POST", "/v1/eligibility/card-number", b) for b in bodies]
-        server = ServerProcess(settings, files)
+        server = ServerProcess(settings, files, workers=args.workers)
         with server as url:
             port = int(url.rsplit(":", 1)[1])
             pid = server.process.pid
@@ -292,6 +317,7 @@ def bench_backend(
                 "processes": args.processes,
                 "seconds": args.seconds,
                 "server_pid": pid,
+                "database_pid": postmaster_pid(db_url),
             }
             # Warm both paths (imports, caches, connection pools), then alternate short rounds
             # so that whatever else the machine does weighs on both endpoints alike.
@@ -352,6 +378,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=2, help="client processes")
     parser.add_argument("--connections", type=int, default=16, help="keep-alive connections")
     parser.add_argument("--backends", default="sqlite,postgresql")
+    parser.add_argument(
+        "--workers", type=int, default=1, help="server processes (serve --workers N)"
+    )
     parser.add_argument("--db", help="use this database URL (one backend) instead")
     parser.add_argument("--work", type=Path, help="keep generated populations here")
     parser.add_argument("--py-spy", action="store_true", help="sample one inquiry round")
@@ -377,7 +406,8 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nbench_http: {args.persons} insured persons, {args.processes} client processes, "
         f"{args.connections} keep-alive mTLS connections (asyncio), {args.rounds} alternating "
-        f"rounds of {args.seconds:.0f} s per endpoint, questions on {ON}\n"
+        f"rounds of {args.seconds:.0f} s per endpoint, {args.workers} server process(es), "
+        f"questions on {ON}\n"
     )
     print(table([row for _, trivial, single in results for row in (trivial, single)]))
     met = True

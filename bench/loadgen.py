@@ -49,9 +49,12 @@ def encode(method: str, path: str, body: Any = None) -> bytes:
 
 
 def cpu_seconds(pid: int) -> float:
-    """CPU time (user + system, all threads) the process has used so far."""
+    """CPU time (user + system, all threads) the process and its live children (the workers
+    of ``serve --workers N``) have used so far."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14, 15)
+    own = (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14, 15)
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return own + sum(cpu_seconds(int(child)) for child in children)
 
 
 async def _read_response(reader: asyncio.StreamReader) -> int:
@@ -154,6 +157,7 @@ class Round:
     seconds: float
     latencies: list[float]
     server_cpu_seconds: float | None
+    database_cpu_seconds: float | None = None
 
     @property
     def per_second(self) -> float:
@@ -171,8 +175,12 @@ def run_round(
     processes: int,
     seconds: float,
     server_pid: int | None = None,
+    database_pid: int | None = None,
 ) -> Round:
-    """One round: every client process starts at the same instant and runs ``seconds``."""
+    """One round: every client process starts at the same instant and runs ``seconds``.
+
+    ``database_pid``: a local PostgreSQL postmaster, whose backends' CPU is counted too (they
+    share the machine's cores with the server)."""
     start_at = time.time() + 1.0  # time for every process to connect (TLS handshakes)
     share = [connections // processes + (n < connections % processes) for n in range(processes)]
     pending = pool.starmap_async(
@@ -183,15 +191,21 @@ def run_round(
             if share[n]
         ],
     )
-    cpu = None
-    if server_pid is not None:
-        time.sleep(max(0.0, start_at - time.time()))
-        before = cpu_seconds(server_pid)
-        time.sleep(max(0.0, start_at + seconds - time.time()))
-        cpu = cpu_seconds(server_pid) - before
+    pids = [pid for pid in (server_pid, database_pid) if pid is not None]
+    time.sleep(max(0.0, start_at - time.time()))
+    before = [cpu_seconds(pid) for pid in pids]
+    time.sleep(max(0.0, start_at + seconds - time.time()))
+    used = {pid: cpu_seconds(pid) - b for pid, b in zip(pids, before, strict=True)}
     parts = pending.get()
     latencies = [x for part, _ in parts for x in part]
-    return Round(len(latencies), sum(e for _, e in parts), seconds, latencies, cpu)
+    return Round(
+        len(latencies),
+        sum(e for _, e in parts),
+        seconds,
+        latencies,
+        used.get(server_pid) if server_pid is not None else None,
+        used.get(database_pid) if database_pid is not None else None,
+    )
 
 
 @dataclass(frozen=True)
@@ -203,17 +217,18 @@ class Summary:
     p50_ms: float
     p99_ms: float
     cpu_ms_per_request: float | None
+    database_cpu_ms_per_request: float | None = None
 
     @classmethod
     def of(cls, name: str, rounds: list[Round]) -> Summary:
         latencies = sorted(x for r in rounds for x in r.latencies)
         requests = len(latencies)
-        cpu = [r.server_cpu_seconds for r in rounds]
-        cpu_ms = (
-            None
-            if any(c is None for c in cpu)
-            else sum(c or 0.0 for c in cpu) * 1000 / max(1, requests)
-        )
+
+        def ms_per_request(cpu: list[float | None]) -> float | None:
+            if any(c is None for c in cpu):
+                return None
+            return sum(c or 0.0 for c in cpu) * 1000 / max(1, requests)
+
         return cls(
             name,
             requests,
@@ -221,19 +236,24 @@ class Summary:
             requests / sum(r.seconds for r in rounds),
             statistics.median(latencies) * 1000 if latencies else 0.0,
             latencies[min(requests - 1, int(requests * 0.99))] * 1000 if latencies else 0.0,
-            cpu_ms,
+            ms_per_request([r.server_cpu_seconds for r in rounds]),
+            ms_per_request([r.database_cpu_seconds for r in rounds]),
         )
 
 
 def table(rows: list[Summary]) -> str:
     lines = [
-        "| endpoint | requests | errors | req/s | p50 ms | p99 ms | server CPU ms/req |",
-        "|---|---:|---:|---:|---:|---:|---:|",
+        "| endpoint | requests | errors | req/s | p50 ms | p99 ms | server CPU ms/req "
+        "| database CPU ms/req |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         cpu = "—" if r.cpu_ms_per_request is None else f"{r.cpu_ms_per_request:.2f}"
+        db = (
+            "—" if r.database_cpu_ms_per_request is None else f"{r.database_cpu_ms_per_request:.2f}"
+        )
         lines.append(
             f"| {r.name} | {r.requests} | {r.errors} | {r.per_second:.0f} | {r.p50_ms:.2f} "
-            f"| {r.p99_ms:.2f} | {cpu} |"
+            f"| {r.p99_ms:.2f} | {cpu} | {db} |"
         )
     return "\n".join(lines)
