@@ -16,8 +16,6 @@ import datetime as dt
 import hashlib
 import io
 import json
-import queue
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from typing import Any, BinaryIO
@@ -45,6 +43,9 @@ HISTORY = t.Base.metadata.tables["qualification_history"]
 LIMIT = t.Base.metadata.tables["limit_application_certificate"]
 
 CHUNK = 5_000
+PARSE_AHEAD_BYTES = (
+    4 << 20
+)  # ≈ 16,000 rows: below that, starting a process costs more than it saves
 QUALIFICATION_INSERT = (
     "id",
     "individual_id",
@@ -75,75 +76,16 @@ def import_insured(
     parsed = InsuredCsv(stream)
     with database.engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            return _import_merged(connection, parsed, chunk_size, now or utc_now())
-        store = InsuredStore(connection, now or utc_now())
-        for chunk in in_chunks(parsed, chunk_size):
-            if not parsed.problems:  # once doomed, keep reading only to list every problem
-                store.write(chunk)
+            store: InsuredStore | PostgresMerge = PostgresMerge(connection, now or utc_now())
+        else:
+            store = InsuredStore(connection, now or utc_now())
+        with store.pipelined():
+            for chunk in in_chunks(parsed, chunk_size):
+                if not parsed.problems:  # once doomed, keep reading only to list every problem
+                    store.send(chunk)
         if parsed.problems:
             raise reject(parsed.problems, "insured-persons file")
-        return store.counts
-
-
-def _import_merged(
-    connection: Connection, parsed: InsuredCsv, chunk_size: int, now: dt.datetime
-) -> ImportCounts:
-    """PostgreSQL: each chunk is merged by SQL on the server while the next one is parsed."""
-    merge = PostgresMerge(connection, now)
-    with merge.pipelined():
-        for chunk in in_chunks(parsed, chunk_size):
-            if not parsed.problems:
-                merge.send(chunk)
-    if parsed.problems:
-        raise reject(parsed.problems, "insured-persons file")
-    return merge.finish()
-
-
-def read_ahead(
-    chunks: Iterator[list[InsuredRecord]], depth: int = 2
-) -> Iterator[list[InsuredRecord]]:
-    """The same chunks, parsed by a thread of their own while the caller writes the previous one.
-
-    Parsing is pure Python; writing to PostgreSQL waits for its backend process (a fifth of
-    the import's time, profiled) with the GIL released, so the two overlap when a core is free.
-    A problem found ahead is harmless: the caller checks ``problems`` before each write, and
-    the whole transaction rolls back when there are any.
-    """
-    handoff: queue.Queue[tuple[str, Any]] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def put(item: tuple[str, Any]) -> bool:
-        while not stop.is_set():
-            try:
-                handoff.put(item, timeout=0.1)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for chunk in chunks:
-                if not put(("chunk", chunk)):
-                    return
-        except BaseException as exc:  # noqa: BLE001 — re-raised in the caller's thread
-            put(("error", exc))
-            return
-        put(("end", None))
-
-    reader = threading.Thread(target=produce, name="onshi-intake-parse", daemon=True)
-    reader.start()
-    try:
-        while True:
-            kind, value = handoff.get()
-            if kind == "end":
-                return
-            if kind == "error":
-                raise value
-            yield value
-    finally:
-        stop.set()
-        reader.join()
+        return store.finish()
 
 
 def in_chunks(parsed: InsuredCsv, chunk_size: int) -> Iterator[list[InsuredRecord]]:
@@ -187,6 +129,16 @@ class InsuredStore:
             is not None
         )
         self.individual_of: dict[str, int] = {}  # IndividualId → individual.id, as learnt
+
+    @contextmanager
+    def pipelined(self) -> Iterator[None]:
+        yield  # SQLite: each write is done when it returns
+
+    def send(self, chunk: Sequence[InsuredRecord]) -> None:
+        self.write(chunk)
+
+    def finish(self) -> ImportCounts:
+        return self.counts
 
     def write(self, chunk: Sequence[InsuredRecord]) -> None:
         if not chunk:
