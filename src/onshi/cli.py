@@ -9,6 +9,7 @@ from onshi.claims.cli import app as claims_app
 from onshi.demo import demo
 from onshi.edge.cli import router_app, subsidy
 from onshi.reader.cli import card_app, reader_app
+from onshi.registration import issue as issue_card
 from onshi.terminal.cli import app as terminal_app
 from onshi.vpn.cli import app as vpn_app
 
@@ -20,6 +21,7 @@ app = typer.Typer(
 )
 app.add_typer(central_app, name="central")
 app.add_typer(terminal_app, name="terminal")
+card_app.command("issue")(issue_card)  # the registration desk, beside the card's own commands
 app.add_typer(card_app, name="card")
 app.add_typer(reader_app, name="reader")
 app.add_typer(router_app, name="router")

@@ -11,6 +11,7 @@ from typer.testing import CliRunner, Result
 from onshi.central.services.central import Central
 from onshi.central.settings import CentralSettings
 from onshi.central.storage import tables as t
+from onshi.cli import app as onshi_app
 from onshi.reader import ReaderError, VirtualCard
 from onshi.reader.cli import card_app
 from tests.central import factories
@@ -41,8 +42,9 @@ def _links(db_url: str) -> int:
 
 def _issue(db_url: str, data_dir: Path, out: Path, *extra: str, number: str = "4260") -> Result:
     return runner.invoke(
-        card_app,
+        onshi_app,
         [
+            "card",
             "issue",
             "--insurer",
             "06139999",

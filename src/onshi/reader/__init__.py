@@ -5,7 +5,7 @@ card.py      the virtual card: .p12 (key + JPKI user certificate) and a simulate
              (PIN hash, failure counter, lock) in CARD.p12.chip.json
 terminal.py  how the reader reaches the terminal: its local HTTP API, or in-process
 reader.py    one presentation: identity (face/visual/pin), nonce signed, answer
-cli.py       ``onshi card issue|reset|status`` and ``onshi reader present``
+cli.py       ``onshi card reset|status`` and ``onshi reader present``
 """
 
 from __future__ import annotations
