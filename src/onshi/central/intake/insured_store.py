@@ -25,7 +25,7 @@ from sqlalchemy.exc import OperationalError
 
 from onshi.central.errors import IntakeRejected, RowProblem
 from onshi.central.intake.bulk import BulkWriter
-from onshi.central.intake.card_keys import CardKeyLookup, Stored
+from onshi.central.intake.card_keys import Stored
 from onshi.central.intake.counts import ImportCounts
 from onshi.central.intake.insured_csv import (
     LIMIT_COLUMNS,
@@ -102,17 +102,50 @@ def in_chunks(parsed: InsuredCsv, chunk_size: int) -> Iterator[list[InsuredRecor
     yield chunk
 
 
+class _Stored(dict[Any, Any]):
+    """A value → its form in SQLite, as SQLAlchemy stores it (dates as text), made once each."""
+
+    def __init__(self, kind: Any, dialect: Any) -> None:
+        super().__init__()
+        self.process = kind.dialect_impl(dialect).bind_processor(dialect)
+
+    def __missing__(self, value: Any) -> Any:
+        stored = self[value] = self.process(value)
+        return stored
+
+
+DATE_SLOTS = tuple(
+    i for i, c in enumerate(QUALIFICATION_COLUMNS) if isinstance(QUALIFICATION.c[c].type, Date)
+)
+_SQLITE_INSERT = "INSERT INTO qualification ({}) VALUES ({})".format(  # noqa: S608 - fixed names
+    ", ".join(f'"{c}"' for c in QUALIFICATION_INSERT), ", ".join("?" * len(QUALIFICATION_INSERT))
+)
+_SQLITE_FIND = """
+SELECT k.i, q.id, q.individual_id, q.content_digest, q.version, p.external_id
+FROM intake_key k
+JOIN qualification q ON q."InsurerNumber" = k.k1 AND q."InsuredCardSymbol" = k.k2
+    AND q."InsuredIdentificationNumber" = k.k3 AND q."InsuredBranchNumber" = k.k4
+JOIN individual p ON p.id = q.individual_id
+"""
+
+
 class InsuredStore:
-    """The write side of one import, holding what it learnt of the database between chunks."""
+    """SQLite: the write side of one import, holding what it learnt between chunks."""
 
     def __init__(self, connection: Connection, now: dt.datetime) -> None:
         self.connection = connection
         self.now = now
         self.writer = BulkWriter(connection)
-        self.lookup = CardKeyLookup(connection, self.writer)
+        self.dbapi: Any = connection.connection.driver_connection
         self.counts = ImportCounts()
-        if connection.dialect.name == "sqlite":
-            connection.exec_driver_sql("PRAGMA cache_size = -262144")  # 256 MiB for index builds
+        connection.exec_driver_sql("PRAGMA cache_size = -262144")  # 256 MiB for index builds
+        connection.exec_driver_sql(
+            "CREATE TEMPORARY TABLE IF NOT EXISTS intake_key "
+            "(i INTEGER PRIMARY KEY, k1 TEXT, k2 TEXT, k3 TEXT, k4 TEXT)"
+        )
+        dialect = connection.dialect
+        self.stored_date = _Stored(QUALIFICATION.c.Birthdate.type, dialect)
+        self.stored_now = _Stored(QUALIFICATION.c.updated_at.type, dialect)[now]
         self.insurers: dict[str, str] = {
             number: name
             for number, name in connection.execute(
@@ -144,18 +177,18 @@ class InsuredStore:
         if not chunk:
             return
         self._write_insurers(chunk)
-        existing = self.lookup.find(
-            r.card_key for r in chunk if r.InsurerNumber in self.insurers_with_rows
-        )
+        unchanged, changed = self._stored(chunk)
         self._learn_individuals(
             {
                 r.IndividualId
-                for r in chunk
-                if r.IndividualId and r.IndividualId not in self.individual_of
+                for i, r in enumerate(chunk)
+                if r.IndividualId
+                and r.IndividualId not in self.individual_of
+                and i not in unchanged
             }
         )
         new_ids = iter(
-            self.writer.reserve_ids(QUALIFICATION, sum(r.card_key not in existing for r in chunk))
+            self.writer.reserve_ids(QUALIFICATION, len(chunk) - len(unchanged) - len(changed))
         )
         individuals: list[tuple[int, str | None]] = []
         adopted: list[dict[str, Any]] = []
@@ -164,23 +197,29 @@ class InsuredStore:
         limits: list[tuple[Any, ...]] = []
         unresolved = sum(
             1
-            for r in chunk
-            if (r.IndividualId is None and r.card_key not in existing)
+            for i, r in enumerate(chunk)
+            if (r.IndividualId is None and i not in unchanged and i not in changed)
             or (r.IndividualId is not None and r.IndividualId not in self.individual_of)
         )
         fresh_individuals = iter(self.writer.reserve_ids(INDIVIDUAL, unresolved))
-        counts, now = self.counts, self.now
-        for r in chunk:
-            old = existing.get(r.card_key)
-            if old is not None and old.content_digest == r.digest:
+        counts, now, stored_date = self.counts, self.stored_now, self.stored_date
+        for i, r in enumerate(chunk):
+            same = unchanged.get(i)
+            if same is not None:
                 counts.unchanged += 1
                 if r.has_limit_certificate:
-                    limits.append(_limit_row(old.id, r))
+                    limits.append(_limit_row(same, r))
                 continue
+            old = changed.get(i)
             individual_id = self._individual(r, old, fresh_individuals, individuals, adopted)
             if old is None:
                 qualification_id = next(new_ids)
-                inserts.append((qualification_id, individual_id, *r[:24], r.digest, 1, now))
+                values = list(r[:24])
+                for slot in DATE_SLOTS:
+                    day = values[slot]
+                    if day is not None:
+                        values[slot] = stored_date[day]
+                inserts.append((qualification_id, individual_id, *values, r.digest, 1, now))
                 counts.inserted += 1
             else:
                 qualification_id = old.id
@@ -193,9 +232,32 @@ class InsuredStore:
             self.connection.execute(
                 update(INDIVIDUAL).where(INDIVIDUAL.c.id == bindparam("b_id")), adopted
             )
-        self.writer.insert(QUALIFICATION, QUALIFICATION_INSERT, inserts)
+        if inserts:  # values already in SQLite's storage form
+            self.dbapi.cursor().executemany(_SQLITE_INSERT, inserts)
         self._update(changes)
         counts.limit_certificates += self.writer.insert_new(LIMIT, LIMIT_INSERT, limits)
+
+    def _stored(self, chunk: Sequence[InsuredRecord]) -> tuple[dict[int, int], dict[int, Stored]]:
+        """What is stored for the chunk's card keys: ``unchanged`` (chunk index → qualification
+        id, same content digest) and ``changed`` (chunk index → the stored row)."""
+        keys = [
+            (i, r[0], r[1], r[2], r[3])
+            for i, r in enumerate(chunk)
+            if r[0] in self.insurers_with_rows
+        ]
+        if not keys:
+            return {}, {}
+        cursor = self.dbapi.cursor()
+        cursor.execute("DELETE FROM intake_key")
+        cursor.executemany("INSERT INTO intake_key VALUES (?, ?, ?, ?, ?)", keys)
+        unchanged: dict[int, int] = {}
+        changed: dict[int, Stored] = {}
+        for i, q_id, individual_id, digest, version, external_id in cursor.execute(_SQLITE_FIND):
+            if digest == chunk[i].digest:
+                unchanged[i] = q_id
+            else:
+                changed[i] = Stored(q_id, individual_id, digest, version, external_id)
+        return unchanged, changed
 
     def _write_insurers(self, chunk: Iterable[InsuredRecord]) -> None:
         new: dict[str, str] = {}
@@ -218,13 +280,16 @@ class InsuredStore:
         if not external_ids or not self.external_ids_stored:
             return
         wanted = sorted(external_ids)
-        query = select(INDIVIDUAL.c.external_id, INDIVIDUAL.c.id)
+        cursor = self.dbapi.cursor()
         for start in range(0, len(wanted), 900):
             batch = wanted[start : start + 900]
-            for external_id, individual_id in self.connection.execute(
-                query.where(INDIVIDUAL.c.external_id.in_(batch))
-            ):
-                self.individual_of[external_id] = individual_id
+            marks = ", ".join("?" * len(batch))
+            self.individual_of.update(
+                cursor.execute(
+                    f"SELECT external_id, id FROM individual WHERE external_id IN ({marks})",  # noqa: S608
+                    batch,
+                )
+            )
 
     def _individual(
         self,
