@@ -1,0 +1,278 @@
+"""The set-based import on PostgreSQL stores what the row-by-row import on SQLite stores.
+
+PostgreSQL merges each chunk in SQL (staging table, pipeline mode) and, on a first load into an
+empty ``qualification`` table, drops and re-creates that table's checks; SQLite decides row by
+row in Python. These tests hold the two to the same result, across chunk boundaries too.
+"""
+
+from __future__ import annotations
+
+import io
+import random
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import text
+
+from onshi.central.errors import IntakeRejected
+from onshi.central.intake import insured_store
+from onshi.central.intake.counts import ImportCounts
+from onshi.central.intake.insured_store import PostgresMerge, import_insured
+from onshi.central.storage.database import Database
+
+from .support import counts, csv_bytes, row
+
+LIMIT = {
+    "LimitApplicationCertificateClassification": "01",
+    "LimitApplicationCertificateClassificationFlag": "A03",
+    "LimitApplicationCertificateValidStartDate": "20250401",
+    "LimitApplicationCertificateValidEndDate": "20260331",
+}
+INSURERS = [
+    ("01130012", "全国健康保険協会東京支部"),
+    ("06139999", "さくら電機健康保険組合"),
+    ("138057", "新宿区国民健康保険"),
+]
+
+
+def load(database: Database, rows: list[dict[str, str]], chunk_size: int = 5000) -> ImportCounts:
+    return import_insured(database, io.BytesIO(csv_bytes(rows)), chunk_size=chunk_size)
+
+
+def stored(database: Database) -> dict[str, Any]:
+    """Everything an import decides, without the ids it happened to pick."""
+    with database.engine.connect() as c:
+        rows = c.execute(
+            text(
+                'SELECT q."InsurerNumber", q."InsuredCardSymbol", q."InsuredIdentificationNumber", '
+                'q."InsuredBranchNumber", q.version, q.content_digest, q."Address", '
+                "q.individual_id, i.external_id FROM qualification q "
+                "JOIN individual i ON i.id = q.individual_id"
+            )
+        ).all()
+        history = c.execute(
+            text(
+                'SELECT q."InsuredIdentificationNumber", h.version, h.content '
+                "FROM qualification_history h JOIN qualification q ON q.id = h.qualification_id"
+            )
+        ).all()
+        limits = c.execute(
+            text(
+                'SELECT q."InsuredIdentificationNumber", l.content_digest '
+                "FROM limit_application_certificate l "
+                "JOIN qualification q ON q.id = l.qualification_id"
+            )
+        ).all()
+        insurers = c.execute(text('SELECT "InsurerNumber", "InsurerName" FROM insurer')).all()
+    people: dict[int, set[str]] = {}
+    for r in rows:
+        people.setdefault(r[7], set()).add(r[2])
+    # history content names the row's own id and individual id: compare without them
+    kept = sorted((h[0], h[1], _without_ids(h[2])) for h in history)
+    return {
+        "qualifications": sorted((*r[:7], r[8]) for r in rows),
+        "people": sorted(sorted(p) for p in people.values()),
+        "history": kept,
+        "limits": sorted(tuple(r) for r in limits),
+        "insurers": sorted(tuple(r) for r in insurers),
+        "counts": counts(database),
+    }
+
+
+def _without_ids(content: str) -> str:
+    import json
+
+    earlier = json.loads(content)
+    for key in ("id", "individual_id", "updated_at"):
+        earlier.pop(key, None)
+    return json.dumps(earlier, sort_keys=True, ensure_ascii=False)
+
+
+def population(seed: int, size: int) -> list[dict[str, str]]:
+    rng = random.Random(seed)
+    out = []
+    for n in range(1, size + 1):
+        number, name = rng.choice(INSURERS)
+        person = rng.choice(["", "", *(f"p{k}" for k in range(size // 3))])
+        changes = {"InsurerNumber": number, "InsurerName": name, "IndividualId": person}
+        if rng.random() < 0.2:
+            changes.update(LIMIT)
+        out.append(row(n, **changes))
+    return out
+
+
+def next_file(seed: int, rows: list[dict[str, str]]) -> list[dict[str, str]]:
+    """The insurers' next file: some rows changed, some named, some new, some gone."""
+    rng = random.Random(seed)
+    out = []
+    for r in rows:
+        roll = rng.random()
+        if roll < 0.1:
+            continue  # not in this file: stays stored as it was
+        changed = dict(r)
+        if roll < 0.3:
+            changed["Address"] = f"大阪府大阪市北区梅田{rng.randint(1, 9)}丁目"
+        elif roll < 0.4 and not r["IndividualId"]:
+            changed["IndividualId"] = f"named-{rng.randint(1, 5)}"
+        out.append(changed)
+    out += [row(1000 + n, IndividualId=rng.choice(["", "p1", "named-2"])) for n in range(8)]
+    rng.shuffle(out)
+    return out
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_both_databases_store_the_same(sqlite_url: str, postgres_url: str, seed: int) -> None:
+    first = population(seed, 60)
+    second = next_file(seed, first)
+    results = []
+    for url in (sqlite_url, postgres_url):
+        database = Database(url)
+        try:
+            got = [load(database, first, chunk_size=7), load(database, second, chunk_size=5)]
+            got.append(load(database, second, chunk_size=11))
+            results.append((got, stored(database)))
+        finally:
+            database.dispose()
+    (sqlite_counts, sqlite_state), (pg_counts, pg_state) = results
+    assert sqlite_counts == pg_counts
+    assert sqlite_counts[1].updated > 0 and sqlite_counts[1].inserted == 8
+    assert sqlite_counts[2] == ImportCounts(unchanged=len(second))
+    assert sqlite_state == pg_state
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 5000])
+def test_the_first_row_naming_a_person_decides(database: Database, chunk_size: int) -> None:
+    load(database, [row(1), row(2)])  # two people, neither named yet
+    # Card 1's new row names its holder: the individual is adopted (named), not replaced; card
+    # 3, new, joins that person. Card 2 is named only after a new card took the name: it joins.
+    second = [
+        row(1, IndividualId="named", Address="変更"),
+        row(3, IndividualId="named"),
+        row(4, IndividualId="late"),
+        row(2, IndividualId="late", Address="変更"),
+    ]
+    assert load(database, second, chunk_size=chunk_size) == ImportCounts(inserted=2, updated=2)
+    state = stored(database)
+    assert state["people"] == [["5001", "5003"], ["5002", "5004"]]
+    assert state["counts"]["individual"] == 3  # card 2's first individual is left without cards
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3])
+def test_rows_without_individual_id_across_chunks(database: Database, chunk_size: int) -> None:
+    rows = [row(n) for n in range(1, 6)] + [row(6, IndividualId="p"), row(7, IndividualId="p")]
+    assert load(database, rows, chunk_size=chunk_size) == ImportCounts(inserted=7)
+    assert stored(database)["people"] == [
+        ["5001"],
+        ["5002"],
+        ["5003"],
+        ["5004"],
+        ["5005"],
+        ["5006", "5007"],
+    ]
+    rows[0] = row(1, Address="変更")
+    assert load(database, rows, chunk_size=chunk_size) == ImportCounts(updated=1, unchanged=6)
+    assert stored(database)["counts"]["individual"] == 6
+
+
+@pytest.fixture
+def set_aside(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """How many checks each PostgreSQL import set aside (0: it ran the ordinary way)."""
+    seen: list[int] = []
+    original = PostgresMerge._set_aside_checks
+
+    def spy(self: PostgresMerge) -> list[str]:
+        found = original(self)
+        seen.append(len(found))
+        return found
+
+    monkeypatch.setattr(insured_store.PostgresMerge, "_set_aside_checks", spy)
+    return seen
+
+
+def _checks(url: str) -> list[tuple[str, str]]:
+    """The definitions of every constraint and index of ``qualification``."""
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as c:
+        return sorted(
+            c.execute(
+                "SELECT conname::text, pg_get_constraintdef(oid) FROM pg_constraint "
+                "WHERE conrelid = 'qualification'::regclass UNION ALL "
+                "SELECT indexrelid::regclass::text, pg_get_indexdef(indexrelid) FROM pg_index "
+                "WHERE indrelid = 'qualification'::regclass"
+            ).fetchall()
+        )
+
+
+@pytest.mark.postgres
+def test_a_first_load_puts_every_check_back(postgres_url: str, set_aside: list[int]) -> None:
+    before = _checks(postgres_url)
+    assert any("UNIQUE" in d for _, d in before) and any("FOREIGN KEY" in d for _, d in before)
+    database = Database(postgres_url)
+    try:
+        assert load(database, [row(1), row(2, **LIMIT)]).inserted == 2
+        assert load(database, [row(3)]).inserted == 1  # not a first load any more
+        assert set_aside == [4, 0]  # card-key unique, individual index, two foreign keys
+        assert _checks(postgres_url) == before
+        with (
+            pytest.raises(Exception, match="uq_qualification_card_key"),
+            database.engine.begin() as c,
+        ):
+            c.execute(
+                text(
+                    'INSERT INTO qualification (individual_id, "InsurerNumber", "InsuredCardSymbol", '
+                    '"InsuredIdentificationNumber", "InsuredBranchNumber", "Name", "NameKana", '
+                    '"Sex1", "Birthdate", "InsuredCardClassification", "QualificationDate", '
+                    "content_digest, version, updated_at) SELECT individual_id, "
+                    '"InsurerNumber", "InsuredCardSymbol", "InsuredIdentificationNumber", '
+                    '"InsuredBranchNumber", "Name", "NameKana", "Sex1", "Birthdate", '
+                    '"InsuredCardClassification", "QualificationDate", content_digest, version, '
+                    "updated_at FROM qualification LIMIT 1"
+                )
+            )
+        with (
+            pytest.raises(Exception, match="fk_qualification_individual_id"),
+            database.engine.begin() as c,
+        ):
+            c.execute(text("UPDATE qualification SET individual_id = -1"))
+    finally:
+        database.dispose()
+
+
+@pytest.mark.postgres
+def test_a_rejected_first_load_leaves_schema_and_data(
+    postgres_url: str, set_aside: list[int]
+) -> None:
+    before = _checks(postgres_url)
+    database = Database(postgres_url)
+    try:
+        rows = [row(n) for n in range(1, 9)]
+        rows[6] = row(7, Birthdate="20230230")
+        with pytest.raises(IntakeRejected) as caught:
+            load(database, rows, chunk_size=2)  # three chunks merged before the bad line
+        assert [(p.line, p.column) for p in caught.value.problems] == [(8, "Birthdate")]
+        assert set_aside == [4]
+        assert set(counts(database).values()) == {0}
+        assert _checks(postgres_url) == before
+    finally:
+        database.dispose()
+
+
+@pytest.mark.postgres
+def test_a_first_load_beside_a_reader_runs_the_ordinary_way(
+    postgres_url: str, set_aside: list[int]
+) -> None:
+    """Another session reading ``qualification`` keeps its lock: no DDL, the import still works."""
+    before = _checks(postgres_url)
+    database = Database(postgres_url)
+    reader = psycopg.connect(postgres_url.replace("postgresql+psycopg://", "postgresql://"))
+    try:
+        reader.execute("SELECT count(*) FROM qualification").fetchone()  # holds ACCESS SHARE
+        assert load(database, [row(1), row(2)], chunk_size=1) == ImportCounts(inserted=2)
+        assert set_aside == [0]
+        reader.rollback()
+        assert _checks(postgres_url) == before
+        assert counts(database)["qualification"] == 2
+    finally:
+        reader.close()
+        database.dispose()
