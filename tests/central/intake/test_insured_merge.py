@@ -276,3 +276,18 @@ def test_a_first_load_beside_a_reader_runs_the_ordinary_way(
     finally:
         reader.close()
         database.dispose()
+
+
+@pytest.mark.parametrize("symbol", ["12\\34", "記号\t1", "a\\N", "\\N"])
+def test_any_card_symbol_is_stored_as_given(database: Database, symbol: str) -> None:
+    """PostgreSQL stages chunks as COPY text; a value the text format would misread goes as CSV."""
+    rows = [row(1, InsuredCardSymbol=symbol), row(2, InsuredCardSymbol=""), row(3, **LIMIT)]
+    assert load(database, rows) == ImportCounts(inserted=3, limit_certificates=1)
+    with database.engine.connect() as c:
+        symbols = c.execute(
+            text(
+                'SELECT "InsuredCardSymbol" FROM qualification ORDER BY "InsuredIdentificationNumber"'
+            )
+        ).scalars()
+        assert list(symbols) == [symbol, "", "1234"]
+    assert load(database, rows) == ImportCounts(unchanged=3)

@@ -396,12 +396,32 @@ _Q_LIST = ", ".join(f'"{c}"' for c in QUALIFICATION_COLUMNS)
 _S_LIST = ", ".join(f's."{c}"' for c in QUALIFICATION_COLUMNS)
 _LIMIT_LIST = ", ".join(f'"{c}"' for c in LIMIT_COLUMNS)
 _SAME_KEY = " AND ".join(f'q."{c}" = s."{c}"' for c in _KEY)
+# PostgreSQL's text format (tab-separated, \N for NULL), built by a join per record; a chunk
+# with a tab, line break or backslash inside a value (possible in a card symbol) goes as CSV.
+_STAGE_COPY = "COPY intake_stage FROM STDIN"
 # CSV as Python's csv module writes it: an empty unquoted field is NULL, except in the two
 # card-key columns that hold '' rather than NULL (the parser never yields '' elsewhere).
-_STAGE_COPY = (
+_STAGE_COPY_CSV = (
     "COPY intake_stage FROM STDIN "
     '(FORMAT csv, FORCE_NOT_NULL ("InsuredCardSymbol", "InsuredBranchNumber"))'
 )
+
+
+def _copy_text(chunk: Sequence[InsuredRecord]) -> tuple[str, str]:
+    """The chunk as COPY data, and the COPY statement that reads it."""
+    null = "\\N"
+    text = "\n".join(["\t".join([null if v is None else str(v) for v in r]) for r in chunk])
+    fields = len(chunk[0])
+    if (
+        text.count("\t") == len(chunk) * (fields - 1)
+        and text.count("\n") == len(chunk) - 1
+        and text.count("\\") == sum([r.count(None) for r in chunk])  # only the NULL marks
+        and "\r" not in text
+    ):
+        return text + "\n", _STAGE_COPY
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\r\n").writerows(chunk)
+    return out.getvalue(), _STAGE_COPY_CSV
 
 
 class PostgresMerge:
@@ -578,10 +598,9 @@ class PostgresMerge:
         if not chunk:
             return
         self._pipeline.close()  # the previous chunk's merge is done (or raises here)
-        out = io.StringIO()
-        csv.writer(out, lineterminator="\r\n").writerows(chunk)
-        with self._cursor.copy(_STAGE_COPY) as copy:
-            copy.write(out.getvalue())
+        data, statement = _copy_text(chunk)
+        with self._cursor.copy(statement) as copy:
+            copy.write(data)
         self._pipeline.enter_context(self.dbapi.pipeline())
         *statements, limit, truncate = self._statements
         params = {"now": self.now, "rows": len(chunk)}
