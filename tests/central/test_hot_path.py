@@ -1,4 +1,4 @@
-"""The inquiry's hot path on the database: reads without a transaction, a pool that fits.
+"""The inquiry's hot path on the database: kept reads without a transaction, a pool that fits.
 
 Measured in bench/bench_http.py; these tests pin the behaviour the figures rest on.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 from psycopg import pq
 from sqlalchemy import func, select, text
+from sqlalchemy.exc import OperationalError
 
 from onshi.central.domain.qualification import CardKey
 from onshi.central.storage import repository
@@ -17,13 +18,13 @@ from onshi.db import make_engine
 
 
 @pytest.mark.postgres
-def test_reads_run_in_autocommit_on_postgresql(postgres_url: str) -> None:
+def test_lookups_run_in_autocommit_on_postgresql(postgres_url: str) -> None:
     db = Database(postgres_url)
     try:
         db.migrate()
-        with db.reads() as session:
-            repository.find_by_card_key(session, CardKey("06139999", "1", "2", None))
-            driver = session.connection().connection.driver_connection
+        with db.lookups() as connection:
+            repository.find_by_card_key(connection, CardKey("06139999", "1", "2", None))
+            driver = connection.connection.driver_connection
             # No BEGIN was sent: the SELECT ran on its own, nothing is left open to roll back.
             assert driver.info.transaction_status == pq.TransactionStatus.IDLE
         with db.sessions() as session:
@@ -34,15 +35,25 @@ def test_reads_run_in_autocommit_on_postgresql(postgres_url: str) -> None:
         db.dispose()
 
 
+def test_lookups_keep_their_connection_between_requests(database: Database) -> None:
+    with database.lookups() as first:
+        pass
+    with database.lookups() as again:
+        assert again is first  # no pool checkout, no new Connection
+        # Two at once (two worker threads): the second is another connection.
+        with database.lookups() as other:
+            assert other is not first
+
+
 @pytest.mark.postgres
-def test_reads_never_write(postgres_url: str) -> None:
+def test_lookups_never_write(postgres_url: str) -> None:
     db = Database(postgres_url)
     try:
         db.migrate()
-        with db.reads() as session:
-            count = session.scalar(select(func.count()).select_from(t.Qualification))
+        with db.lookups() as connection:
+            count = connection.scalar(select(func.count()).select_from(t.Qualification))
         assert count == 0
-        # The pooled connection is back in transactional mode for the next user.
+        # The pooled connections are in transactional mode for every other user.
         with db.transaction() as session:
             session.execute(text("SELECT 1"))
             driver = session.connection().connection.driver_connection
@@ -51,12 +62,35 @@ def test_reads_never_write(postgres_url: str) -> None:
         db.dispose()
 
 
-def test_reads_see_committed_rows(database: Database) -> None:
+def test_lookups_see_committed_rows(database: Database) -> None:
+    with database.lookups() as connection:
+        assert connection.scalars(select(t.Insurer.InsurerName)).all() == []
     with database.transaction() as session:
         session.add(t.Insurer(InsurerNumber="06139999", InsurerName="テスト健保"))
-    with database.reads() as session:
-        names = session.scalars(select(t.Insurer.InsurerName)).all()
+    with database.lookups() as connection:  # the same kept connection, no stale snapshot
+        names = connection.scalars(select(t.Insurer.InsurerName)).all()
     assert names == ["テスト健保"]
+
+
+@pytest.mark.postgres
+def test_kept_lookups_are_dropped_together_when_the_server_goes_away(postgres_url: str) -> None:
+    db = Database(postgres_url)
+    try:
+        db.migrate()
+        with db.lookups() as a, db.lookups() as b, db.lookups() as c:
+            pids = {
+                int(x.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()) for x in (a, b, c)
+            }
+        # What a failover does to every kept connection at once.
+        with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as admin:
+            for pid in pids:
+                admin.exec_driver_sql(f"SELECT pg_terminate_backend({pid})")
+        with pytest.raises(OperationalError), db.lookups() as dead:
+            dead.exec_driver_sql("SELECT 1")  # one request answers 503…
+        with db.lookups() as fresh:  # …the next one works, on a new backend
+            assert int(fresh.exec_driver_sql("SELECT pg_backend_pid()").scalar_one()) not in pids
+    finally:
+        db.dispose()
 
 
 def test_postgresql_pool_fits_the_thread_pool_and_does_not_ping() -> None:

@@ -9,7 +9,7 @@ from importlib.resources import files
 
 from alembic.config import Config
 from sqlalchemy import Connection
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.exc import DBAPIError
 
 from onshi import db
 
@@ -28,33 +28,18 @@ class Database(db.MigratedDatabase):
 
     def __init__(self, url: str) -> None:
         super().__init__(url, MIGRATIONS)
-        # Reads of the hot path on PostgreSQL in autocommit: one round trip per SELECT, no
-        # BEGIN before and ROLLBACK after. (SQLite's driver begins only before writes anyway.)
-        self._reads = (
-            self.sessions
-            if self.engine.dialect.name == "sqlite"
-            else sessionmaker(
-                self.engine.execution_options(isolation_level="AUTOCOMMIT"),
-                expire_on_commit=False,
-            )
-        )
         self._kept: list[Connection] = []
         self._kept_pid = os.getpid()
-
-    @contextmanager
-    def reads(self) -> Iterator[Session]:
-        """A session for reads only: each statement sees what is committed when it runs (no
-        snapshot shared between statements), and nothing it does is ever committed."""
-        with self._reads() as session:
-            yield session
 
     @contextmanager
     def lookups(self) -> Iterator[Connection]:
         """A connection for the single inquiry's reads, kept between requests, in autocommit.
 
-        What ``reads()`` gives, minus its cost: no Session to build and close, no pool checkout
-        and reset-on-return per request (together half the service's CPU on an inquiry,
-        profiled). A connection that saw an error is closed, not kept: after a failover the
+        Each statement sees what is committed when it runs (no snapshot shared between
+        statements) and nothing done on it is ever committed: on PostgreSQL one round trip per
+        SELECT, no BEGIN before and ROLLBACK after. No Session to build and close, no pool
+        checkout and reset-on-return per request (together half the service's CPU on an
+        inquiry, profiled). A connection that saw an error is closed, not kept: after a failover the
         next request gets a fresh one from the pool.
         """
         if self._kept_pid != os.getpid():
@@ -66,8 +51,15 @@ class Database(db.MigratedDatabase):
             connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         try:
             yield connection
-        except BaseException:
+        except BaseException as exc:
             connection.close()
+            if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+                # The server went away (a failover): the kept ones are as dead as this one.
+                # Drop them all, as SQLAlchemy's pool does, so one request answers 503, not 40.
+                dead, self._kept = self._kept, []
+                for other in dead:
+                    other.invalidate()
+                    other.close()
             raise
         if len(self._kept) < _KEPT_LOOKUPS:
             self._kept.append(connection)
