@@ -570,3 +570,39 @@ def test_a_walk_since_the_checkpoint_checks_what_follows_and_the_pinned_entry(
     assert verify_chain(database, AUDIT_KEY, checkpoint=shorter, trust_checkpoint=True).entries == 4
     with pytest.raises(AuditChainBroken, match=rf"audit entry {seqs[1]} was altered"):
         verify_chain(database, AUDIT_KEY, checkpoint=shorter)
+
+
+@pytest.mark.postgres
+def test_an_append_survives_its_kept_connection_dying_exactly_once(postgres_url: str) -> None:
+    # A failover kills the connection the log keeps for its appends: the next append finds
+    # out from the chain's head whether its INSERT got in, and writes it once either way.
+    database = Database(postgres_url)
+    made = AuditLog(database, "i" * 64, lambda: NOW, audit_key=AUDIT_KEY)
+    try:
+        made.record(
+            facility="1311111111",
+            action="eligibility.card-number",
+            subject=None,
+            outcome="validity-1",
+        )
+        with database.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as admin:
+            admin.exec_driver_sql(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        made.record(
+            facility="1311111111",
+            action="eligibility.card-number",
+            subject=None,
+            outcome="validity-2",
+        )
+        report = made.verify()
+        assert report.entries == 2
+        with database.sessions() as session:
+            outcomes = session.scalars(
+                select(t.AuditEntry.outcome).where(t.AuditEntry.chain == made.chain)
+            ).all()
+        assert sorted(outcomes) == ["validity-1", "validity-2"]
+    finally:
+        made.close()
+        database.dispose()

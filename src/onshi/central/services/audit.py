@@ -31,7 +31,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import Connection, insert, select, tuple_
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from onshi.audit import chain as ac
 from onshi.central.errors import AuditChainBroken
@@ -196,6 +196,16 @@ class AuditLog:
                 except IntegrityError:
                     self._head = None  # another writer on this chain: re-read its head
                     continue
+                except DBAPIError as exc:
+                    if not exc.connection_invalidated:
+                        raise
+                    # The kept connection died (a failover). Whether the INSERT committed
+                    # first, the chain's head on a new connection says: exactly once either way.
+                    self._drop_connection()
+                    now = self._read_head(self.chain)
+                    if now != head:
+                        self._head = now  # not written: write the same rows again
+                        continue
                 self._head = head
                 return
             raise AuditChainBroken(f"audit chain {self.chain}: the head kept moving; not written")
