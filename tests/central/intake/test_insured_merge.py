@@ -291,3 +291,31 @@ def test_any_card_symbol_is_stored_as_given(database: Database, symbol: str) -> 
         ).scalars()
         assert list(symbols) == [symbol, "", "1234"]
     assert load(database, rows) == ImportCounts(unchanged=3)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("chunk_size", [1, 5000])
+def test_a_failing_merge_stores_nothing_and_leaves_the_database_usable(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, chunk_size: int
+) -> None:
+    """A statement failing on the server in pipeline mode (here on purpose, once line 4 is
+    staged) is raised, the whole import rolls back, the checks set aside come back."""
+    before = _checks(postgres_url)
+    original = PostgresMerge._chunk_statements
+
+    def failing(self: PostgresMerge, *, first_load: bool) -> list[str]:
+        fail = "SELECT 1 / (CASE WHEN max(line) >= 4 THEN 0 ELSE 1 END) FROM intake_stage"
+        return [fail, *original(self, first_load=first_load)]
+
+    monkeypatch.setattr(insured_store.PostgresMerge, "_chunk_statements", failing)
+    database = Database(postgres_url)
+    try:
+        rows = [row(n) for n in range(1, 6)]
+        with pytest.raises(Exception, match="division by zero"):
+            load(database, rows, chunk_size=chunk_size)
+        assert set(counts(database).values()) == {0}
+        assert _checks(postgres_url) == before
+        monkeypatch.undo()
+        assert load(database, rows) == ImportCounts(inserted=5)
+    finally:
+        database.dispose()
