@@ -5,7 +5,7 @@ not pass them on: the ASGI scope has no trace of who connected. The central serv
 the certificate to learn the facility code, so this protocol adds the standard ASGI TLS
 extension (``scope["extensions"]["tls"]``) to every request on a TLS connection::
 
-    uvicorn.Config(app, http=ClientCertificateHttpToolsProtocol, loop="uvloop",
+    uvicorn.Config(app, http=ClientCertificateHttpToolsProtocol, loop="auto",
                    ssl_context_factory=uvicorn_ssl_context_factory(cert, key, ca), ...)
 
 Read it back with :func:`onshi.pki.client_certificate_from_scope`. Kept out of

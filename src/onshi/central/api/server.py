@@ -60,7 +60,7 @@ def uvicorn_config(
         # llhttp (C) and libuv: a third of the server's CPU per request less than h11 on
         # asyncio, on both endpoints of bench/bench_http.py.
         http=ClientCertificateHttpToolsProtocol,
-        loop="uvloop",
+        loop="auto",  # uvloop where it is installed (a dependency on Linux), else asyncio
         ssl_context_factory=lambda _config, _default: context,
         lifespan="on",
         access_log=False,  # EdgeMiddleware writes the one (personal-data free) line per request
