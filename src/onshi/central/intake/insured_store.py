@@ -5,8 +5,11 @@ a changed row is updated with ``version + 1`` after its earlier state is copied,
 ``qualification_history`` (資格履歴). Individuals are found by the insurers' ``IndividualId``; a row
 without one keeps the individual its card key already has, or gets a new one.
 
-Stored rows are looked up in bulk per chunk and only for insurers that already have rows, so a
-first import of a million persons costs no lookups at all.
+The file is parsed and written in chunks inside one transaction. On SQLite (:class:`InsuredStore`)
+stored rows are looked up per chunk, only for insurers that already have rows, and each row is
+decided in Python. On PostgreSQL (:class:`PostgresMerge`) each chunk is staged with ``COPY`` and
+merged by set-based SQL in pipeline mode, so the server works while the next chunk is parsed.
+Both follow the same rules; ``tests/central/intake/test_insured_merge.py`` holds them to it.
 """
 
 from __future__ import annotations
@@ -427,7 +430,7 @@ def _copy_text(chunk: Sequence[InsuredRecord]) -> tuple[str, str]:
 class PostgresMerge:
     """One import on PostgreSQL: each chunk staged by ``COPY`` and merged by set-based SQL.
 
-    A chunk is written as CSV (Python's C ``csv`` writer, the records as they are) into a
+    A chunk is written as COPY text (one join per record, the records as they are) into a
     temporary staging table; a fixed series of statements then adds the insurers, finds the
     stored qualification of each card key, creates or adopts individuals (ids from the
     sequences, in SQL), inserts the new qualifications and limit certificates, and keeps the
