@@ -305,7 +305,8 @@ def test_a_failing_merge_stores_nothing_and_leaves_the_database_usable(
 
     def failing(self: PostgresMerge, *, first_load: bool) -> list[str]:
         fail = "SELECT 1 / (CASE WHEN max(line) >= 4 THEN 0 ELSE 1 END) FROM intake_stage"
-        return [fail, *original(self, first_load=first_load)]
+        insurers, *others = original(self, first_load=first_load)
+        return [insurers, fail, *others]
 
     monkeypatch.setattr(insured_store.PostgresMerge, "_chunk_statements", failing)
     database = Database(postgres_url)
@@ -319,3 +320,14 @@ def test_a_failing_merge_stores_nothing_and_leaves_the_database_usable(
         assert load(database, rows) == ImportCounts(inserted=5)
     finally:
         database.dispose()
+
+
+@pytest.mark.parametrize("chunk_size", [1, 5000])
+def test_an_insurer_renamed_by_a_later_file(database: Database, chunk_size: int) -> None:
+    load(database, [row(1), row(2, InsurerNumber="138057", InsurerName="新宿区国民健康保険")])
+    renamed = [row(n, InsurerName="全国健康保険協会 東京支部") for n in (1, 3)]
+    assert load(database, renamed, chunk_size=chunk_size) == ImportCounts(inserted=1, unchanged=1)
+    assert stored(database)["insurers"] == [
+        ("01130012", "全国健康保険協会 東京支部"),
+        ("138057", "新宿区国民健康保険"),
+    ]

@@ -480,6 +480,7 @@ class PostgresMerge:
         self._statements = self._chunk_statements(first_load=bool(self.rebuild))
         self._cursor: Any = None
         self._pipeline = ExitStack()
+        self._insurers_named: set[tuple[str, str]] = set()  # written by an earlier chunk
 
     def _set_aside_checks(self) -> list[str]:
         """On an empty ``qualification``: drop its card-key and foreign-key checks, return the
@@ -547,6 +548,15 @@ class PostgresMerge:
             f"s.l{i}::date" if isinstance(LIMIT.c[c].type, Date) else f"s.l{i}"
             for i, c in enumerate(LIMIT_COLUMNS)
         )
+        keep_changed = (
+            []
+            if first_load  # nothing stored, nothing changed
+            else [
+                f"INSERT INTO intake_changed SELECT w.q_id, coalesce(w.ind, i.id), {_S_LIST}, "  # noqa: S608
+                "s.digest FROM intake_work w JOIN intake_stage s ON s.line = w.line "
+                "LEFT JOIN individual i ON i.external_id = w.x WHERE w.q_id IS NOT NULL"
+            ]
+        )
         return [
             'INSERT INTO insurer ("InsurerNumber", "InsurerName") '
             'SELECT DISTINCT "InsurerNumber", insurer_name FROM intake_stage '
@@ -571,9 +581,7 @@ class PostgresMerge:
             f"version, updated_at) SELECT w.new_id, coalesce(w.ind, i.id), {_S_LIST}, "
             "s.digest, 1, %(now)s FROM intake_work w JOIN intake_stage s ON s.line = w.line "
             "LEFT JOIN individual i ON i.external_id = w.x WHERE w.q_id IS NULL ORDER BY w.line",
-            f"INSERT INTO intake_changed SELECT w.q_id, coalesce(w.ind, i.id), {_S_LIST}, "  # noqa: S608
-            "s.digest FROM intake_work w JOIN intake_stage s ON s.line = w.line "
-            "LEFT JOIN individual i ON i.external_id = w.x WHERE w.q_id IS NOT NULL",
+            *keep_changed,
             "INSERT INTO intake_tally (rows, inserted, updated) SELECT %(rows)s, "
             "count(*) FILTER (WHERE q_id IS NULL), count(q_id) FROM intake_work",
             # Limit certificates: [line, digest] of each row that has one. An unchanged row is
@@ -605,7 +613,11 @@ class PostgresMerge:
         with self._cursor.copy(statement) as copy:
             copy.write(data)
         self._pipeline.enter_context(self.dbapi.pipeline())
-        *statements, limit, truncate = self._statements
+        insurers, *statements, limit, truncate = self._statements
+        named = {(r[0], r[25]) for r in chunk}  # (InsurerNumber, InsurerName)
+        if not named <= self._insurers_named:
+            self._cursor.execute(insurers)
+            self._insurers_named |= named
         params = {"now": self.now, "rows": len(chunk)}
         for statement in statements:
             self._cursor.execute(statement, params if "%(" in statement else None)
