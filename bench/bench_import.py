@@ -23,6 +23,7 @@ import argparse
 import csv
 import datetime as dt
 import os
+import shutil
 import sqlite3
 import sys
 import tempfile
@@ -213,6 +214,8 @@ def main() -> None:
     width = max(len(r[0]) for r in out)
     for name, seconds, speed, ratio in out:
         print(f"{name:<{width}}  {seconds}  {speed}  {ratio}")
+    if args.keep is None:
+        shutil.rmtree(folder)  # a generated population of a million persons is ≈ 250 MB
 
 
 if __name__ == "__main__":
