@@ -461,63 +461,13 @@ def _answer_chunk(
     consents = None
     if flow in FLOWS_WITH_CONSENTS:
         consents = _consents_held(session, answered_about, facility, now)
-    limits, specific_diseases = _certificates(session, certified, on)
+    limits, specific_diseases = repository.certificates_on(session, certified, on)
     facts = _ChunkFacts(found, held, consents, limits, specific_diseases)
     return [_safe_bulk_unit(central, session, q, facts, on, now) for q in questions]
 
 
 def _limit_consent(q: Json) -> bool:
     return q.get("LimitApplicationCertificateRelatedConsFlg") == "1"
-
-
-def _covers(start: dt.date | None, end: dt.date | None, on: dt.date) -> bool:
-    return (start is None or start <= on) and (end is None or on <= end)
-
-
-def _certificates(
-    session: Session, qualification_ids: set[int], on: dt.date
-) -> tuple[
-    dict[int, t.LimitApplicationCertificate], dict[int, list[t.SpecificDiseasesCertificate]]
-]:
-    """Per qualification, the limit certification in force on ``on`` (the newest if several)
-    and the specific-disease certificates in force, as repository.limit_certificate_on and
-    specific_diseases_on choose them one qualification at a time."""
-    if not qualification_ids:
-        return {}, {}
-    ids = sorted(qualification_ids)
-    limit = t.LimitApplicationCertificate
-    limits: dict[int, t.LimitApplicationCertificate] = {}
-    # In id order, as each qualification's rows come from its index: of two certifications
-    # starting the same day, the first stays chosen (max keeps the first of equals).
-    for row in session.scalars(
-        select(limit)
-        .where(limit.qualification_id.in_(ids))
-        .order_by(limit.qualification_id, limit.id)
-    ):
-        if not _covers(
-            row.LimitApplicationCertificateValidStartDate,
-            row.LimitApplicationCertificateValidEndDate,
-            on,
-        ):
-            continue
-        chosen = limits.get(row.qualification_id)
-        if chosen is None or (
-            row.LimitApplicationCertificateValidStartDate
-            > chosen.LimitApplicationCertificateValidStartDate
-        ):
-            limits[row.qualification_id] = row
-    specific = t.SpecificDiseasesCertificate
-    diseases: dict[int, list[t.SpecificDiseasesCertificate]] = {}
-    for disease in session.scalars(
-        select(specific)
-        .where(specific.qualification_id.in_(ids))
-        .order_by(specific.qualification_id, specific.id)
-    ):
-        if _covers(
-            disease.SpecificDiseasesValidStartDate, disease.SpecificDiseasesValidEndDate, on
-        ):
-            diseases.setdefault(disease.qualification_id, []).append(disease)
-    return limits, diseases
 
 
 def _bulk_candidates(

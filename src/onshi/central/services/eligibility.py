@@ -19,6 +19,7 @@ from onshi.central.domain.qualification import (
 )
 from onshi.central.services import answers
 from onshi.central.storage import repository
+from onshi.central.storage import tables as t
 from onshi.central.storage.repository import Reader
 from onshi.oqs.codes import QualificationValidity
 
@@ -49,21 +50,22 @@ def results_for(
     reader_consents: Iterable[ConsentKind] | Mapping[ConsentKind, dt.datetime] | None = None,
 ) -> list[Json]:
     """ResultOfQualificationConfirmation entries; limit certificates only with that consent."""
-    results = []
-    for q in answers.reported(confirmation):
-        limit = specific = None
-        if limit_consent:
-            limit = repository.limit_certificate_on(source, q.qualification_id, on)
-            specific = repository.specific_diseases_on(source, q.qualification_id, on)
-        results.append(
-            answers.qualification_result(
-                q,
-                on=on,
-                answered_at=now,
-                limit_consent=limit_consent,
-                limit=limit,
-                specific_diseases=specific or (),
-                reader_consents=reader_consents,
-            )
+    reported = answers.reported(confirmation)
+    limits: dict[int, t.LimitApplicationCertificate] = {}
+    specific: dict[int, list[t.SpecificDiseasesCertificate]] = {}
+    if limit_consent:
+        limits, specific = repository.certificates_on(
+            source, (q.qualification_id for q in reported), on
         )
-    return results
+    return [
+        answers.qualification_result(
+            q,
+            on=on,
+            answered_at=now,
+            limit_consent=limit_consent,
+            limit=limits.get(q.qualification_id),
+            specific_diseases=specific.get(q.qualification_id, ()),
+            reader_consents=reader_consents,
+        )
+        for q in reported
+    ]

@@ -124,41 +124,6 @@ _WANTED = select(
     func.unnest(bindparam("s", type_=ARRAY(String))).label("s"),
     func.unnest(bindparam("n", type_=ARRAY(String))).label("n"),
 ).subquery("wanted")
-_BY_KEYS_POSTGRESQL = _SELECT_QUALIFICATION.join(
-    _WANTED,
-    and_(
-        t.Qualification.InsurerNumber == _WANTED.c.i,
-        t.Qualification.InsuredCardSymbol == _WANTED.c.s,
-        t.Qualification.InsuredIdentificationNumber == _WANTED.c.n,
-    ),
-)
-
-
-def find_by_card_keys(
-    session: Session, keys: Iterable[tuple[str, str, str]]
-) -> list[domain.Qualification]:
-    """Qualifications of many (InsurerNumber, InsuredCardSymbol, InsuredIdentificationNumber) at once."""
-    wanted = sorted(set(keys))
-    if not wanted:
-        return []
-    columns = tuple_(
-        t.Qualification.InsurerNumber,
-        t.Qualification.InsuredCardSymbol,
-        t.Qualification.InsuredIdentificationNumber,
-    )
-    # On the session's connection, past the ORM layer: a bulk chunk asks this for hundreds of
-    # keys at once, and the ORM's per-statement work was a third of the query's time (profiled).
-    connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        # Three arrays joined on the card-key index: one probe per key. A row-value IN list of
-        # 500 keys took 100 ms per chunk there (profiled), the arrays a few.
-        insurers, symbols, numbers = (list(column) for column in zip(*wanted, strict=True))
-        rows = connection.execute(_BY_KEYS_POSTGRESQL, {"i": insurers, "s": symbols, "n": numbers})
-    else:
-        rows = connection.execute(_SELECT_QUALIFICATION.where(columns.in_(wanted)))
-    return [_to_domain(row) for row in rows]
-
-
 _HELD_BY = _SELECT_QUALIFICATION.where(
     t.Qualification.individual_id.in_(bindparam("ids", expanding=True))
 )
@@ -184,42 +149,42 @@ def _all(source: Reader, statement: Any) -> Sequence[Any]:
         return session.scalars(statement).all()
 
 
-def limit_certificate_on(
-    source: Reader, qualification_id: int, on: dt.date
-) -> t.LimitApplicationCertificate | None:
-    """The limit certification (限度額適用認定) in force on ``on``, the newest if several."""
-    rows: Sequence[t.LimitApplicationCertificate] = _all(
+def certificates_on(
+    source: Reader, qualification_ids: Iterable[int], on: dt.date
+) -> tuple[
+    dict[int, t.LimitApplicationCertificate], dict[int, list[t.SpecificDiseasesCertificate]]
+]:
+    """Per qualification, the limit certification (限度額適用認定) in force on ``on`` — the one
+    that started last; of two starting the same day, the first stored — and the
+    specific-disease certificates (特定疾病療養受療証) in force. One query of each kind for
+    all of them: a bulk chunk asks for hundreds."""
+    ids = sorted(set(qualification_ids))
+    if not ids:
+        return {}, {}
+    limit, specific = t.LimitApplicationCertificate, t.SpecificDiseasesCertificate
+    limits: dict[int, t.LimitApplicationCertificate] = {}
+    for row in _all(
         source,
-        select(t.LimitApplicationCertificate).where(
-            t.LimitApplicationCertificate.qualification_id == qualification_id
-        ),
-    )
-    current = [
-        r
-        for r in rows
-        if _covers(
-            r.LimitApplicationCertificateValidStartDate,
-            r.LimitApplicationCertificateValidEndDate,
-            on,
-        )
-    ]
-    return max(current, key=lambda r: r.LimitApplicationCertificateValidStartDate, default=None)
-
-
-def specific_diseases_on(
-    source: Reader, qualification_id: int, on: dt.date
-) -> Sequence[t.SpecificDiseasesCertificate]:
-    rows: Sequence[t.SpecificDiseasesCertificate] = _all(
+        select(limit)
+        .where(limit.qualification_id.in_(ids))
+        .order_by(limit.qualification_id, limit.id),
+    ):
+        start = row.LimitApplicationCertificateValidStartDate
+        if not _covers(start, row.LimitApplicationCertificateValidEndDate, on):
+            continue
+        chosen = limits.get(row.qualification_id)
+        if chosen is None or start > chosen.LimitApplicationCertificateValidStartDate:
+            limits[row.qualification_id] = row
+    diseases: dict[int, list[t.SpecificDiseasesCertificate]] = {}
+    for row in _all(
         source,
-        select(t.SpecificDiseasesCertificate).where(
-            t.SpecificDiseasesCertificate.qualification_id == qualification_id
-        ),
-    )
-    return [
-        r
-        for r in rows
-        if _covers(r.SpecificDiseasesValidStartDate, r.SpecificDiseasesValidEndDate, on)
-    ]
+        select(specific)
+        .where(specific.qualification_id.in_(ids))
+        .order_by(specific.qualification_id, specific.id),
+    ):
+        if _covers(row.SpecificDiseasesValidStartDate, row.SpecificDiseasesValidEndDate, on):
+            diseases.setdefault(row.qualification_id, []).append(row)
+    return limits, diseases
 
 
 _WANTED_BRANCHES = select(
