@@ -9,25 +9,44 @@ from typing import Any
 from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
+from onshi.central.services.bulk import StoredUnits
 from onshi.oqs.identifiers import format_oqs_date, format_oqs_time
 
 
-def _oqs_value(value: object) -> str:
+def _oqs_value(value: object) -> str | list[Any]:
     # The service answers in OQS strings already; dates that slip through get OQS formats.
     if isinstance(value, dt.datetime):
         return format_oqs_time(value)
     if isinstance(value, dt.date):
         return format_oqs_date(value)
+    if isinstance(value, StoredUnits):  # somewhere _render does not splice: as parsed
+        return list(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _dumps(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"), default=_oqs_value)
+
+
+def _render(value: object) -> str:
+    """``value`` as JSON; answers stored as JSON text (:class:`StoredUnits`) are spliced in as
+    they are, the groups around them rendered around them."""
+    if isinstance(value, StoredUnits):
+        return value.json_text()
+    if isinstance(value, dict):
+        if not all(isinstance(k, str) for k in value) or not any(
+            isinstance(v, dict | StoredUnits) for v in value.values()
+        ):
+            return _dumps(value)
+        return "{" + ",".join(f"{_dumps(k)}:{_render(v)}" for k, v in value.items()) + "}"
+    return _dumps(value)
 
 
 class OqsJSONResponse(JSONResponse):
     """UTF-8 JSON, compact, rendered straight from the service's dict (no re-validation)."""
 
     def render(self, content: Any) -> bytes:
-        return json.dumps(
-            content, ensure_ascii=False, separators=(",", ":"), default=_oqs_value
-        ).encode("utf-8")
+        return _render(content).encode("utf-8")
 
 
 class ErrorBody(BaseModel):

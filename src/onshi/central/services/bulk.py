@@ -18,11 +18,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+import re
 import secrets
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast, overload
 
 from sqlalchemy import Table, bindparam, select, update
 from sqlalchemy.exc import IntegrityError
@@ -611,7 +612,68 @@ def _consents_held(
     return held
 
 
+class StoredUnits(Sequence[Json]):
+    """The answers of a reception's records as the database holds them, one JSON text each.
+
+    The API sends the texts as they are, spliced into its response (:meth:`json_text`):
+    parsing and re-serialising 10,000 answers cost 0.35–0.55 s a fetch. Python callers read
+    them as dicts, parsed once on first use.
+    """
+
+    __slots__ = ("_parsed", "texts")
+
+    def __init__(self, texts: list[str]) -> None:
+        self.texts = texts
+        self._parsed: list[Json] | None = None
+
+    def json_text(self) -> str:
+        """The JSON array of the answers, exactly as stored."""
+        return "[" + ",".join(self.texts) + "]"
+
+    def _units(self) -> list[Json]:
+        if self._parsed is None:
+            self._parsed = [json.loads(text) for text in self.texts]
+        return self._parsed
+
+    @overload
+    def __getitem__(self, index: int) -> Json: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[Json]: ...
+    def __getitem__(self, index: int | slice) -> Json | list[Json]:
+        return self._units()[index]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+    def __iter__(self) -> Iterator[Json]:
+        return iter(self._units())
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, StoredUnits):
+            return self._units() == other._units()
+        return isinstance(other, list) and self._units() == other
+
+    __hash__ = None  # type: ignore[assignment]  # equal to a list, so unhashable like one
+
+    def __repr__(self) -> str:
+        return f"StoredUnits({self._units()!r})"
+
+
+# Matches a key only: inside a JSON string the name would be followed by an escaped quote.
+_STATUS = re.compile(r'"ProcessingResultStatus"\s*:\s*"((?:[^"\\]|\\.)*)"')
+
+
+def _status(text: str) -> str:
+    """A stored answer's ProcessingResultStatus, read without parsing the whole answer."""
+    found = _STATUS.findall(text)
+    if len(found) == 1 and "\\" not in found[0]:
+        return str(found[0])
+    return str(json.loads(text)["ProcessingResultStatus"])  # unusual text: the sure way
+
+
 def fetch(central: ServiceContext, facility: MedicalInstitutionCode, reception_number: str) -> Json:
+    """SegmentOfResult 2 while the reception is processed; 1 with every record's answer, as
+    :class:`StoredUnits` (also read as a list of dicts)."""
     now = central.clock()
     with central.db.sessions() as session:
         reception = session.get(t.BulkReception, reception_number)
@@ -630,17 +692,18 @@ def fetch(central: ServiceContext, facility: MedicalInstitutionCode, reception_n
             header["SegmentOfResult"] = SegmentOfResult.PROCESSING.value
             body: Json = {"ReceptionNumber": reception_number}
         else:
-            units = [
-                json.loads(r or "{}")
-                for r in session.scalars(
-                    select(t.BulkRecord.result)
-                    .where(t.BulkRecord.ReceptionNumber == reception_number)
-                    .order_by(t.BulkRecord.seq)
-                )
-            ]
-            errors = sum(
-                1 for u in units if u["ProcessingResultStatus"] != ProcessingResultStatus.OK.value
+            units = StoredUnits(
+                [
+                    r or "{}"
+                    for r in session.scalars(
+                        select(t.BulkRecord.result)
+                        .where(t.BulkRecord.ReceptionNumber == reception_number)
+                        .order_by(t.BulkRecord.seq)
+                    )
+                ]
             )
+            ok = ProcessingResultStatus.OK.value
+            errors = sum(1 for text in units.texts if _status(text) != ok)
             header.update(
                 {
                     "SegmentOfResult": SegmentOfResult.COMPLETED.value,
