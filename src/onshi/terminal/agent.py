@@ -397,7 +397,11 @@ class Agent:
                     return
                 if self.central.set(True):
                     self.events.publish("central", **self.central.as_dict())
-        self.state.answered(row.id, answer.name, answer.data, answer.outcome)
+        # The answer goes straight into its temporary file, then the row says staged: kept in
+        # the row first, a 10,000-record bulk result (19 MB) cost 0.7 s of SQLite writes before
+        # its rename (an update rewrites the whole row, secure_delete zeroes what it frees).
+        self.folders.write_temporary(self.folders.res / answer.name, answer.data, row.id)
+        self.state.staged(row.id, answer.name, answer.outcome)
         self._deliver(self.state.get(row.id))
         self.events.publish(
             "answer", request=row.name, answer=answer.name, outcome=answer.outcome, **answer.summary
@@ -425,7 +429,10 @@ class Agent:
         self._wake.set()
 
     def _deliver(self, row: RequestRow) -> None:
-        """ANSWERED → STAGED → DELIVERED: the temp file is written before its rename is recorded."""
+        """STAGED → DELIVERED: the rename of the temporary file, then the row says so.
+
+        Rows ANSWERED (left by earlier versions, which kept the answer in the row) have their
+        temporary file written from the row first."""
         assert row.answer_name is not None
         final = self.folders.res / row.answer_name
         if row.stage is Stage.ANSWERED:

@@ -1,8 +1,8 @@
 """The agent's local state: one row per *arrival* in ``req``, moved through its life in transactions.
 
-    received ──claimed──▶ pending ──claim──▶ processing ──answered──▶ answered ──temp written──▶ staged
-                            ▲                    │                                            │ rename
-                            └── retry later ◀────┘ (central unreachable)             delivered ◀┘
+    received ──claimed──▶ pending ──claim──▶ processing ──answered, temp written──▶ staged
+                            ▲                    │                                      │ rename
+                            └── retry later ◀────┘ (central unreachable)       delivered ◀┘
 
 An arrival is a file found in ``req``, recorded here (``received``) and then renamed into the
 agent's inbox under its row number, so the row — not the name — identifies it: the same name
@@ -10,9 +10,10 @@ sent again after its answer is a new arrival with a new row, and a crash at any 
 the arrival from its row. An answer already received from the central service is never asked
 for again, and a result already renamed into ``res`` is never written again.
 
-The rendered answer (personal data) lives in its row only until it is delivered; the database
-runs with ``secure_delete`` and its write-ahead log is checkpointed and truncated after each
-delivery, so no patient's data stays in the state files.
+The rendered answer (personal data) goes straight into its temporary file in ``res``, never
+into a row (``answered`` rows, holding it, are left only by earlier versions);
+the database runs with ``secure_delete`` and its write-ahead log is checkpointed and truncated
+after each delivery, so no patient's data stays in the state files.
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ requests = Table(
     Column("next_attempt_at", DateTime, nullable=False),
     Column("outcome", String(64)),  # "ok" or an error code: never personal data
     Column("answer_name", String(255)),
-    Column("answer", LargeBinary),  # the rendered answer, kept from ANSWERED until DELIVERED
+    Column("answer", LargeBinary),  # ANSWERED rows of earlier versions: the rendered answer
 )
 
 
@@ -231,13 +232,12 @@ class StateStore:
             )
             return bool(result.rowcount)
 
-    def answered(self, row_id: int, answer_name: str, answer: bytes, outcome: str) -> None:
-        self._set(
-            row_id, stage=Stage.ANSWERED, answer_name=answer_name, answer=answer, outcome=outcome
-        )
-
-    def staged(self, row_id: int) -> None:
-        self._set(row_id, stage=Stage.STAGED)
+    def staged(
+        self, row_id: int, answer_name: str | None = None, outcome: str | None = None
+    ) -> None:
+        """The answer's temporary file is complete in ``res``; its rename comes next."""
+        values = {"answer_name": answer_name, "outcome": outcome} if answer_name else {}
+        self._set(row_id, stage=Stage.STAGED, **values)
 
     def delivered(self, row_id: int) -> None:
         self._set(row_id, stage=Stage.DELIVERED, answer=None)
