@@ -163,11 +163,15 @@ def main() -> None:
             attempt += 1
             name = f"OQSmuquc02req_bench_{attempt}.xml"
             drop(agent.folders.req, name, bulk_download_request(reception))
-            result = read(wait_for(agent.folders.res / name.replace("req", "res"), timeout=120))
+            found = wait_for(agent.folders.res / name.replace("req", "res"), timeout=120)
+            # Downloadable once it is in res: reading the 19 MB back here (ElementTree, 0.3 to
+            # 1.5 s) is the bench's own check, not the agent's work.
+            arrived = time.perf_counter()
+            result = read(found)
             if text(result, "MessageHeader/SegmentOfResult") == "1":
                 break
             time.sleep(0.2)
-        bulk_s = time.perf_counter() - answered
+        bulk_s, read_s = arrived - answered, time.perf_counter() - arrived
         units = len(result.findall("MessageBody/BulkConfirmUnit"))
         assert units == args.bulk, units
         rows.append(
@@ -176,7 +180,7 @@ def main() -> None:
                 f"{bulk_s:.2f}",
                 "5",
                 f"{bulk_s / 5:.2f}",
-                f"{attempt} download requests",
+                f"{attempt} download requests; read back in {read_s:.2f} s",
             )
         )
     finally:
