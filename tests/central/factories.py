@@ -42,6 +42,15 @@ DEFAULTS: dict[str, Any] = {
     "QualificationDate": dt.date(2020, 4, 1),
 }
 
+# The default person's QualificationConfirmSearchInfo, as a facility sends it.
+SEARCH = {
+    "InsurerNumber": DEFAULTS["InsurerNumber"],
+    "InsuredCardSymbol": DEFAULTS["InsuredCardSymbol"],
+    "InsuredIdentificationNumber": DEFAULTS["InsuredIdentificationNumber"],
+    "InsuredBranchNumber": DEFAULTS["InsuredBranchNumber"],
+    "Birthdate": DEFAULTS["Birthdate"].strftime("%Y%m%d"),
+}
+
 
 def qualification(
     session: Session, *, individual_id: int | None = None, **fields: Any

@@ -455,11 +455,6 @@ def test_an_unsealed_old_chain_beside_keyed_ones_is_refused(database_at_0003: Da
 # -- refused attempts are audited -----------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def jpki(tmp_path_factory: pytest.TempPathFactory) -> pki.CertificateAuthority:
-    return pki.CertificateAuthority.create(tmp_path_factory.mktemp("jpki") / "ca", "test JPKI")
-
-
 @pytest.fixture
 def central(database: Database, jpki: pki.CertificateAuthority) -> Central:
     c = Central(

@@ -40,18 +40,7 @@ from tests.central.api.conftest import (
 __all__ = ["pki"]  # the mTLS fixture, used by name below
 
 NOW = dt.datetime(2026, 11, 23, 10, 0, tzinfo=JST)
-SEARCH = {
-    "InsurerNumber": "06139999",
-    "InsuredCardSymbol": "12-34",
-    "InsuredIdentificationNumber": "4260",
-    "InsuredBranchNumber": "00",
-    "Birthdate": "19800401",
-}
-
-
-@pytest.fixture(scope="module")
-def jpki(tmp_path_factory: pytest.TempPathFactory) -> onshi_pki.CertificateAuthority:
-    return onshi_pki.CertificateAuthority.create(tmp_path_factory.mktemp("jpki") / "ca", "JPKI")
+SEARCH = factories.SEARCH
 
 
 @pytest.fixture

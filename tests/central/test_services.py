@@ -54,11 +54,6 @@ class Clock:
         return self.now
 
 
-@pytest.fixture(scope="module")
-def jpki(tmp_path_factory: pytest.TempPathFactory) -> pki.CertificateAuthority:
-    return pki.CertificateAuthority.create(tmp_path_factory.mktemp("jpki") / "ca", "test JPKI")
-
-
 @pytest.fixture
 def clock() -> Clock:
     return Clock()

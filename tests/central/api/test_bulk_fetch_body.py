@@ -27,18 +27,7 @@ from onshi.oqs.identifiers import MedicalInstitutionCode
 from tests.central import factories
 from tests.central.api.conftest import CLINIC, IDENTIFIER_KEY, Pki, Running, make_settings, serve
 
-SEARCH = {
-    "InsurerNumber": "06139999",
-    "InsuredCardSymbol": "12-34",
-    "InsuredIdentificationNumber": "4260",
-    "InsuredBranchNumber": "00",
-    "Birthdate": "19800401",
-}
-
-
-@pytest.fixture(scope="module")
-def jpki(tmp_path_factory: pytest.TempPathFactory) -> pki.CertificateAuthority:
-    return pki.CertificateAuthority.create(tmp_path_factory.mktemp("jpki") / "ca", "test JPKI")
+SEARCH = factories.SEARCH
 
 
 @pytest.fixture

@@ -34,13 +34,7 @@ from tests.central.api.conftest import (
 )
 
 KEY = CardKey("06139999", "12-34", "4260", "00")
-SEARCH = {
-    "InsurerNumber": "06139999",
-    "InsuredCardSymbol": "12-34",
-    "InsuredIdentificationNumber": "4260",
-    "InsuredBranchNumber": "00",
-    "Birthdate": "19800401",
-}
+SEARCH = factories.SEARCH
 HISTORY = {
     "InsurerNumber": "06139999",
     "InsuranceCardSymbol": "12-34",
@@ -55,11 +49,6 @@ class Clock:
 
     def __call__(self) -> dt.datetime:
         return self.now
-
-
-@pytest.fixture(scope="module")
-def jpki(tmp_path_factory: pytest.TempPathFactory) -> pki.CertificateAuthority:
-    return pki.CertificateAuthority.create(tmp_path_factory.mktemp("jpki") / "ca", "test JPKI")
 
 
 @pytest.fixture

@@ -39,13 +39,7 @@ pytestmark = pytest.mark.postgres
 
 CLINIC = "1311111111"
 KEY = CardKey("06139999", "12-34", "4260", "00")
-SEARCH = {
-    "InsurerNumber": "06139999",
-    "InsuredCardSymbol": "12-34",
-    "InsuredIdentificationNumber": "4260",
-    "InsuredBranchNumber": "00",
-    "Birthdate": "19800401",
-}
+SEARCH = factories.SEARCH
 CONNECTIONS = 12
 
 
