@@ -34,6 +34,7 @@ from bench_http import (
     load_population,
     sample_search_infos,
     settings_for,
+    start_py_spy,
 )
 from loadgen import cpu_seconds
 
@@ -168,23 +169,7 @@ def _worked_seconds(db_url: str, number: str) -> float:
 
 def _py_spy(pid: int, backend: str) -> subprocess.Popen[bytes]:
     out = Path(f"py-spy-bulk-{backend}.txt")
-    spy = subprocess.Popen(
-        [
-            str(Path(sys.executable).parent / "py-spy"),
-            "record",
-            "--pid",
-            str(pid),
-            "--idle",
-            "--threads",
-            "--format",
-            "raw",
-            "--rate",
-            "200",
-            "--output",
-            str(out),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
+    spy = start_py_spy(pid, out, "--idle", "--threads")
     time.sleep(1)  # py-spy attaches
     print(f"py-spy: {out}")
     return spy

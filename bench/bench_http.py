@@ -347,7 +347,17 @@ def profiled(
 ) -> Round:
     """One inquiry round sampled by py-spy (collapsed stacks of every server thread)."""
     out = Path(f"py-spy-{backend}.txt")
-    spy = subprocess.Popen(
+    spy = start_py_spy(pid, out, "--duration", str(int(args.seconds) + 2))
+    measured = run_round(pool, "127.0.0.1", port, tls, inquiry, **opts)
+    spy.wait(60)
+    print(f"py-spy: {out}")
+    return measured
+
+
+def start_py_spy(pid: int, out: Path, *options: str) -> subprocess.Popen[bytes]:
+    """py-spy sampling ``pid`` at 200 Hz into ``out`` (collapsed stacks); stop it with SIGINT
+    unless ``--duration`` is among ``options``."""
+    return subprocess.Popen(
         [
             str(Path(sys.executable).parent / "py-spy"),
             "record",
@@ -359,15 +369,10 @@ def profiled(
             "200",
             "--output",
             str(out),
-            "--duration",
-            str(int(args.seconds) + 2),
+            *options,
         ],
         stdout=subprocess.DEVNULL,
     )
-    measured = run_round(pool, "127.0.0.1", port, tls, inquiry, **opts)
-    spy.wait(60)
-    print(f"py-spy: {out}")
-    return measured
 
 
 def main(argv: list[str] | None = None) -> int:
