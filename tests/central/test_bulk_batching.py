@@ -35,7 +35,6 @@ from tests.central.test_services import (  # noqa: F401 - fixtures
     Clock,
     central,
     clock,
-    jpki,
 )
 
 BIRTH = dt.date(1980, 4, 1)

@@ -33,7 +33,6 @@ from tests.central.test_services import (  # noqa: F401 - fixtures
     card,
     central,
     clock,
-    jpki,
     present,
 )
 
