@@ -16,7 +16,7 @@ socket only and stops by itself.
 
 Experiments on the server's threading (figures in docs/central/performance.md):
 ``ONSHI_BENCH_THREADS=N`` limits the server's thread pool to N, ``ONSHI_BENCH_INLINE=1`` runs
-the service calls on the event loop whatever the database.
+the service calls on the event loop whatever the database, ``=0`` never.
 
 Every date the benchmarks ask about is the generation date of the population they generate
 (``AS_OF``), so the questions stay answerable on any day the benchmark runs.
@@ -175,8 +175,9 @@ def _server_main(settings: Any, ports: Any, workers: int = 1) -> None:
         )
         return
     app: Any = create_app(Central.from_settings(settings), settings)
-    if os.environ.get("ONSHI_BENCH_INLINE"):
-        app.state.inline_service_calls = True
+    inline = os.environ.get("ONSHI_BENCH_INLINE")
+    if inline:
+        app.state.inline_service_calls = inline == "1"
     threads = int(os.environ.get("ONSHI_BENCH_THREADS", "0"))
     if threads:
         import anyio.to_thread

@@ -2,7 +2,7 @@
 of statements — on SQLite and PostgreSQL.
 
 The reference answer of each record is built with the single-record functions (card-key lookup,
-``judge_matches``, ``results_for``, the person's consents read alone), as the bulk worker did
+``_judge_alone``, ``results_for``, the person's consents read alone), as the bulk worker did
 before it read what a chunk needs set-wise.
 """
 
@@ -20,7 +20,12 @@ from sqlalchemy import event, select, update
 from sqlalchemy.orm import Session
 
 from onshi.central.domain.consent import CONSENT_WINDOW, ConsentKind
-from onshi.central.domain.qualification import CardKey
+from onshi.central.domain.qualification import (
+    CardKey,
+    Confirmation,
+    Qualification,
+    confirm_by_card_number,
+)
 from onshi.central.services import answers, bulk, eligibility
 from onshi.central.services.central import Central
 from onshi.central.services.clock import naive_jst
@@ -28,6 +33,7 @@ from onshi.central.services.questions import BulkQuestion, BulkRecordQuestion
 from onshi.central.storage import repository
 from onshi.central.storage import tables as t
 from onshi.central.storage.database import Database
+from onshi.oqs.codes import QualificationValidity
 from tests.central import factories
 from tests.central.test_services import (  # noqa: F401 - fixtures
     CLINIC,
@@ -132,6 +138,19 @@ def _records() -> tuple[BulkRecordQuestion, ...]:
     )
 
 
+def _judge_alone(
+    session: Session, matches: list[Qualification], birthdate: dt.date, on: dt.date
+) -> Confirmation:
+    """A card key's matches judged on ``on`` with queries of its own, as single questions were."""
+    confirmation = confirm_by_card_number(matches, birthdate=birthdate, on=on)
+    if confirmation.validity is QualificationValidity.INVALID and confirmation.qualification:
+        held = repository.held_by(session, [confirmation.qualification.individual_id])
+        confirmation = confirm_by_card_number(
+            matches, birthdate=birthdate, on=on, held_by_same_individuals=held
+        )
+    return confirmation
+
+
 def _reference(session: Session, q: dict[str, Any], now: dt.datetime, flow: str) -> dict:
     """A record's answer, record by record, as the worker computed it before batching."""
     key = CardKey(
@@ -142,7 +161,7 @@ def _reference(session: Session, q: dict[str, Any], now: dt.datetime, flow: str)
     )
     birthdate = dt.datetime.strptime(q["Birthdate"], "%Y%m%d").date()
     matches = repository.find_by_card_key(session, key)
-    confirmation = eligibility.judge_matches(session, matches, birthdate, TODAY)
+    confirmation = _judge_alone(session, matches, birthdate, TODAY)
     consents = None
     if flow in bulk.FLOWS_WITH_CONSENTS:
         consents = {}

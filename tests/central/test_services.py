@@ -490,16 +490,17 @@ def test_a_record_that_fails_does_not_block_its_bulk(
     number = central.submit_bulk(CLINIC, BulkQuestion(TODAY, records))["MessageBody"][
         "ReceptionNumber"
     ]
-    from onshi.central.services import bulk
+    from onshi.central.services import eligibility
 
-    real = bulk._bulk_unit
+    real = eligibility.confirm_by_card_number
+    calls = iter(range(100))
 
-    def flaky(central, session, q, *rest):  # type: ignore[no-untyped-def]
-        if q.get("ArbitraryIdentifier") == "r1":
+    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        if next(calls) == 1:  # the second record (r1), judged in order
             raise RuntimeError("poison")
-        return real(central, session, q, *rest)
+        return real(*args, **kwargs)
 
-    monkeypatch.setattr(bulk, "_bulk_unit", flaky)
+    monkeypatch.setattr(eligibility, "confirm_by_card_number", flaky)
     assert central.process_pending_bulk() == 3
     answer = central.fetch_bulk(CLINIC, number)
     assert answer["MessageHeader"]["NumberOfError"] == "1"

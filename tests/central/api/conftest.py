@@ -6,7 +6,7 @@ mapping, limits); ``real_api`` (in test_routes.py) serves it around the real ser
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -130,6 +130,17 @@ class FakeCentral:
         self, f: MedicalInstitutionCode, q: CardNumberQuestion
     ) -> dict[str, Any]:
         return self._answer("confirm_by_card_number", f, q)
+
+    def confirm_by_card_numbers(
+        self, asked: Sequence[tuple[MedicalInstitutionCode, CardNumberQuestion]]
+    ) -> list[dict[str, Any] | Exception]:
+        out: list[dict[str, Any] | Exception] = []
+        for f, q in asked:
+            try:
+                out.append(self.confirm_by_card_number(f, q))
+            except Exception as exc:  # as the service: each its own answer
+                out.append(exc)
+        return out
 
     def issue_nonce(self, f: MedicalInstitutionCode) -> dict[str, str]:
         self._answer("issue_nonce", f, None)

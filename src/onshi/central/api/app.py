@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from onshi.central.api.batching import Batcher
 from onshi.central.api.errors import error_response, install_error_handlers
 from onshi.central.api.middleware import EdgeMiddleware, request_context
 from onshi.central.api.responses import OqsJSONResponse
@@ -27,6 +28,11 @@ Every route needs a facility client certificate (mutual TLS) issued by this serv
 (`onshi central facility add`). Requests and answers use the OQS element names.
 Refusals are `{"code": …, "message": …}`; the codes are listed in docs/central/api.md.
 """
+
+# Threads answering gathered inquiries (api.batching). One: its groups grow while it waits on
+# the database, and more threads only take turns on the interpreter lock (measured on
+# PostgreSQL: 1 thread 0.65 ms of server CPU per inquiry, 2 threads 0.79, 4 threads 0.93).
+INQUIRY_THREADS = 1
 
 
 def create_app(
@@ -49,6 +55,7 @@ def create_app(
         try:
             yield
         finally:
+            app.state.card_number_batcher.stop()
             if run_bulk_worker:
                 central.bulk_worker.stop()
 
@@ -62,6 +69,12 @@ def create_app(
     app.state.central = central
     app.state.settings = settings
     app.state.registered_facilities = RegisteredFacilities(facility_cache_seconds)
+    app.state.card_number_answers = eligibility.card_number_answers(
+        central, app.state.registered_facilities
+    )
+    app.state.card_number_batcher = Batcher(
+        app.state.card_number_answers, threads=INQUIRY_THREADS, name="inquiries"
+    )
     # Quick calls run inline on an embedded database only (see routes.answer).
     app.state.inline_service_calls = is_sqlite(settings.database_url)
     install_error_handlers(app)

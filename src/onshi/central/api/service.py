@@ -6,6 +6,7 @@ identity, error mapping, limits) pass a small fake instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from onshi.central.services.questions import (
@@ -32,9 +33,9 @@ class CentralService(Protocol):
 
     def audit_claim_refused(self, code: str, claimed: str) -> None: ...
 
-    def confirm_by_card_number(
-        self, facility: MedicalInstitutionCode, q: CardNumberQuestion
-    ) -> dict[str, Any]: ...
+    def confirm_by_card_numbers(
+        self, asked: Sequence[tuple[MedicalInstitutionCode, CardNumberQuestion]]
+    ) -> list[dict[str, Any] | Exception]: ...
 
     def issue_nonce(self, facility: MedicalInstitutionCode) -> dict[str, str]: ...
 

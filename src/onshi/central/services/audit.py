@@ -26,6 +26,7 @@ import os
 import secrets
 import socket
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -140,26 +141,32 @@ class AuditLog:
         self, *, facility: str | None, action: str, subject: str | None, outcome: str
     ) -> None:
         """Append one entry, after the access's outcome is known; raise if it cannot be stored."""
-        entry = _Pending(
-            facility, action, subject, outcome, naive_jst(self._clock()).replace(microsecond=0)
-        )
+        self.record_many([(facility, action, subject, outcome)])
+
+    def record_many(self, entries: Sequence[tuple[str | None, str, str | None, str]]) -> None:
+        """Append entries (facility, action, subject, outcome), in order, in one write; return
+        once they are committed, raise if they cannot be."""
+        if not entries:
+            return
+        at = naive_jst(self._clock()).replace(microsecond=0)
+        pending = [_Pending(*entry, at) for entry in entries]
         with self._queue_lock:
-            self._queue.append(entry)
+            self._queue.extend(pending)
         with self._write_lock:
-            if not entry.done:
+            if not pending[-1].done:
                 with self._queue_lock:
                     batch, self._queue = self._queue, []
                 try:
                     self._write(batch)
                 except BaseException as exc:
-                    for pending in batch:
-                        pending.error = exc
+                    for entry in batch:
+                        entry.error = exc
                     raise
                 finally:
-                    for pending in batch:
-                        pending.done = True
-        if entry.error is not None:
-            raise entry.error
+                    for entry in batch:
+                        entry.done = True
+        if pending[-1].error is not None:
+            raise pending[-1].error
 
     def verify(self, checkpoint: ac.Checkpoint | None = None) -> ChainReport:
         return verify_chain(self._db, self.audit_key, checkpoint=checkpoint)

@@ -22,7 +22,6 @@ import re
 import secrets
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, cast, overload
 
 from sqlalchemy import Table, bindparam, select, update
@@ -30,16 +29,21 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from onshi.central.domain.consent import CONSENT_WINDOW, ConsentKind
-from onshi.central.domain.qualification import Qualification, confirm_by_card_number
+from onshi.central.domain.qualification import CardKey, Qualification
 from onshi.central.errors import ReceptionNotFound, RequestInvalid, RequestTooLarge
 from onshi.central.intake.bulk import BulkWriter
-from onshi.central.services import answers
+from onshi.central.services import answers, eligibility
 from onshi.central.services.clock import naive_jst
-from onshi.central.services.questions import BulkPeriodQuestion, BulkQuestion, BulkRecordQuestion
+from onshi.central.services.questions import (
+    BulkPeriodQuestion,
+    BulkQuestion,
+    BulkRecordQuestion,
+    CardNumberQuestion,
+)
 from onshi.central.storage import repository
 from onshi.central.storage import tables as t
 from onshi.logs import log_failure
-from onshi.oqs.codes import ProcessingResultStatus, QualificationValidity, SegmentOfResult
+from onshi.oqs.codes import ProcessingResultStatus, SegmentOfResult
 from onshi.oqs.identifiers import MedicalInstitutionCode, format_oqs_time
 
 if TYPE_CHECKING:
@@ -408,17 +412,6 @@ def _store_answers(
         )
 
 
-@dataclass(frozen=True, slots=True)
-class _ChunkFacts:
-    """What a chunk's records are judged on, each kind read for the whole chunk at once."""
-
-    found: dict[tuple[str, str, str], list[Qualification]]  # by card key, branches asked
-    held: dict[int, list[Qualification]]  # per individual: what holders of invalid cards hold
-    consents: dict[int, dict[ConsentKind, dt.datetime]] | None  # None: the flow reports none
-    limits: dict[int, t.LimitApplicationCertificate]  # per qualification, in force on the day
-    specific_diseases: dict[int, list[t.SpecificDiseasesCertificate]]
-
-
 def _answer_chunk(
     central: ServiceContext,
     session: Session,
@@ -428,155 +421,58 @@ def _answer_chunk(
     facility: str,
     flow: str,
 ) -> list[Json]:
-    """The answers of a chunk's records, in order.
+    """The answers of a chunk's records, in order, judged together
+    (:func:`~onshi.central.services.eligibility.judge_card_numbers`): one query of each kind
+    for the whole chunk, not per record (one round trip each on PostgreSQL: 674 held_by and
+    2,742 certificate queries in 10,000 records when it was per record).
 
-    What a record's answer needs beyond its card key — what else an invalid card's holder
-    holds, the consents of the one person answered about, the certificates of those asked with
-    the limit consent — is read for the whole chunk in one query each, not per record (one
-    round trip each on PostgreSQL: 674 held_by and 2,742 certificate queries in 10,000 records).
+    A record that cannot be answered gets status 2 and never blocks the rest.
     """
-    found = _bulk_candidates(central, session, questions)
-    invalid: set[int] = set()  # 無効 so far: 無効（新しい資格あり） if the holder has a newer one
-    answered_about: set[int] = set()
-    certified: set[int] = set()
+    asked: list[CardNumberQuestion | Exception] = []
     for q in questions:
         try:
-            confirmation = confirm_by_card_number(
-                _matches(q, found), birthdate=_birthdate(q), on=on
-            )
-        except Exception:  # noqa: BLE001, S112 — _safe_bulk_unit reports this record's failure
-            continue
-        # The qualifications reported do not depend on what else the holder holds: only the
-        # validity code does (2 or 3).
-        if confirmation.validity is QualificationValidity.INVALID and confirmation.qualification:
-            invalid.add(confirmation.qualification.individual_id)
-        reported = answers.reported(confirmation)
-        individuals = {r.individual_id for r in reported}
-        if len(individuals) == 1:
-            answered_about |= individuals
-        if _limit_consent(q):
-            certified.update(r.qualification_id for r in reported)
-    held: dict[int, list[Qualification]] = {}
-    for qualification in repository.held_by(session, invalid):
-        held.setdefault(qualification.individual_id, []).append(qualification)
+            asked.append(_question(q, on))
+        except Exception as exc:  # noqa: BLE001 — reported as this record's failure below
+            asked.append(exc)
+    readable = [a for a in asked if isinstance(a, CardNumberQuestion)]
     consents = None
     if flow in FLOWS_WITH_CONSENTS:
-        consents = _consents_held(session, answered_about, facility, now)
-    limits, specific_diseases = repository.certificates_on(session, certified, on)
-    facts = _ChunkFacts(found, held, consents, limits, specific_diseases)
-    return [_safe_bulk_unit(central, session, q, facts, on, now) for q in questions]
+
+        def consents(individuals: set[int]) -> eligibility.HeldConsents:
+            return _consents_held(session, individuals, facility, now)
+
+    judged = iter(eligibility.judge_card_numbers(session, readable, now=now, consents=consents))
+    return [
+        _unit(q, a if isinstance(a, Exception) else next(judged))
+        for q, a in zip(questions, asked, strict=True)
+    ]
 
 
-def _limit_consent(q: Json) -> bool:
-    return q.get("LimitApplicationCertificateRelatedConsFlg") == "1"
-
-
-def _bulk_candidates(
-    central: ServiceContext, session: Session, questions: list[Json]
-) -> dict[tuple[str, str, str], list[Qualification]]:
-    """Every qualification any question of the chunk may match, in one query: by card key, of
-    the branches asked (every branch for a question without one)."""
-    keys = {
-        (
+def _question(q: Json, on: dt.date) -> CardNumberQuestion:
+    birthdate = q["Birthdate"]
+    return CardNumberQuestion(
+        key=CardKey(
             q["InsurerNumber"].strip(),
             q.get("InsuredCardSymbol", ""),
             q["InsuredIdentificationNumber"],
             q.get("InsuredBranchNumber"),
-        )
-        for q in questions
-    }
-    found: dict[tuple[str, str, str], list[Qualification]] = {k[:3]: [] for k in keys}
-    for q in repository.find_by_card_keys_and_branches(session, keys):
-        found[
-            (
-                q.key.insurer_number,
-                q.key.insured_card_symbol,
-                q.key.insured_identification_number,
-            )
-        ].append(q)
-    return found
-
-
-def _matches(
-    q: Json, found: dict[tuple[str, str, str], list[Qualification]]
-) -> list[Qualification]:
-    branch = q.get("InsuredBranchNumber")
-    key = (
-        q["InsurerNumber"].strip(),
-        q.get("InsuredCardSymbol", ""),
-        q["InsuredIdentificationNumber"],
+        ),
+        birthdate=dt.date(int(birthdate[:4]), int(birthdate[4:6]), int(birthdate[6:])),
+        on=on,
+        limit_consent=q.get("LimitApplicationCertificateRelatedConsFlg") == "1",
     )
-    return [
-        m for m in found.get(key, []) if branch is None or m.key.insured_branch_number == branch
-    ]
 
 
-def _birthdate(q: Json) -> dt.date:
-    return dt.date(int(q["Birthdate"][:4]), int(q["Birthdate"][4:6]), int(q["Birthdate"][6:]))
-
-
-def _safe_bulk_unit(
-    central: ServiceContext,
-    session: Session,
-    q: Json,
-    facts: _ChunkFacts,
-    on: dt.date,
-    now: dt.datetime,
-) -> Json:
-    """One record's answer; a record that cannot be answered gets status 2, never blocks the rest."""
-    try:
-        return _bulk_unit(central, session, q, facts, on, now)
-    except Exception as exc:  # noqa: BLE001 — one record must not block its reception
-        log_failure(log, "a bulk record could not be answered", exc)
+def _unit(q: Json, judged: eligibility.Judged | Exception) -> Json:
+    if isinstance(judged, Exception):
+        log_failure(log, "a bulk record could not be answered", judged)
         return {
             "QualificationConfirmSearchInfo": q,
             "ProcessingResultStatus": ProcessingResultStatus.ERROR.value,
             "ProcessingResultCode": "CENTRAL_ERROR",
             "ProcessingResultMessage": "this record could not be answered; ask again singly",
         }
-
-
-def _bulk_unit(
-    central: ServiceContext,
-    session: Session,
-    q: Json,
-    facts: _ChunkFacts,
-    on: dt.date,
-    now: dt.datetime,
-) -> Json:
-    """One record's answer from what its chunk read: eligibility.judge_matches and
-    results_for, without a query of their own."""
-    matches = _matches(q, facts.found)
-    birthdate = _birthdate(q)
-    confirmation = confirm_by_card_number(matches, birthdate=birthdate, on=on)
-    if confirmation.validity is QualificationValidity.INVALID and confirmation.qualification:
-        confirmation = confirm_by_card_number(
-            matches,
-            birthdate=birthdate,
-            on=on,
-            held_by_same_individuals=facts.held.get(confirmation.qualification.individual_id, ()),
-        )
-    reported = answers.reported(confirmation)
-    reader_consents = None
-    if facts.consents is not None:
-        individuals = {r.individual_id for r in reported}
-        # Nobody, or several candidates: no one's consents to report.
-        reader_consents = facts.consents.get(individuals.pop(), {}) if len(individuals) == 1 else {}
-    limit_consent = _limit_consent(q)
-    results = [
-        answers.qualification_result(
-            r,
-            on=on,
-            answered_at=now,
-            limit_consent=limit_consent,
-            limit=facts.limits.get(r.qualification_id) if limit_consent else None,
-            specific_diseases=(facts.specific_diseases.get(r.qualification_id) or ())
-            if limit_consent
-            else (),
-            reader_consents=reader_consents,
-        )
-        for r in reported
-    ]
+    confirmation, results = judged
     unit: Json = {
         "QualificationConfirmSearchInfo": q,
         "ProcessingResultStatus": ProcessingResultStatus.OK.value,

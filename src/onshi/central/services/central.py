@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 import secrets
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,6 @@ from onshi.audit import keys as audit_keys
 from onshi.central.domain.consent import ConsentKind
 from onshi.central.domain.qualification import (
     CardKey,
-    Confirmation,
     confirm_by_individual,
 )
 from onshi.central.errors import (
@@ -150,47 +150,74 @@ class Central:
 
     # -- eligibility by insurance-card number ---------------------------------------------
 
-    def _answer_card_number(
-        self, q: CardNumberQuestion, *, facility: str | None, action: str
-    ) -> tuple[Confirmation, list[Json], dt.datetime]:
-        """Judge, shape the results, audit: what every question by card number shares."""
+    def _answer_card_numbers(
+        self, asked: Sequence[tuple[str | None, str, CardNumberQuestion]]
+    ) -> tuple[list[eligibility.Judged | Exception], dt.datetime]:
+        """Judge, shape the results, audit: what every question by card number shares.
+
+        ``asked`` holds (facility, audit action, question); questions that arrived together
+        are read with one query of each kind and audited in one write.
+        """
         now = self.clock()
+        questions = [q for _, _, q in asked]
         with self.db.lookups() as connection:
-            matches = repository.find_by_card_key(connection, q.key)
-            confirmation = eligibility.judge_matches(connection, matches, q.birthdate, q.on)
-            results = eligibility.results_for(
-                connection, confirmation, on=q.on, now=now, limit_consent=q.limit_consent
-            )
-        self.audit.record(
-            facility=facility,
-            action=action,
-            subject=self.card_key_subject(q.key),
-            outcome=f"validity-{confirmation.validity.value}",
+            judged = eligibility.judge_card_numbers(connection, questions, now=now)
+        self.audit.record_many(
+            [
+                (
+                    facility,
+                    action,
+                    self.card_key_subject(q.key),
+                    f"validity-{answer[0].validity.value}",
+                )
+                for (facility, action, q), answer in zip(asked, judged, strict=True)
+                if not isinstance(answer, Exception)
+            ]
         )
-        return confirmation, results, now
+        return judged, now
 
     def confirm_by_card_number(
         self, facility: MedicalInstitutionCode, q: CardNumberQuestion
     ) -> Json:
-        confirmation, results, now = self._answer_card_number(
-            q, facility=facility.value, action="eligibility.card-number"
+        answer = self.confirm_by_card_numbers([(facility, q)])[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def confirm_by_card_numbers(
+        self, asked: Sequence[tuple[MedicalInstitutionCode, CardNumberQuestion]]
+    ) -> list[Json | Exception]:
+        """Questions by card number that arrived together, answered together (the API gathers
+        concurrent inquiries): each answer, or the exception that stands for it, in order."""
+        judged, now = self._answer_card_numbers(
+            [(facility.value, "eligibility.card-number", q) for facility, q in asked]
         )
-        return answers.message(
-            facility=facility.value,
-            on=q.on,
-            answered_at=now,
-            reference=ReferenceClassification.INSURANCE_CARD,
-            confirmation=confirmation,
-            results=results,
-            search=answers.search_info(q.key, q.birthdate, limit_consent=q.limit_consent),
-            arbitrary_file_identifier=q.arbitrary_file_identifier,
-        )
+        out: list[Json | Exception] = []
+        for (facility, q), answer in zip(asked, judged, strict=True):
+            if isinstance(answer, Exception):
+                out.append(answer)
+                continue
+            confirmation, results = answer
+            out.append(
+                answers.message(
+                    facility=facility.value,
+                    on=q.on,
+                    answered_at=now,
+                    reference=ReferenceClassification.INSURANCE_CARD,
+                    confirmation=confirmation,
+                    results=results,
+                    search=answers.search_info(q.key, q.birthdate, limit_consent=q.limit_consent),
+                    arbitrary_file_identifier=q.arbitrary_file_identifier,
+                )
+            )
+        return out
 
     def query_flat(self, q: CardNumberQuestion) -> Json:
         """The operator's answer: QualificationValidity and the (first) result's OQS fields."""
-        confirmation, results, _ = self._answer_card_number(
-            q, facility=None, action="eligibility.operator-query"
-        )
+        [answer], _ = self._answer_card_numbers([(None, "eligibility.operator-query", q)])
+        if isinstance(answer, Exception):
+            raise answer
+        confirmation, results = answer
         flat: Json = {"QualificationValidity": confirmation.validity.value}
         if results:
             flat.update(results[0])

@@ -8,36 +8,26 @@ on the ``Central`` facade, so those modules need nothing from the facade (no imp
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from onshi.central.domain.consent import ConsentKind
 from onshi.central.domain.qualification import (
+    CardKey,
     Confirmation,
     Qualification,
     confirm_by_card_number,
 )
 from onshi.central.services import answers
+from onshi.central.services.questions import CardNumberQuestion
 from onshi.central.storage import repository
 from onshi.central.storage import tables as t
 from onshi.central.storage.repository import Reader
 from onshi.oqs.codes import QualificationValidity
 
 Json = dict[str, Any]
-
-
-def judge_matches(
-    source: Reader, matches: list[Qualification], birthdate: dt.date, on: dt.date
-) -> Confirmation:
-    """The validity of a card key's matches on ``on``; an invalid one looks at what else the
-    same person holds (a newer qualification makes the old card 資格喪失, not 無効)."""
-    confirmation = confirm_by_card_number(matches, birthdate=birthdate, on=on)
-    if confirmation.validity is QualificationValidity.INVALID and confirmation.qualification:
-        held = repository.held_by(source, [confirmation.qualification.individual_id])
-        confirmation = confirm_by_card_number(
-            matches, birthdate=birthdate, on=on, held_by_same_individuals=held
-        )
-    return confirmation
+Judged = tuple[Confirmation, list[Json]]
+HeldConsents = Mapping[int, Mapping[ConsentKind, dt.datetime]]
 
 
 def results_for(
@@ -68,4 +58,136 @@ def results_for(
             reader_consents=reader_consents,
         )
         for q in reported
+    ]
+
+
+def judge_card_numbers(
+    source: Reader,
+    questions: Sequence[CardNumberQuestion],
+    *,
+    now: dt.datetime,
+    consents: Callable[[set[int]], HeldConsents] | None = None,
+) -> list[Judged | Exception]:
+    """Many questions by card number judged at once, with one query of each kind for all of
+    them: the matches of each card key judged on the question's day — an invalid card looks at
+    what else its holder holds (a newer qualification makes it 資格喪失, not 無効) — and shaped
+    as results (:func:`results_for`: limit certificates only with that consent).
+
+    Single inquiries arriving together and the records of a bulk chunk are answered by this
+    one function. ``consents`` (flows that report them) gives the consents each person answered
+    about gave this facility. A question that cannot be judged gets its exception in its place;
+    the others are answered.
+    """
+    found = _candidates(source, questions)
+    confirmations: list[Confirmation | Exception] = []
+    for q in questions:
+        try:
+            confirmations.append(
+                confirm_by_card_number(_matches(q, found), birthdate=q.birthdate, on=q.on)
+            )
+        except Exception as exc:  # noqa: BLE001 — this question's answer is its failure
+            confirmations.append(exc)
+    # 無効 so far becomes 無効（新しい資格あり） when the holder holds a newer one.
+    invalid = {
+        c.qualification.individual_id
+        for c in confirmations
+        if isinstance(c, Confirmation)
+        and c.validity is QualificationValidity.INVALID
+        and c.qualification
+    }
+    held: dict[int, list[Qualification]] = {}
+    for qualification in repository.held_by(source, invalid):
+        held.setdefault(qualification.individual_id, []).append(qualification)
+    for i, (q, c) in enumerate(zip(questions, confirmations, strict=True)):
+        if (
+            isinstance(c, Confirmation)
+            and c.validity is QualificationValidity.INVALID
+            and c.qualification
+            and c.qualification.individual_id in held
+        ):
+            confirmations[i] = confirm_by_card_number(
+                _matches(q, found),
+                birthdate=q.birthdate,
+                on=q.on,
+                held_by_same_individuals=held[c.qualification.individual_id],
+            )
+    reported = [answers.reported(c) if isinstance(c, Confirmation) else [] for c in confirmations]
+    # Only the one person answered about has consents to report (nobody, or several candidates:
+    # none); certificates only for those asked with the limit consent, in force on their day.
+    alone = [{r.individual_id for r in rs} for rs in reported]
+    held_consents = consents({i for one in alone if len(one) == 1 for i in one}) if consents else {}
+    certified: dict[dt.date, set[int]] = {}
+    for q, rs in zip(questions, reported, strict=True):
+        if q.limit_consent:
+            certified.setdefault(q.on, set()).update(r.qualification_id for r in rs)
+    certificates = {
+        on: repository.certificates_on(source, ids, on) for on, ids in certified.items()
+    }
+    judged: list[Judged | Exception] = []
+    for q, c, rs, one in zip(questions, confirmations, reported, alone, strict=True):
+        if isinstance(c, Exception):
+            judged.append(c)
+            continue
+        limits, specific = certificates.get(q.on, ({}, {})) if q.limit_consent else ({}, {})
+        reader_consents = None
+        if consents is not None:
+            reader_consents = held_consents.get(next(iter(one)), {}) if len(one) == 1 else {}
+        try:
+            results = [
+                answers.qualification_result(
+                    r,
+                    on=q.on,
+                    answered_at=now,
+                    limit_consent=q.limit_consent,
+                    limit=limits.get(r.qualification_id),
+                    specific_diseases=specific.get(r.qualification_id, ()),
+                    reader_consents=reader_consents,
+                )
+                for r in rs
+            ]
+        except Exception as exc:  # noqa: BLE001 — this question's answer is its failure
+            judged.append(exc)
+            continue
+        judged.append((c, results))
+    return judged
+
+
+_Found = dict[tuple[str, str, str], list[Qualification]]
+
+
+def _candidates(source: Reader, questions: Sequence[CardNumberQuestion]) -> _Found:
+    """Every qualification any question may match, in one query: by card key, of the branches
+    asked (every branch for a question without one)."""
+    keys = {q.key for q in questions}
+    if len(keys) == 1:  # one question (the usual single inquiry): its prebuilt statement
+        rows = repository.find_by_card_key(source, next(iter(keys)))
+    else:
+        rows = repository.find_by_card_keys_and_branches(
+            source,
+            {
+                (
+                    k.insurer_number,
+                    k.insured_card_symbol,
+                    k.insured_identification_number,
+                    k.insured_branch_number,
+                )
+                for k in keys
+            },
+        )
+    found: _Found = {}
+    for row in rows:
+        found.setdefault(_card(row.key), []).append(row)
+    return found
+
+
+def _card(key: CardKey) -> tuple[str, str, str]:
+    return key.insurer_number, key.insured_card_symbol, key.insured_identification_number
+
+
+def _matches(q: CardNumberQuestion, found: _Found) -> list[Qualification]:
+    branch = q.key.insured_branch_number
+    return [
+        m
+        for m in found.get(_card(q.key), [])
+        if branch is None or m.key.insured_branch_number == branch
     ]

@@ -6,7 +6,17 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, String, and_, bindparam, func, or_, select, tuple_
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    bindparam,
+    column,
+    func,
+    or_,
+    select,
+    values,
+)
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 
@@ -208,7 +218,7 @@ _BY_KEYS_AND_BRANCHES_POSTGRESQL = _SELECT_QUALIFICATION.join(
 
 
 def find_by_card_keys_and_branches(
-    session: Session, keys: Iterable[tuple[str, str, str, str | None]]
+    source: Reader, keys: Iterable[tuple[str, str, str, str | None]]
 ) -> list[domain.Qualification]:
     """Qualifications of many card keys at once, each key with its branch (None: every branch,
     as :func:`find_by_card_key`).
@@ -222,7 +232,7 @@ def find_by_card_keys_and_branches(
         asked.setdefault((insurer, symbol, number), set()).add(branch)
     if not asked:
         return []
-    connection = session.connection()
+    connection = _connection(source)
     if connection.dialect.name == "postgresql":
         wanted = [
             (*key, branch)
@@ -239,12 +249,23 @@ def find_by_card_keys_and_branches(
             {"i": insurers, "s": symbols, "n": numbers, "b": branches},
         )
     else:
-        columns = tuple_(
-            t.Qualification.InsurerNumber,
-            t.Qualification.InsuredCardSymbol,
-            t.Qualification.InsuredIdentificationNumber,
+        # A join with the keys as a VALUES table: SQLite looks each key up in the card-key index
+        # (with ``(…) IN (VALUES …)`` it scans the whole table).
+        asked_keys = (
+            values(column("i", String), column("s", String), column("n", String), name="wanted")
+            .data(sorted(asked))
+            .cte("wanted")
         )
-        rows = connection.execute(_SELECT_QUALIFICATION.where(columns.in_(sorted(asked))))
+        rows = connection.execute(
+            _SELECT_QUALIFICATION.join(
+                asked_keys,
+                and_(
+                    t.Qualification.InsurerNumber == asked_keys.c.i,
+                    t.Qualification.InsuredCardSymbol == asked_keys.c.s,
+                    t.Qualification.InsuredIdentificationNumber == asked_keys.c.n,
+                ),
+            )
+        )
     found: list[domain.Qualification] = []
     seen: set[int] = set()
     for row in rows:

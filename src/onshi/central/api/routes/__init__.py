@@ -56,13 +56,20 @@ class RegisteredFacilities:
 
 def authorised(request: Request, code: str, claimed: str | None = None) -> MedicalInstitutionCode:
     """The registered facility behind the certificate (raises FacilityNotAuthorised)."""
-    central: CentralService = request.app.state.central
+    return registered_facility(
+        request.app.state.central, request.app.state.registered_facilities, code, claimed
+    )
+
+
+def registered_facility(
+    central: CentralService, registered: RegisteredFacilities, code: str, claimed: str | None
+) -> MedicalInstitutionCode:
+    """:func:`authorised`, for callers that hold the service and the cache themselves."""
     try:
         check_claimed(code, claimed)
     except FacilityNotAuthorised:
         central.audit_claim_refused(code, claimed or "")
         raise
-    registered: RegisteredFacilities = request.app.state.registered_facilities
     return registered.require(central, code)
 
 

@@ -1,0 +1,125 @@
+"""Concurrent single inquiries answered together: the API's side of group answering.
+
+An inquiry by card number costs the service little (one indexed read, one audit entry); what
+costs is around it — on PostgreSQL, a hop to a worker thread and back, two round trips and the
+threads taking turns on the interpreter lock. Requests in flight at the same moment are
+therefore handed to one of a few answering threads as a group: the thread reads what all of
+them need with one query of each kind, writes their audit entries in one statement and wakes
+their handlers at once (one call into the event loop per group). Nobody waits for a group to
+fill: a thread takes whatever has arrived since it last looked, so under light load a group is
+one request and under heavy load it grows by itself (the same idea as group commit).
+
+Each request keeps its own answer: one question failing (an unregistered facility, a bug on one
+record) is that request's refusal; the database failing fails the group it was in, each
+request with the same error as it would have had alone.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+Q = TypeVar("Q")
+A = TypeVar("A")
+
+MAX_GROUP = 64  # one query's worth of card keys; beyond it a group only waits longer
+
+
+@dataclass(slots=True)
+class _Waiting(Generic[Q, A]):
+    question: Q
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[A] = field(repr=False)
+
+
+class Batcher(Generic[Q, A]):
+    """Answers questions with ``answer_many`` (a blocking call: in order, one answer or
+    exception per question) on ``threads`` threads of its own, started on first use."""
+
+    def __init__(
+        self,
+        answer_many: Callable[[Sequence[Q]], Sequence[A | BaseException]],
+        *,
+        threads: int = 2,
+        name: str = "batcher",
+    ) -> None:
+        self._answer_many = answer_many
+        self._threads_wanted = threads
+        self._name = name
+        self._queue: queue.SimpleQueue[_Waiting[Q, A] | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    async def answer(self, question: Q) -> A:
+        if not self._threads:
+            self._start()
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[A] = loop.create_future()
+        self._queue.put(_Waiting(question, loop, future))
+        return await future
+
+    def stop(self) -> None:
+        """Let the threads finish the groups they hold, then end them."""
+        with self._lock:
+            threads, self._threads = self._threads, []
+        for _ in threads:
+            self._queue.put(None)
+        for thread in threads:
+            thread.join(10)
+
+    def _start(self) -> None:
+        with self._lock:
+            if self._threads:
+                return
+            for i in range(self._threads_wanted):
+                thread = threading.Thread(target=self._run, name=f"{self._name}-{i}", daemon=True)
+                thread.start()
+                self._threads.append(thread)
+
+    def _run(self) -> None:
+        while True:
+            first = self._queue.get()
+            if first is None:
+                return
+            group = [first]
+            while len(group) < MAX_GROUP:
+                try:
+                    more = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if more is None:  # stop: answer what is held, then end
+                    self._answer(group)
+                    return
+                group.append(more)
+            self._answer(group)
+
+    def _answer(self, group: list[_Waiting[Q, A]]) -> None:
+        try:
+            answers: Sequence[A | BaseException] = self._answer_many([w.question for w in group])
+            if len(answers) != len(group):
+                raise RuntimeError(f"{len(answers)} answers to {len(group)} questions")
+        except Exception as exc:  # noqa: BLE001 — the whole group's answer is this failure
+            answers = [exc] * len(group)
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Waiting[Q, A], A | BaseException]]]
+        by_loop = {}
+        for waiting, answer in zip(group, answers, strict=True):
+            by_loop.setdefault(waiting.loop, []).append((waiting, answer))
+        for loop, settled in by_loop.items():
+            # A loop that has closed has nobody waiting on it any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, settled)
+
+
+def _settle(settled: list[tuple[_Waiting[Q, A], A | BaseException]]) -> None:
+    for waiting, answer in settled:
+        if waiting.future.done():  # the request was cancelled (client went away)
+            continue
+        if isinstance(answer, BaseException):
+            waiting.future.set_exception(answer)
+        else:
+            waiting.future.set_result(answer)

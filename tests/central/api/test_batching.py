@@ -1,0 +1,153 @@
+"""api.batching.Batcher: requests in flight together are answered as one group, each with its own
+answer; a failing group fails each of its requests, never another group."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Sequence
+
+import pytest
+
+from onshi.central.api.batching import MAX_GROUP, Batcher
+
+
+class Gate:
+    """answer_many that holds its first group until released, and records every group."""
+
+    def __init__(self) -> None:
+        self.groups: list[list[int]] = []
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def __call__(self, questions: Sequence[int]) -> list[int | BaseException]:
+        self.groups.append(list(questions))
+        if len(self.groups) == 1:
+            self.entered.set()
+            assert self.release.wait(10)
+        return [ValueError(q) if q < 0 else q * 10 for q in questions]
+
+
+async def _gather(batcher: Batcher[int, int], questions: list[int]) -> list[object]:
+    return await asyncio.gather(*(batcher.answer(q) for q in questions), return_exceptions=True)
+
+
+def test_requests_arriving_while_a_group_is_answered_form_the_next_group() -> None:
+    gate = Gate()
+    batcher = Batcher(gate, threads=1)
+
+    async def scenario() -> list[object]:
+        first = asyncio.ensure_future(batcher.answer(1))
+        await asyncio.to_thread(gate.entered.wait, 10)
+        rest = asyncio.ensure_future(_gather(batcher, [2, -3, 4, 5]))
+        await asyncio.sleep(0.05)  # all four are queued behind the held group
+        gate.release.set()
+        return [await first, *(await rest)]
+
+    try:
+        answers = asyncio.run(scenario())
+    finally:
+        batcher.stop()
+    assert gate.groups == [[1], [2, -3, 4, 5]]
+    assert answers[:2] == [10, 20] and answers[3:] == [40, 50]
+    assert isinstance(answers[2], ValueError)  # that request's own refusal only
+
+
+def test_a_group_that_fails_fails_each_of_its_requests_and_the_next_group_is_answered() -> None:
+    calls: list[list[int]] = []
+
+    def answer_many(questions: Sequence[int]) -> list[int | BaseException]:
+        calls.append(list(questions))
+        if len(calls) == 1:
+            raise ConnectionError("the database went away")
+        return [q for q in questions]
+
+    batcher = Batcher(answer_many, threads=1)
+    try:
+        failed = asyncio.run(_gather(batcher, [1]))
+        answered = asyncio.run(_gather(batcher, [2, 3]))
+    finally:
+        batcher.stop()
+    assert isinstance(failed[0], ConnectionError)
+    assert answered == [2, 3]
+
+
+def test_a_wrong_number_of_answers_is_an_error_not_a_misdelivery() -> None:
+    gate = threading.Event()
+
+    def held(questions: Sequence[int]) -> list[int | BaseException]:
+        gate.wait(10)
+        return [1]  # one answer, whatever the group
+
+    batcher = Batcher(held, threads=1)
+
+    async def scenario() -> list[object]:
+        pending = asyncio.ensure_future(_gather(batcher, [1, 2, 3]))
+        await asyncio.sleep(0.05)
+        gate.set()
+        return await pending
+
+    try:
+        answers = asyncio.run(scenario())
+    finally:
+        batcher.stop()
+    # The first request may have been a group of its own (one answer is right for it).
+    assert answers[0] == 1 or isinstance(answers[0], RuntimeError)
+    assert all(isinstance(a, RuntimeError) for a in answers[1:])
+
+
+def test_groups_are_bounded() -> None:
+    gate = Gate()
+    batcher = Batcher(gate, threads=1)
+
+    async def scenario() -> None:
+        first = asyncio.ensure_future(batcher.answer(0))
+        await asyncio.to_thread(gate.entered.wait, 10)
+        rest = asyncio.ensure_future(_gather(batcher, list(range(1, 2 * MAX_GROUP + 1))))
+        await asyncio.sleep(0.05)
+        gate.release.set()
+        await first
+        await rest
+
+    try:
+        asyncio.run(scenario())
+    finally:
+        batcher.stop()
+    assert [len(g) for g in gate.groups] == [1, MAX_GROUP, MAX_GROUP]
+
+
+def test_a_request_cancelled_while_waiting_does_not_disturb_the_rest() -> None:
+    gate = Gate()
+    batcher = Batcher(gate, threads=1)
+
+    async def scenario() -> tuple[object, object]:
+        first = asyncio.ensure_future(batcher.answer(1))
+        await asyncio.to_thread(gate.entered.wait, 10)
+        gone = asyncio.ensure_future(batcher.answer(2))
+        kept = asyncio.ensure_future(batcher.answer(3))
+        await asyncio.sleep(0.05)
+        gone.cancel()  # the client went away
+        gate.release.set()
+        return await first, await kept
+
+    try:
+        assert asyncio.run(scenario()) == (10, 30)
+    finally:
+        batcher.stop()
+
+
+def test_stop_ends_the_threads() -> None:
+    batcher = Batcher(lambda questions: list(questions), threads=2, name="test-batcher")
+    assert asyncio.run(_gather(batcher, [1, 2])) == [1, 2]
+    batcher.stop()
+    assert not [t for t in threading.enumerate() if t.name.startswith("test-batcher")]
+
+
+@pytest.mark.parametrize("threads", [1, 3])
+def test_many_requests_on_several_threads_each_get_their_own_answer(threads: int) -> None:
+    batcher = Batcher(lambda questions: [q * 2 for q in questions], threads=threads)
+    try:
+        answers = asyncio.run(_gather(batcher, list(range(1000))))
+    finally:
+        batcher.stop()
+    assert answers == [q * 2 for q in range(1000)]
