@@ -174,10 +174,12 @@ def _server_main(settings: Any, ports: Any, workers: int = 1) -> None:
             log_level="warning",
         )
         return
-    app: Any = create_app(Central.from_settings(settings), settings)
     inline = os.environ.get("ONSHI_BENCH_INLINE")
-    if inline:
-        app.state.inline_service_calls = inline == "1"
+    app: Any = create_app(
+        Central.from_settings(settings),
+        settings,
+        inline_service_calls=inline == "1" if inline else None,
+    )
     threads = int(os.environ.get("ONSHI_BENCH_THREADS", "0"))
     if threads:
         import anyio.to_thread

@@ -151,3 +151,42 @@ def test_many_requests_on_several_threads_each_get_their_own_answer(threads: int
     finally:
         batcher.stop()
     assert answers == [q * 2 for q in range(1000)]
+
+
+def test_on_the_event_loop_requests_reaching_it_together_are_one_group() -> None:
+    """threads=0 (an embedded database): the group is what was asked before the loop came round."""
+    groups: list[list[int]] = []
+
+    def answer_many(questions: Sequence[int]) -> list[int | BaseException]:
+        groups.append(list(questions))
+        assert threading.current_thread() is threading.main_thread()  # on the loop itself
+        return [ValueError(q) if q < 0 else q * 10 for q in questions]
+
+    batcher = Batcher(answer_many, threads=0)
+
+    async def scenario() -> tuple[list[object], list[object]]:
+        together = await _gather(batcher, [1, -2, 3])
+        alone = await _gather(batcher, [4])
+        return together, alone
+
+    together, alone = asyncio.run(scenario())
+    assert groups == [[1, -2, 3], [4]]
+    assert together[0] == 10 and together[2] == 30 and isinstance(together[1], ValueError)
+    assert alone == [40]
+    assert not [t for t in threading.enumerate() if t.name.startswith("batcher")]
+
+
+def test_on_the_event_loop_groups_are_bounded_and_a_failure_stays_in_its_group() -> None:
+    groups: list[int] = []
+
+    def answer_many(questions: Sequence[int]) -> list[int | BaseException]:
+        groups.append(len(questions))
+        if len(groups) == 1:
+            raise ConnectionError("the database went away")
+        return list(questions)
+
+    batcher = Batcher(answer_many, threads=0)
+    answers = asyncio.run(_gather(batcher, list(range(MAX_GROUP + 5))))
+    assert groups == [MAX_GROUP, 5]
+    assert all(isinstance(a, ConnectionError) for a in answers[:MAX_GROUP])
+    assert answers[MAX_GROUP:] == list(range(MAX_GROUP, MAX_GROUP + 5))

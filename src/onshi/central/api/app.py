@@ -41,11 +41,13 @@ def create_app(
     *,
     run_bulk_worker: bool = True,
     facility_cache_seconds: float = 5.0,
+    inline_service_calls: bool | None = None,
 ) -> FastAPI:
     """The API around ``central``; with ``run_bulk_worker`` its bulk worker runs while it serves.
 
     A facility's registration, once confirmed, is trusted for ``facility_cache_seconds``
-    (0: ask the service on every request).
+    (0: ask the service on every request). Quick service calls run on the event loop when
+    ``inline_service_calls`` (default: on an embedded database; see routes.answer).
     """
 
     @asynccontextmanager
@@ -69,14 +71,14 @@ def create_app(
     app.state.central = central
     app.state.settings = settings
     app.state.registered_facilities = RegisteredFacilities(facility_cache_seconds)
-    app.state.card_number_answers = eligibility.card_number_answers(
-        central, app.state.registered_facilities
-    )
+    if inline_service_calls is None:
+        inline_service_calls = is_sqlite(settings.database_url)
+    app.state.inline_service_calls = inline_service_calls
     app.state.card_number_batcher = Batcher(
-        app.state.card_number_answers, threads=INQUIRY_THREADS, name="inquiries"
+        eligibility.card_number_answers(central, app.state.registered_facilities),
+        threads=0 if app.state.inline_service_calls else INQUIRY_THREADS,
+        name="inquiries",
     )
-    # Quick calls run inline on an embedded database only (see routes.answer).
-    app.state.inline_service_calls = is_sqlite(settings.database_url)
     install_error_handlers(app)
 
     @app.exception_handler(Exception)

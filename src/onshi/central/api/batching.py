@@ -39,7 +39,13 @@ class _Waiting(Generic[Q, A]):
 
 class Batcher(Generic[Q, A]):
     """Answers questions with ``answer_many`` (a blocking call: in order, one answer or
-    exception per question) on ``threads`` threads of its own, started on first use."""
+    exception per question) on ``threads`` threads of its own, started on first use.
+
+    With ``threads=0`` it answers on the event loop itself, for an embedded database whose
+    answers take less than a hop to a thread costs: a request's question waits until the loop
+    has run what else is ready — other requests reaching the same point — and those asked by
+    then are answered as one group.
+    """
 
     def __init__(
         self,
@@ -54,14 +60,29 @@ class Batcher(Generic[Q, A]):
         self._queue: queue.SimpleQueue[_Waiting[Q, A] | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
+        # threads=0: per event loop, what was asked since its last group
+        self._on_loop: dict[asyncio.AbstractEventLoop, list[_Waiting[Q, A]]] = {}
 
     async def answer(self, question: Q) -> A:
-        if not self._threads:
-            self._start()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[A] = loop.create_future()
-        self._queue.put(_Waiting(question, loop, future))
+        waiting = _Waiting(question, loop, future)
+        if self._threads_wanted == 0:
+            pending = self._on_loop.setdefault(loop, [])
+            pending.append(waiting)
+            if len(pending) == 1:  # the first since the last group: answer them soon
+                loop.call_soon(self._answer_on_loop, loop)
+        else:
+            if not self._threads:
+                self._start()
+            self._queue.put(waiting)
         return await future
+
+    def _answer_on_loop(self, loop: asyncio.AbstractEventLoop) -> None:
+        pending = self._on_loop.pop(loop, [])
+        for start in range(0, len(pending), MAX_GROUP):
+            for settled in self._answers(pending[start : start + MAX_GROUP]).values():
+                _settle(settled)
 
     def stop(self) -> None:
         """Let the threads finish the groups they hold, then end them."""
@@ -99,6 +120,15 @@ class Batcher(Generic[Q, A]):
             self._answer(group)
 
     def _answer(self, group: list[_Waiting[Q, A]]) -> None:
+        for loop, settled in self._answers(group).items():
+            # A loop that has closed has nobody waiting on it any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(_settle, settled)
+
+    def _answers(
+        self, group: list[_Waiting[Q, A]]
+    ) -> dict[asyncio.AbstractEventLoop, list[tuple[_Waiting[Q, A], A | BaseException]]]:
+        """The group's answers, by the event loop each request waits on."""
         try:
             answers: Sequence[A | BaseException] = self._answer_many([w.question for w in group])
             if len(answers) != len(group):
@@ -109,10 +139,7 @@ class Batcher(Generic[Q, A]):
         by_loop = {}
         for waiting, answer in zip(group, answers, strict=True):
             by_loop.setdefault(waiting.loop, []).append((waiting, answer))
-        for loop, settled in by_loop.items():
-            # A loop that has closed has nobody waiting on it any more.
-            with contextlib.suppress(RuntimeError):
-                loop.call_soon_threadsafe(_settle, settled)
+        return by_loop
 
 
 def _settle(settled: list[tuple[_Waiting[Q, A], A | BaseException]]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -11,11 +12,9 @@ from sqlalchemy import (
     String,
     and_,
     bindparam,
-    column,
     func,
     or_,
     select,
-    values,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
@@ -217,6 +216,24 @@ _BY_KEYS_AND_BRANCHES_POSTGRESQL = _SELECT_QUALIFICATION.join(
 )
 
 
+# SQLite: the card keys as one JSON parameter, unpacked by json_each — one statement, compiled
+# once, each key looked up in the card-key index (``(…) IN (VALUES …)`` scans the whole table).
+_ASKED = func.json_each(bindparam("keys", type_=String)).table_valued("value", name="asked")
+_WANTED_SQLITE = select(
+    func.json_extract(_ASKED.c.value, "$[0]").label("i"),
+    func.json_extract(_ASKED.c.value, "$[1]").label("s"),
+    func.json_extract(_ASKED.c.value, "$[2]").label("n"),
+).subquery("wanted")
+_BY_KEYS_SQLITE = _SELECT_QUALIFICATION.join(
+    _WANTED_SQLITE,
+    and_(
+        t.Qualification.InsurerNumber == _WANTED_SQLITE.c.i,
+        t.Qualification.InsuredCardSymbol == _WANTED_SQLITE.c.s,
+        t.Qualification.InsuredIdentificationNumber == _WANTED_SQLITE.c.n,
+    ),
+)
+
+
 def find_by_card_keys_and_branches(
     source: Reader, keys: Iterable[tuple[str, str, str, str | None]]
 ) -> list[domain.Qualification]:
@@ -249,23 +266,7 @@ def find_by_card_keys_and_branches(
             {"i": insurers, "s": symbols, "n": numbers, "b": branches},
         )
     else:
-        # A join with the keys as a VALUES table: SQLite looks each key up in the card-key index
-        # (with ``(…) IN (VALUES …)`` it scans the whole table).
-        asked_keys = (
-            values(column("i", String), column("s", String), column("n", String), name="wanted")
-            .data(sorted(asked))
-            .cte("wanted")
-        )
-        rows = connection.execute(
-            _SELECT_QUALIFICATION.join(
-                asked_keys,
-                and_(
-                    t.Qualification.InsurerNumber == asked_keys.c.i,
-                    t.Qualification.InsuredCardSymbol == asked_keys.c.s,
-                    t.Qualification.InsuredIdentificationNumber == asked_keys.c.n,
-                ),
-            )
-        )
+        rows = connection.execute(_BY_KEYS_SQLITE, {"keys": json.dumps(sorted(asked))})
     found: list[domain.Qualification] = []
     seen: set[int] = set()
     for row in rows:
