@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import random
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -20,6 +21,8 @@ from onshi.central.intake import insured_store
 from onshi.central.intake.counts import ImportCounts
 from onshi.central.intake.insured_store import PostgresMerge, import_insured
 from onshi.central.storage.database import Database
+from tests.conftest import TEMPLATE
+from tests.databases import clone_postgres, sqlite_copy
 
 from .support import counts, csv_bytes, row
 
@@ -36,8 +39,16 @@ INSURERS = [
 ]
 
 
-def load(database: Database, rows: list[dict[str, str]], chunk_size: int = 5000) -> ImportCounts:
-    return import_insured(database, io.BytesIO(csv_bytes(rows)), chunk_size=chunk_size)
+def load(
+    database: Database,
+    rows: list[dict[str, str]],
+    chunk_size: int = 5000,
+    *,
+    parse_ahead: bool | None = None,
+) -> ImportCounts:
+    return import_insured(
+        database, io.BytesIO(csv_bytes(rows)), chunk_size=chunk_size, parse_ahead=parse_ahead
+    )
 
 
 def stored(database: Database) -> dict[str, Any]:
@@ -121,25 +132,42 @@ def next_file(seed: int, rows: list[dict[str, str]]) -> list[dict[str, str]]:
     return out
 
 
+def _imports(url: str, files: list[list[dict[str, str]]], *, parse_ahead: bool) -> Any:
+    database = Database(url)
+    try:
+        sizes = (7, 5, 11)
+        got = [
+            load(database, rows, chunk_size=size, parse_ahead=parse_ahead)
+            for rows, size in zip(files, sizes, strict=True)
+        ]
+        return got, stored(database)
+    finally:
+        database.dispose()
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("seed", [1, 2, 3])
-def test_both_databases_store_the_same(sqlite_url: str, postgres_url: str, seed: int) -> None:
+def test_both_databases_store_the_same(
+    sqlite_template: Path, postgres_template: str, tmp_path: Path, seed: int
+) -> None:
+    """On either database, parsing in a second process (parse_ahead) or in this one."""
     first = population(seed, 60)
     second = next_file(seed, first)
+    files = [first, second, second]
     results = []
-    for url in (sqlite_url, postgres_url):
-        database = Database(url)
-        try:
-            got = [load(database, first, chunk_size=7), load(database, second, chunk_size=5)]
-            got.append(load(database, second, chunk_size=11))
-            results.append((got, stored(database)))
-        finally:
-            database.dispose()
-    (sqlite_counts, sqlite_state), (pg_counts, pg_state) = results
-    assert sqlite_counts == pg_counts
+    for ahead in (False, True):
+        folder = tmp_path / str(ahead)
+        folder.mkdir()
+        results.append(_imports(sqlite_copy(sqlite_template, folder), files, parse_ahead=ahead))
+        with clone_postgres(postgres_template, TEMPLATE, "t_") as url:
+            results.append(_imports(url, files, parse_ahead=ahead))
+    (sqlite_counts, sqlite_state), *others = results
+    assert len(others) == 3
+    for got, state in others:
+        assert got == sqlite_counts
+        assert state == sqlite_state
     assert sqlite_counts[1].updated > 0 and sqlite_counts[1].inserted == 8
     assert sqlite_counts[2] == ImportCounts(unchanged=len(second))
-    assert sqlite_state == pg_state
 
 
 @pytest.mark.parametrize("chunk_size", [1, 2, 5000])
@@ -331,3 +359,49 @@ def test_an_insurer_renamed_by_a_later_file(database: Database, chunk_size: int)
         ("01130012", "全国健康保険協会 東京支部"),
         ("138057", "新宿区国民健康保険"),
     ]
+
+
+def _sqlite_schema(database: Database) -> list[tuple[str, str]]:
+    with database.engine.connect() as c:
+        return sorted(
+            (r[0], r[1])
+            for r in c.exec_driver_sql(
+                "SELECT name, coalesce(sql, '') FROM sqlite_master WHERE tbl_name = 'qualification'"
+            )
+        )
+
+
+def test_a_first_load_on_sqlite_builds_the_individual_index_once(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Dropped inside the import's transaction: a refused file leaves it, a stored one rebuilds
+    it, a later import keeps it."""
+    seen: list[list[str]] = []
+    original = insured_store.InsuredStore._set_aside_indexes
+
+    def spy(self: insured_store.InsuredStore) -> list[str]:
+        seen.append(original(self))
+        return seen[-1]
+
+    monkeypatch.setattr(insured_store.InsuredStore, "_set_aside_indexes", spy)
+    database = Database(sqlite_url)
+    try:
+        before = _sqlite_schema(database)
+        assert ("ix_qualification_individual_id", "") not in before
+        assert any(name == "ix_qualification_individual_id" for name, _ in before)
+        rows = [row(n) for n in range(1, 9)]
+        with pytest.raises(IntakeRejected):
+            load(database, [*rows, row(9, Birthdate="20230230")], chunk_size=2)
+        assert _sqlite_schema(database) == before
+        assert set(counts(database).values()) == {0}
+        assert load(database, rows, chunk_size=3) == ImportCounts(inserted=8)
+        assert load(database, [row(10)]) == ImportCounts(inserted=1)
+        assert [len(s) for s in seen] == [1, 1]  # not on the third import: rows are stored
+        assert _sqlite_schema(database) == before
+        with database.engine.connect() as c:
+            plan = c.exec_driver_sql(
+                "EXPLAIN QUERY PLAN SELECT id FROM qualification WHERE individual_id = 1"
+            ).all()
+        assert "ix_qualification_individual_id" in str(plan)
+    finally:
+        database.dispose()

@@ -19,8 +19,8 @@ import datetime as dt
 import hashlib
 import io
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import ExitStack, closing, contextmanager
 from typing import Any, BinaryIO
 
 from sqlalchemy import Connection, Date, bindparam, select, text, update
@@ -33,9 +33,9 @@ from onshi.central.intake.counts import ImportCounts
 from onshi.central.intake.insured_csv import (
     LIMIT_COLUMNS,
     QUALIFICATION_COLUMNS,
-    InsuredCsv,
     InsuredRecord,
 )
+from onshi.central.intake.parse_ahead import ParsedChunks, worth_a_process
 from onshi.central.storage import tables as t
 from onshi.central.storage.database import Database
 
@@ -46,9 +46,6 @@ HISTORY = t.Base.metadata.tables["qualification_history"]
 LIMIT = t.Base.metadata.tables["limit_application_certificate"]
 
 CHUNK = 5_000
-PARSE_AHEAD_BYTES = (
-    4 << 20
-)  # ≈ 16,000 rows: below that, starting a process costs more than it saves
 QUALIFICATION_INSERT = (
     "id",
     "individual_id",
@@ -73,36 +70,32 @@ def reject(problems: list[RowProblem], what: str) -> IntakeRejected:
 
 
 def import_insured(
-    database: Database, stream: BinaryIO, *, chunk_size: int = CHUNK, now: dt.datetime | None = None
+    database: Database,
+    stream: BinaryIO,
+    *,
+    chunk_size: int = CHUNK,
+    now: dt.datetime | None = None,
+    parse_ahead: bool | None = None,
 ) -> ImportCounts:
-    """Import one insured-persons CSV whole, or raise :class:`IntakeRejected` having stored nothing."""
-    parsed = InsuredCsv(stream)
+    """Import one insured-persons CSV whole, or raise :class:`IntakeRejected` having stored nothing.
+
+    ``parse_ahead``: parse in a second process while this one writes (see
+    :mod:`~onshi.central.intake.parse_ahead`); by default for files of 4 MiB and more.
+    """
+    ahead = worth_a_process(stream) if parse_ahead is None else parse_ahead
     with database.engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             store: InsuredStore | PostgresMerge = PostgresMerge(connection, now or utc_now())
         else:
             store = InsuredStore(connection, now or utc_now())
-        with store.pipelined():
-            for chunk in in_chunks(parsed, chunk_size):
-                if not parsed.problems:  # once doomed, keep reading only to list every problem
-                    store.send(chunk)
+        # Chunks stop coming at the first problem; the rest is read only to list every problem.
+        parsed = ParsedChunks(stream, store.prepare, chunk_size, ahead=ahead)
+        with store.pipelined(), closing(iter(parsed)) as chunks:  # closing: the child stops
+            for chunk in chunks:
+                store.send(chunk)
         if parsed.problems:
             raise reject(parsed.problems, "insured-persons file")
         return store.finish()
-
-
-def in_chunks(parsed: InsuredCsv, chunk_size: int) -> Iterator[list[InsuredRecord]]:
-    """Records in lists of ``chunk_size``; none once a problem was found (nothing will be stored)."""
-    chunk: list[InsuredRecord] = []
-    for record in parsed.records():
-        if parsed.problems:
-            chunk.clear()
-            continue
-        chunk.append(record)
-        if len(chunk) >= chunk_size:
-            yield chunk
-            chunk = []
-    yield chunk
 
 
 class _Stored(dict[Any, Any]):
@@ -123,6 +116,10 @@ DATE_SLOTS = tuple(
 _SQLITE_INSERT = "INSERT INTO qualification ({}) VALUES ({})".format(  # noqa: S608 - fixed names
     ", ".join(f'"{c}"' for c in QUALIFICATION_INSERT), ", ".join("?" * len(QUALIFICATION_INSERT))
 )
+_SQLITE_UPDATE = (  # noqa: S608 - fixed names
+    "UPDATE qualification SET individual_id = ?, {}, content_digest = ?, version = ?, "
+    "updated_at = ? WHERE id = ?"
+).format(", ".join(f'"{c}" = ?' for c in QUALIFICATION_COLUMNS))
 _SQLITE_FIND = """
 SELECT k.i, q.id, q.individual_id, q.content_digest, q.version, p.external_id
 FROM intake_key k
@@ -130,6 +127,27 @@ JOIN qualification q ON q."InsurerNumber" = k.k1 AND q."InsuredCardSymbol" = k.k
     AND q."InsuredIdentificationNumber" = k.k3 AND q."InsuredBranchNumber" = k.k4
 JOIN individual p ON p.id = q.individual_id
 """
+
+
+# A prepared SQLite row is an InsuredRecord's values as a list, the qualification's dates in
+# SQLite's storage form (text); these are the places of what the store reads from it.
+INDIVIDUAL_ID, INSURER_NAME, LIMIT_FIRST, LINE, DIGEST = 24, 25, 26, 32, 33
+Row = list[Any]
+
+
+def _sqlite_rows(stored_date: _Stored) -> Callable[[list[InsuredRecord]], list[Row]]:
+    def prepare(chunk: list[InsuredRecord]) -> list[Row]:
+        rows = []
+        for r in chunk:
+            values = list(r)
+            for slot in DATE_SLOTS:
+                day = values[slot]
+                if day is not None:
+                    values[slot] = stored_date[day]
+            rows.append(values)
+        return rows
+
+    return prepare
 
 
 class InsuredStore:
@@ -147,7 +165,8 @@ class InsuredStore:
             "(i INTEGER PRIMARY KEY, k1 TEXT, k2 TEXT, k3 TEXT, k4 TEXT)"
         )
         dialect = connection.dialect
-        self.stored_date = _Stored(QUALIFICATION.c.Birthdate.type, dialect)
+        # Run by the parser (in the parse-ahead process, if any): dates in storage form.
+        self.prepare = _sqlite_rows(_Stored(QUALIFICATION.c.Birthdate.type, dialect))
         self.stored_now = _Stored(QUALIFICATION.c.updated_at.type, dialect)[now]
         self.insurers: dict[str, str] = {
             number: name
@@ -165,28 +184,48 @@ class InsuredStore:
             is not None
         )
         self.individual_of: dict[str, int] = {}  # IndividualId → individual.id, as learnt
+        self.rebuild = [] if self.insurers_with_rows else self._set_aside_indexes()
+
+    def _set_aside_indexes(self) -> list[str]:
+        """A first load (``qualification`` empty): drop its secondary indexes inside this
+        transaction, return the statements that build them again. The card-key unique index
+        stays (SQLite cannot drop a table constraint's index)."""
+        # pysqlite opens its transaction before the first DML only: without one, DROP INDEX
+        # would commit at once and a refused file would leave the table without its index.
+        self.connection.exec_driver_sql("UPDATE qualification SET id = id WHERE 0")
+        assert self.dbapi.in_transaction
+        found = self.connection.exec_driver_sql(
+            "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
+            "AND tbl_name = 'qualification' AND sql IS NOT NULL"
+        ).all()
+        for name, _ in found:
+            self.connection.exec_driver_sql('DROP INDEX "{}"'.format(name.replace('"', '""')))
+        return [create for _, create in found]
 
     @contextmanager
     def pipelined(self) -> Iterator[None]:
         yield  # SQLite: each write is done when it returns
 
-    def send(self, chunk: Sequence[InsuredRecord]) -> None:
+    def send(self, chunk: Sequence[Row]) -> None:
         self.write(chunk)
 
     def finish(self) -> ImportCounts:
+        for statement in self.rebuild:
+            self.connection.exec_driver_sql(statement)
         return self.counts
 
-    def write(self, chunk: Sequence[InsuredRecord]) -> None:
+    def write(self, chunk: Sequence[Row]) -> None:
+        """Store one prepared chunk (see :func:`_sqlite_rows`)."""
         if not chunk:
             return
         self._write_insurers(chunk)
         unchanged, changed = self._stored(chunk)
         self._learn_individuals(
             {
-                r.IndividualId
+                r[INDIVIDUAL_ID]
                 for i, r in enumerate(chunk)
-                if r.IndividualId
-                and r.IndividualId not in self.individual_of
+                if r[INDIVIDUAL_ID]
+                and r[INDIVIDUAL_ID] not in self.individual_of
                 and i not in unchanged
             }
         )
@@ -196,39 +235,34 @@ class InsuredStore:
         individuals: list[tuple[int, str | None]] = []
         adopted: list[dict[str, Any]] = []
         inserts: list[tuple[Any, ...]] = []
-        changes: list[tuple[Stored, InsuredRecord, int]] = []
+        changes: list[tuple[Stored, Row, int]] = []
         limits: list[tuple[Any, ...]] = []
         unresolved = sum(
             1
             for i, r in enumerate(chunk)
-            if (r.IndividualId is None and i not in unchanged and i not in changed)
-            or (r.IndividualId is not None and r.IndividualId not in self.individual_of)
+            if (r[INDIVIDUAL_ID] is None and i not in unchanged and i not in changed)
+            or (r[INDIVIDUAL_ID] is not None and r[INDIVIDUAL_ID] not in self.individual_of)
         )
         fresh_individuals = iter(self.writer.reserve_ids(INDIVIDUAL, unresolved))
-        counts, now, stored_date = self.counts, self.stored_now, self.stored_date
+        counts, now = self.counts, self.stored_now
         for i, r in enumerate(chunk):
             same = unchanged.get(i)
             if same is not None:
                 counts.unchanged += 1
-                if r.has_limit_certificate:
+                if r[LIMIT_FIRST] is not None:
                     limits.append(_limit_row(same, r))
                 continue
             old = changed.get(i)
             individual_id = self._individual(r, old, fresh_individuals, individuals, adopted)
             if old is None:
                 qualification_id = next(new_ids)
-                values = list(r[:24])
-                for slot in DATE_SLOTS:
-                    day = values[slot]
-                    if day is not None:
-                        values[slot] = stored_date[day]
-                inserts.append((qualification_id, individual_id, *values, r.digest, 1, now))
+                inserts.append((qualification_id, individual_id, *r[:24], r[DIGEST], 1, now))
                 counts.inserted += 1
             else:
                 qualification_id = old.id
                 changes.append((old, r, individual_id))
                 counts.updated += 1
-            if r.has_limit_certificate:
+            if r[LIMIT_FIRST] is not None:
                 limits.append(_limit_row(qualification_id, r))
         self.writer.insert(INDIVIDUAL, ("id", "external_id"), individuals)
         if adopted:
@@ -240,7 +274,7 @@ class InsuredStore:
         self._update(changes)
         counts.limit_certificates += self.writer.insert_new(LIMIT, LIMIT_INSERT, limits)
 
-    def _stored(self, chunk: Sequence[InsuredRecord]) -> tuple[dict[int, int], dict[int, Stored]]:
+    def _stored(self, chunk: Sequence[Row]) -> tuple[dict[int, int], dict[int, Stored]]:
         """What is stored for the chunk's card keys: ``unchanged`` (chunk index → qualification
         id, same content digest) and ``changed`` (chunk index → the stored row)."""
         keys = [
@@ -256,22 +290,22 @@ class InsuredStore:
         unchanged: dict[int, int] = {}
         changed: dict[int, Stored] = {}
         for i, q_id, individual_id, digest, version, external_id in cursor.execute(_SQLITE_FIND):
-            if digest == chunk[i].digest:
+            if digest == chunk[i][DIGEST]:
                 unchanged[i] = q_id
             else:
                 changed[i] = Stored(q_id, individual_id, digest, version, external_id)
         return unchanged, changed
 
-    def _write_insurers(self, chunk: Iterable[InsuredRecord]) -> None:
+    def _write_insurers(self, chunk: Iterable[Row]) -> None:
         new: dict[str, str] = {}
         renamed: dict[str, str] = {}
-        for r in chunk:
-            known = self.insurers.get(r.InsurerNumber)
+        for number, name in {(r[0], r[INSURER_NAME]) for r in chunk}:
+            known = self.insurers.get(number)
             if known is None:
-                new[r.InsurerNumber] = r.InsurerName
-            elif known != r.InsurerName:
-                renamed[r.InsurerNumber] = r.InsurerName
-            self.insurers[r.InsurerNumber] = r.InsurerName
+                new[number] = name
+            elif known != name:
+                renamed[number] = name
+            self.insurers[number] = name
         self.writer.insert(INSURER, ("InsurerNumber", "InsurerName"), list(new.items()))
         if renamed:
             self.connection.execute(
@@ -296,35 +330,36 @@ class InsuredStore:
 
     def _individual(
         self,
-        r: InsuredRecord,
+        r: Row,
         old: Stored | None,
         fresh: Any,
         individuals: list[tuple[int, str | None]],
         adopted: list[dict[str, Any]],
     ) -> int:
         """The individual this row belongs to (個人), created or adopted as needed."""
-        if r.IndividualId is None:
+        external_id: str | None = r[INDIVIDUAL_ID]
+        if external_id is None:
             if old is not None:
                 return old.individual_id
             individual_id: int = next(fresh)
             individuals.append((individual_id, None))
             return individual_id
-        known = self.individual_of.get(r.IndividualId)
+        known = self.individual_of.get(external_id)
         if known is not None:
             return known
         if old is not None and old.external_id is None:
             # The insurer now names the person it already had: keep the individual (and its
             # card links) rather than splitting the person in two.
-            adopted.append({"b_id": old.individual_id, "external_id": r.IndividualId})
+            adopted.append({"b_id": old.individual_id, "external_id": external_id})
             individual_id = old.individual_id
             next(fresh)  # reserved for this row; unused ids are harmless gaps
         else:
             individual_id = next(fresh)
-            individuals.append((individual_id, r.IndividualId))
-        self.individual_of[r.IndividualId] = individual_id
+            individuals.append((individual_id, external_id))
+        self.individual_of[external_id] = individual_id
         return individual_id
 
-    def _update(self, changes: list[tuple[Stored, InsuredRecord, int]]) -> None:
+    def _update(self, changes: list[tuple[Stored, Row, int]]) -> None:
         if not changes:
             return
         q = QUALIFICATION.c
@@ -347,37 +382,19 @@ class InsuredStore:
                 for old, _, _ in changes
             ],
         )
-        values: dict[str, Any] = {c: bindparam(f"v_{c}") for c in QUALIFICATION_COLUMNS}
-        statement = (
-            update(QUALIFICATION)
-            .where(q.id == bindparam("b_id"))
-            .values(
-                individual_id=bindparam("v_individual_id"),
-                content_digest=bindparam("v_digest"),
-                version=bindparam("v_version"),
-                updated_at=bindparam("v_now"),
-                **values,
-            )
+        self.dbapi.cursor().executemany(  # values already in SQLite's storage form
+            _SQLITE_UPDATE,
+            [
+                (individual_id, *r[:24], r[DIGEST], old.version + 1, self.stored_now, old.id)
+                for old, r, individual_id in changes
+            ],
         )
-        params = []
-        for old, r, individual_id in changes:
-            p: dict[str, Any] = {
-                f"v_{c}": v for c, v in zip(QUALIFICATION_COLUMNS, r[:24], strict=True)
-            }
-            p.update(
-                b_id=old.id,
-                v_individual_id=individual_id,
-                v_digest=r.digest,
-                v_version=old.version + 1,
-                v_now=self.now,
-            )
-            params.append(p)
-        self.connection.execute(statement, params)
 
 
-def _limit_row(qualification_id: int, r: InsuredRecord) -> tuple[Any, ...]:
+def _limit_row(qualification_id: int, r: Sequence[Any]) -> tuple[Any, ...]:
+    """A limit certificate's row (its dates as ``date``) and digest, from a record or SQLite row."""
     values = r[26:32]
-    text = "\x1f".join(["limit", *r.card_key, *("" if v is None else str(v) for v in values)])
+    text = "\x1f".join(["limit", *r[:4], *("" if v is None else str(v) for v in values)])
     return (qualification_id, *values, hashlib.sha256(text.encode()).hexdigest())
 
 
@@ -425,6 +442,24 @@ def _copy_text(chunk: Sequence[InsuredRecord]) -> tuple[str, str]:
     out = io.StringIO()
     csv.writer(out, lineterminator="\r\n").writerows(chunk)
     return out.getvalue(), _STAGE_COPY_CSV
+
+
+# COPY data, its statement, the number of rows, the (InsurerNumber, InsurerName) pairs named, and
+# [line, digest] of each limit certificate as JSON (None without any).
+StagedChunk = tuple[str, str, int, set[tuple[str, str]], str | None]
+
+
+def _staged_chunk(chunk: list[InsuredRecord]) -> StagedChunk:
+    """What :meth:`PostgresMerge.send` sends for a chunk, made by the parser (see parse_ahead)."""
+    data, statement = _copy_text(chunk)
+    limits = [(r.line, _limit_row(0, r)[-1]) for r in chunk if r.has_limit_certificate]
+    return (
+        data,
+        statement,
+        len(chunk),
+        {(r[0], r[25]) for r in chunk},  # (InsurerNumber, InsurerName)
+        json.dumps(limits) if limits else None,
+    )
 
 
 class PostgresMerge:
@@ -481,6 +516,7 @@ class PostgresMerge:
         self._cursor: Any = None
         self._pipeline = ExitStack()
         self._insurers_named: set[tuple[str, str]] = set()  # written by an earlier chunk
+        self.prepare = _staged_chunk
 
     def _set_aside_checks(self) -> list[str]:
         """On an empty ``qualification``: drop its card-key and foreign-key checks, return the
@@ -604,26 +640,23 @@ class PostgresMerge:
             self._cursor = cursor
             yield
 
-    def send(self, chunk: Sequence[InsuredRecord]) -> None:
-        """Stage ``chunk`` (COPY), then queue its merge; returns without waiting for the server."""
-        if not chunk:
-            return
+    def send(self, chunk: StagedChunk) -> None:
+        """Stage a prepared chunk (COPY), then queue its merge; returns without waiting for the
+        server."""
+        data, statement, rows, named, limits = chunk
         self._pipeline.close()  # the previous chunk's merge is done (or raises here)
-        data, statement = _copy_text(chunk)
         with self._cursor.copy(statement) as copy:
             copy.write(data)
         self._pipeline.enter_context(self.dbapi.pipeline())
         insurers, *statements, limit, truncate = self._statements
-        named = {(r[0], r[25]) for r in chunk}  # (InsurerNumber, InsurerName)
         if not named <= self._insurers_named:
             self._cursor.execute(insurers)
             self._insurers_named |= named
-        params = {"now": self.now, "rows": len(chunk)}
+        params = {"now": self.now, "rows": rows}
         for statement in statements:
             self._cursor.execute(statement, params if "%(" in statement else None)
-        limits = [(r.line, _limit_row(0, r)[-1]) for r in chunk if r.has_limit_certificate]
-        if limits:
-            self._cursor.execute(limit, {"limits": json.dumps(limits)})
+        if limits is not None:
+            self._cursor.execute(limit, {"limits": limits})
         self._cursor.execute(truncate)
 
     def finish(self) -> ImportCounts:
