@@ -13,6 +13,19 @@ import threading
 import time
 
 import uvicorn
+from fastapi.telemetry import TelemetryConfig
+
+# FastAPI's own OpenTelemetry (spans, metrics, and logs that carry exception messages and the
+# request body), off for every onshi app: whatever an operator configures globally, or
+# FASTAPI_OTEL_AUTO_CONFIGURE, must not export insurance numbers, names or bodies. onshi
+# logs what it needs itself, without personal data. Pass as ``FastAPI(telemetry=...)``.
+NO_TELEMETRY: TelemetryConfig = {
+    "tracing": False,
+    "metrics": False,
+    "logs": False,
+    "operation_spans": False,
+    "auto_configure": False,
+}
 
 
 def bind(host: str, port: int, *, backlog: int = 1024) -> socket.socket:

@@ -31,6 +31,7 @@ from onshi.claims.store import ClaimsStore
 from onshi.claims.uke import read_uke
 from onshi.logs import log_failure
 from onshi.pki import PkiError, client_certificate_from_scope, medical_institution_code_of
+from onshi.web import NO_TELEMETRY
 
 logger = logging.getLogger("onshi.claims")
 
@@ -74,6 +75,7 @@ def create_app(store: ClaimsStore, settings: ClaimsSettings) -> FastAPI:
         title="onshi claims receiver (オンライン請求システム)",
         version="1",
         description="Monthly claims files (UKE) from facilities holding a client certificate.",
+        telemetry=NO_TELEMETRY,
     )
 
     @app.exception_handler(ClaimsError)

@@ -20,6 +20,7 @@ from onshi.central.api.routes import RegisteredFacilities, bulk, eligibility, he
 from onshi.central.api.service import CentralService
 from onshi.central.settings import CentralSettings
 from onshi.db import is_sqlite
+from onshi.web import NO_TELEMETRY
 
 DESCRIPTION = """\
 オンライン資格確認 — the central eligibility service of onshi.
@@ -67,6 +68,7 @@ def create_app(
         description=DESCRIPTION,
         default_response_class=OqsJSONResponse,
         lifespan=lifespan,
+        telemetry=NO_TELEMETRY,
     )
     app.state.central = central
     app.state.settings = settings

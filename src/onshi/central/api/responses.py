@@ -33,13 +33,15 @@ def _render(value: object) -> str:
     they are, the groups around them rendered around them."""
     if isinstance(value, StoredUnits):
         return value.json_text()
-    if isinstance(value, dict):
-        if not all(isinstance(k, str) for k in value) or not any(
-            isinstance(v, dict | StoredUnits) for v in value.values()
-        ):
-            return _dumps(value)
+    if isinstance(value, dict) and _holds_stored(value) and all(isinstance(k, str) for k in value):
         return "{" + ",".join(f"{_dumps(k)}:{_render(v)}" for k, v in value.items()) + "}"
-    return _dumps(value)
+    return _dumps(value)  # one call for the whole (an inquiry's answer: no stored answers)
+
+
+def _holds_stored(value: object) -> bool:
+    if isinstance(value, StoredUnits):
+        return True
+    return isinstance(value, dict) and any(_holds_stored(v) for v in value.values())
 
 
 class OqsJSONResponse(JSONResponse):

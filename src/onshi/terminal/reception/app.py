@@ -43,6 +43,7 @@ from onshi.terminal.reception.reports import (
     ReportKind,
     report_pdf,
 )
+from onshi.web import NO_TELEMETRY
 
 HERE = Path(__file__).parent
 LOOPBACK_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
@@ -173,7 +174,13 @@ def _host_of(value: str) -> str:
 
 
 def create_reception_app(agent: Any) -> FastAPI:
-    app = FastAPI(title="onshi reception", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="onshi reception",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        telemetry=NO_TELEMETRY,
+    )
     templates = _templates()
     patients = ConfirmedPatients()
     app.state.patients = patients

@@ -34,6 +34,7 @@ from onshi.vpn.portal.middleware import HeadersAndLog
 from onshi.vpn.portal.sessions import LoginFormTokens, PortalSession, SessionStore, Side, same_token
 from onshi.vpn.portal.settings import PortalSettings
 from onshi.vpn.portal.throttle import LoginThrottle
+from onshi.web import NO_TELEMETRY
 
 HERE = Path(__file__).parent
 
@@ -206,7 +207,13 @@ def create_portal_app(
         templates=_templates(),
         throttle=throttle if throttle is not None else LoginThrottle(*backend.lockout()),
     )
-    app = FastAPI(title="onshi VPN portal", docs_url=None, redoc_url=None, openapi_url=None)
+    app = FastAPI(
+        title="onshi VPN portal",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        telemetry=NO_TELEMETRY,
+    )
     app.state.portal = portal
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
