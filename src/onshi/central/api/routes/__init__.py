@@ -1,11 +1,13 @@
 """The API's routers, one small module per kind of question.
 
-Endpoints are ``async`` and hand the blocking service call to :func:`answer`: single inquiries
-on an embedded SQLite database take a fraction of a millisecond, less than a hop to the thread
+Endpoints are ``async`` and hand the blocking service call to :func:`answer`: quick calls on
+an embedded SQLite database take a fraction of a millisecond, less than a hop to the thread
 pool and back costs, so they run inline on the event loop (measured: twice the throughput);
 on PostgreSQL (network round trips) and for heavy calls (bulk, history) they go to the thread
 pool, so the event loop never waits on the network or on a long query (bulk and history
-endpoints are plain ``def`` for that reason). Dependencies are ``async`` and cheap.
+endpoints are plain ``def`` for that reason). Inquiries by card number, the hot path, are
+answered in groups (:mod:`~onshi.central.api.batching`), on the loop or on a thread of their
+own by the same rule. Dependencies are ``async`` and cheap.
 """
 
 from __future__ import annotations
