@@ -51,7 +51,7 @@ class Batcher(Generic[Q, A]):
         self,
         answer_many: Callable[[Sequence[Q]], Sequence[A | BaseException]],
         *,
-        threads: int = 2,
+        threads: int = 1,
         name: str = "batcher",
     ) -> None:
         self._answer_many = answer_many

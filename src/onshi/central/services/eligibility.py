@@ -105,12 +105,15 @@ def judge_card_numbers(
             and c.qualification
             and c.qualification.individual_id in held
         ):
-            confirmations[i] = confirm_by_card_number(
-                _matches(q, found),
-                birthdate=q.birthdate,
-                on=q.on,
-                held_by_same_individuals=held[c.qualification.individual_id],
-            )
+            try:
+                confirmations[i] = confirm_by_card_number(
+                    _matches(q, found),
+                    birthdate=q.birthdate,
+                    on=q.on,
+                    held_by_same_individuals=held[c.qualification.individual_id],
+                )
+            except Exception as exc:  # noqa: BLE001 — this question's answer is its failure
+                confirmations[i] = exc
     reported = [answers.reported(c) if isinstance(c, Confirmation) else [] for c in confirmations]
     # Only the one person answered about has consents to report (nobody, or several candidates:
     # none); certificates only for those asked with the limit consent, in force on their day.
