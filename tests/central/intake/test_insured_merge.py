@@ -327,20 +327,57 @@ def test_a_failing_merge_stores_nothing_and_leaves_the_database_usable(
     postgres_url: str, monkeypatch: pytest.MonkeyPatch, chunk_size: int
 ) -> None:
     """A statement failing on the server in pipeline mode (here on purpose, once line 4 is
-    staged) is raised, the whole import rolls back, the checks set aside come back."""
-    before = _checks(postgres_url)
+    staged) is raised and the whole import rolls back."""
     original = PostgresMerge._chunk_statements
 
-    def failing(self: PostgresMerge, *, first_load: bool) -> list[str]:
+    def failing(self: PostgresMerge) -> list[str]:
         fail = "SELECT 1 / (CASE WHEN max(line) >= 4 THEN 0 ELSE 1 END) FROM intake_stage"
-        insurers, *others = original(self, first_load=first_load)
+        insurers, *others = original(self)
         return [insurers, fail, *others]
 
-    monkeypatch.setattr(insured_store.PostgresMerge, "_chunk_statements", failing)
+    database = Database(postgres_url)
+    try:
+        assert load(database, [row(100)]) == ImportCounts(inserted=1)  # the next ones merge
+        before = counts(database)
+        monkeypatch.setattr(insured_store.PostgresMerge, "_chunk_statements", failing)
+        rows = [row(n) for n in range(1, 6)]
+        with pytest.raises(Exception, match="division by zero"):
+            load(database, rows, chunk_size=chunk_size)
+        assert counts(database) == before
+        monkeypatch.undo()
+        assert load(database, rows) == ImportCounts(inserted=5)
+    finally:
+        database.dispose()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("chunk_size", [1, 5000])
+def test_a_failing_first_load_stores_nothing_and_puts_the_checks_back(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch, chunk_size: int
+) -> None:
+    """A first load copies straight into the tables: a value the server refuses (here on
+    purpose, line 4's birthdate) rolls everything back, the checks set aside come back."""
+    before = _checks(postgres_url)
+    original = insured_store._direct_rows
+
+    def corrupting(now: Any) -> Any:
+        prepare = original(now)
+
+        def corrupted(chunk: list[Any]) -> Any:
+            lines, *rest = prepare(chunk)
+            lines = [
+                line.replace("1980-01-15", "1980-02-30") if r.line == 4 else line
+                for line, r in zip(lines, chunk, strict=True)
+            ]
+            return (lines, *rest)
+
+        return corrupted
+
+    monkeypatch.setattr(insured_store, "_direct_rows", corrupting)
     database = Database(postgres_url)
     try:
         rows = [row(n) for n in range(1, 6)]
-        with pytest.raises(Exception, match="division by zero"):
+        with pytest.raises(Exception, match="date/time field value out of range"):
             load(database, rows, chunk_size=chunk_size)
         assert set(counts(database).values()) == {0}
         assert _checks(postgres_url) == before
@@ -405,3 +442,33 @@ def test_a_first_load_on_sqlite_builds_the_individual_index_once(
         assert "ix_qualification_individual_id" in str(plan)
     finally:
         database.dispose()
+
+
+def test_a_first_load_joins_individuals_already_named(database: Database) -> None:
+    """An individual stored without any qualification (left over) keeps its IndividualId: a first
+    load naming it joins it rather than creating a second one."""
+    with database.engine.begin() as c:
+        c.execute(text("INSERT INTO individual (external_id) VALUES ('kept'), ('other')"))
+        kept = c.execute(text("SELECT id FROM individual WHERE external_id = 'kept'")).scalar()
+    rows = [
+        row(1, IndividualId="kept"),
+        row(2),
+        row(3, IndividualId="new"),
+        row(4, IndividualId="kept"),
+    ]
+    assert load(database, rows, chunk_size=2) == ImportCounts(inserted=4)
+    state = stored(database)
+    assert state["people"] == [["5001", "5004"], ["5002"], ["5003"]]
+    assert state["counts"]["individual"] == 4  # "kept", "other", card 2's and "new"
+    with database.engine.connect() as c:
+        owners = (
+            c.execute(
+                text(
+                    "SELECT DISTINCT individual_id FROM qualification q JOIN individual i "
+                    "ON i.id = q.individual_id WHERE i.external_id = 'kept'"
+                )
+            )
+            .scalars()
+            .all()
+        )
+    assert owners == [kept]

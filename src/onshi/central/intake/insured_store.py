@@ -411,6 +411,11 @@ def _history_json(row: dict[str, Any]) -> str:
     return json.dumps({k: plain(v) for k, v in row.items()}, ensure_ascii=False, sort_keys=True)
 
 
+_INSURER_UPSERT = (
+    'INSERT INTO insurer ("InsurerNumber", "InsurerName") VALUES (%s, %s) '
+    'ON CONFLICT ("InsurerNumber") DO UPDATE SET "InsurerName" = EXCLUDED."InsurerName" '
+    'WHERE insurer."InsurerName" IS DISTINCT FROM EXCLUDED."InsurerName"'
+)
 _KEY = ("InsurerNumber", "InsuredCardSymbol", "InsuredIdentificationNumber", "InsuredBranchNumber")
 _Q_LIST = ", ".join(f'"{c}"' for c in QUALIFICATION_COLUMNS)
 _S_LIST = ", ".join(f's."{c}"' for c in QUALIFICATION_COLUMNS)
@@ -460,6 +465,50 @@ def _staged_chunk(chunk: list[InsuredRecord]) -> StagedChunk:
         {(r[0], r[25]) for r in chunk},  # (InsurerNumber, InsurerName)
         json.dumps(limits) if limits else None,
     )
+
+
+# A first load's chunk: per row its COPY line for ``qualification`` without the two ids (24
+# columns, digest, version, updated_at), its IndividualId; the insurers named; and the limit
+# certificates as (row index, limit row with qualification id 0).
+DirectChunk = tuple[list[str], list[str | None], set[tuple[str, str]], list[tuple[int, Any]]]
+_DIRECT_COLUMNS = ", ".join(f'"{c}"' for c in QUALIFICATION_INSERT)
+
+
+def _text_lines(rows: Sequence[Sequence[Any]]) -> list[str]:
+    """Rows in COPY's text format (no line ends): one join per row, escaping only if needed."""
+    null = "\\N"
+    lines = ["\t".join([null if v is None else str(v) for v in r]) for r in rows]
+    joined = "\n".join(lines)
+    if (
+        joined.count("\t") == sum([len(r) - 1 for r in rows])
+        and joined.count("\n") == len(rows) - 1
+        and joined.count("\\") == sum([r.count(None) for r in rows])  # only the NULL marks
+        and "\r" not in joined
+    ):
+        return lines
+    return ["\t".join([null if v is None else _escaped(str(v)) for v in r]) for r in rows]
+
+
+def _escaped(value: str) -> str:
+    return (
+        value.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    )
+
+
+def _direct_rows(now: dt.datetime) -> Callable[[list[InsuredRecord]], DirectChunk]:
+    """What :meth:`PostgresMerge.send_direct` sends for a chunk, made by the parser."""
+    tail = ("1", now.isoformat(sep=" "))
+
+    def prepare(chunk: list[InsuredRecord]) -> DirectChunk:
+        lines = _text_lines([(*r[:24], r[33], *tail) for r in chunk])
+        return (
+            lines,
+            [r[24] for r in chunk],
+            {(r[0], r[25]) for r in chunk},
+            [(i, _limit_row(0, r)) for i, r in enumerate(chunk) if r[26] is not None],
+        )
+
+    return prepare
 
 
 class PostgresMerge:
@@ -512,11 +561,21 @@ class PostgresMerge:
         ):
             connection.exec_driver_sql(ddl)
         self.rebuild = self._set_aside_checks()
-        self._statements = self._chunk_statements(first_load=bool(self.rebuild))
+        self._statements = self._chunk_statements()
         self._cursor: Any = None
         self._pipeline = ExitStack()
         self._insurers_named: set[tuple[str, str]] = set()  # written by an earlier chunk
-        self.prepare = _staged_chunk
+        self.prepare: Callable[[list[InsuredRecord]], Any] = _staged_chunk
+        self.direct = ImportCounts()  # what the first-load path stored
+        if self.rebuild:  # a first load, nobody else writing: every row is new
+            self.prepare = _direct_rows(now)
+            self.writer = BulkWriter(connection)
+            self.individual_of: dict[str, int] = {}  # IndividualId → individual.id, as learnt
+            self.external_ids_stored = bool(
+                connection.exec_driver_sql(
+                    "SELECT EXISTS (SELECT 1 FROM individual WHERE external_id IS NOT NULL)"
+                ).scalar_one()
+            )
 
     def _set_aside_checks(self) -> list[str]:
         """On an empty ``qualification``: drop its card-key and foreign-key checks, return the
@@ -553,45 +612,30 @@ class PostgresMerge:
         savepoint.commit()
         return [create for create, _, _ in found]
 
-    def _chunk_statements(self, *, first_load: bool) -> list[str]:
-        if first_load:  # nothing stored to find: every row is new
-            work = (
-                "INSERT INTO intake_work SELECT s.line, s.x, NULL, NULL, NULL, k.id, "  # noqa: S608
-                f"CASE WHEN s.x IS NULL THEN {self.next_individual} END, "
-                f"{self.next_qualification} FROM intake_stage s "
-            )
-        else:
-            # Rows to write (new card key, or content changed), with what is stored for them.
-            # (LATERAL … LIMIT 1: one index probe per row, whatever the planner thinks of
-            # tables that grow during the import and were never analysed.)
-            work = (
-                "INSERT INTO intake_work SELECT s.line, s.x, q.id, q.individual_id, "  # noqa: S608
-                f"q.external_id, k.id, CASE WHEN s.x IS NULL AND q.id IS NULL THEN "
-                f"{self.next_individual} WHEN s.x IS NULL THEN q.individual_id END, "
-                f"CASE WHEN q.id IS NULL THEN {self.next_qualification} END "
-                "FROM intake_stage s LEFT JOIN LATERAL (SELECT q.id, q.individual_id, "
-                "q.content_digest, i.external_id FROM qualification q "
-                f"JOIN individual i ON i.id = q.individual_id WHERE {_SAME_KEY} LIMIT 1) q "
-                "ON true "
-            )
-        work += (
+    def _chunk_statements(self) -> list[str]:
+        # Rows to write (new card key, or content changed), with what is stored for them.
+        # (LATERAL … LIMIT 1: one index probe per row, whatever the planner thinks of
+        # tables that grow during the import and were never analysed.)
+        work = (
+            "INSERT INTO intake_work SELECT s.line, s.x, q.id, q.individual_id, "  # noqa: S608
+            f"q.external_id, k.id, CASE WHEN s.x IS NULL AND q.id IS NULL THEN "
+            f"{self.next_individual} WHEN s.x IS NULL THEN q.individual_id END, "
+            f"CASE WHEN q.id IS NULL THEN {self.next_qualification} END "
+            "FROM intake_stage s LEFT JOIN LATERAL (SELECT q.id, q.individual_id, "
+            "q.content_digest, i.external_id FROM qualification q "
+            f"JOIN individual i ON i.id = q.individual_id WHERE {_SAME_KEY} LIMIT 1) q "
+            "ON true "
             "LEFT JOIN LATERAL (SELECT k.id FROM individual k WHERE k.external_id = s.x "
-            "LIMIT 1) k ON true"
+            "LIMIT 1) k ON true WHERE q.id IS NULL OR q.content_digest <> s.digest"
         )
-        if not first_load:
-            work += " WHERE q.id IS NULL OR q.content_digest <> s.digest"
         limit_values = ", ".join(
             f"s.l{i}::date" if isinstance(LIMIT.c[c].type, Date) else f"s.l{i}"
             for i, c in enumerate(LIMIT_COLUMNS)
         )
         keep_changed = (
-            []
-            if first_load  # nothing stored, nothing changed
-            else [
-                f"INSERT INTO intake_changed SELECT w.q_id, coalesce(w.ind, i.id), {_S_LIST}, "  # noqa: S608
-                "s.digest FROM intake_work w JOIN intake_stage s ON s.line = w.line "
-                "LEFT JOIN individual i ON i.external_id = w.x WHERE w.q_id IS NOT NULL"
-            ]
+            f"INSERT INTO intake_changed SELECT w.q_id, coalesce(w.ind, i.id), {_S_LIST}, "  # noqa: S608
+            "s.digest FROM intake_work w JOIN intake_stage s ON s.line = w.line "
+            "LEFT JOIN individual i ON i.external_id = w.x WHERE w.q_id IS NOT NULL"
         )
         return [
             'INSERT INTO insurer ("InsurerNumber", "InsurerName") '
@@ -617,7 +661,7 @@ class PostgresMerge:
             f"version, updated_at) SELECT w.new_id, coalesce(w.ind, i.id), {_S_LIST}, "
             "s.digest, 1, %(now)s FROM intake_work w JOIN intake_stage s ON s.line = w.line "
             "LEFT JOIN individual i ON i.external_id = w.x WHERE w.q_id IS NULL ORDER BY w.line",
-            *keep_changed,
+            keep_changed,
             "INSERT INTO intake_tally (rows, inserted, updated) SELECT %(rows)s, "
             "count(*) FILTER (WHERE q_id IS NULL), count(q_id) FROM intake_work",
             # Limit certificates: [line, digest] of each row that has one. An unchanged row is
@@ -640,7 +684,58 @@ class PostgresMerge:
             self._cursor = cursor
             yield
 
-    def send(self, chunk: StagedChunk) -> None:
+    def send(self, chunk: Any) -> None:
+        if self.rebuild:
+            self.send_direct(chunk)
+        else:
+            self.send_staged(chunk)
+
+    def send_direct(self, chunk: DirectChunk) -> None:
+        """A first load: ids decided here, rows copied straight into ``individual`` and
+        ``qualification`` (no checks to maintain until :meth:`finish`)."""
+        lines, externals, named, limits = chunk
+        cursor = self._cursor
+        if not named <= self._insurers_named:
+            cursor.executemany(_INSURER_UPSERT, sorted(named - self._insurers_named))
+            self._insurers_named |= named
+        known = self.individual_of
+        unknown = {x for x in externals if x is not None and x not in known}
+        if unknown and self.external_ids_stored:
+            cursor.execute(
+                "SELECT external_id, id FROM individual WHERE external_id = ANY(%s)",
+                [sorted(unknown)],
+            )
+            known.update(cursor.fetchall())
+            unknown -= known.keys()
+        fresh = iter(self.writer.reserve_ids(INDIVIDUAL, externals.count(None) + len(unknown)))
+        individuals: list[tuple[int, str | None]] = []
+        owners = []
+        for x in externals:
+            if x is None:
+                individual_id = next(fresh)
+                individuals.append((individual_id, None))
+            else:
+                found = known.get(x)
+                if found is None:
+                    found = known[x] = next(fresh)
+                    individuals.append((found, x))
+                individual_id = found
+            owners.append(individual_id)
+        ids = self.writer.reserve_ids(QUALIFICATION, len(lines))
+        self.writer.insert(INDIVIDUAL, ("id", "external_id"), individuals)
+        with cursor.copy(f"COPY qualification ({_DIRECT_COLUMNS}) FROM STDIN") as copy:
+            copy.write(
+                "".join(
+                    [f"{q}\t{i}\t{line}\n" for q, i, line in zip(ids, owners, lines, strict=True)]
+                )
+            )
+        self.direct.inserted += len(lines)
+        if limits:
+            self.direct.limit_certificates += self.writer.insert_new(
+                LIMIT, LIMIT_INSERT, [(ids[i], *row[1:]) for i, row in limits]
+            )
+
+    def send_staged(self, chunk: StagedChunk) -> None:
         """Stage a prepared chunk (COPY), then queue its merge; returns without waiting for the
         server."""
         data, statement, rows, named, limits = chunk
@@ -668,10 +763,10 @@ class PostgresMerge:
             "coalesce(sum(updated), 0), coalesce(sum(limits), 0) FROM intake_tally"
         ).one()
         return ImportCounts(
-            inserted=int(inserted),
+            inserted=int(inserted) + self.direct.inserted,
             updated=int(updated),
             unchanged=int(rows - inserted - updated),
-            limit_certificates=int(limits),
+            limit_certificates=int(limits) + self.direct.limit_certificates,
         )
 
     def _apply_changes(self) -> None:
