@@ -15,6 +15,10 @@ import (fresh, and again unchanged) within 1.5 × the parse time, on SQLite and 
 ``--runs N`` each database is imported N times (a fresh database each time), each run beside
 its own parse times, and the load average is printed with each row: parsing is pure Python and
 slows with a busy machine far more than the database's own work does.
+
+The parse reference runs in one process. An import of a file this size parses in a second
+process while the first writes (``intake/parse_ahead.py``), so it uses two cores (and the
+PostgreSQL server a third process): on a machine whose other core is busy the ratios grow.
 """
 
 from __future__ import annotations

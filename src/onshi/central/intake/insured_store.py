@@ -5,11 +5,13 @@ a changed row is updated with ``version + 1`` after its earlier state is copied,
 ``qualification_history`` (資格履歴). Individuals are found by the insurers' ``IndividualId``; a row
 without one keeps the individual its card key already has, or gets a new one.
 
-The file is parsed and written in chunks inside one transaction. On SQLite (:class:`InsuredStore`)
-stored rows are looked up per chunk, only for insurers that already have rows, and each row is
-decided in Python. On PostgreSQL (:class:`PostgresMerge`) each chunk is staged with ``COPY`` and
-merged by set-based SQL in pipeline mode, so the server works while the next chunk is parsed.
-Both follow the same rules; ``tests/central/intake/test_insured_merge.py`` holds them to it.
+The file is parsed and written in chunks inside one transaction; a big file is parsed in a
+second process (:mod:`~onshi.central.intake.parse_ahead`) while this one writes. On SQLite
+(:class:`InsuredStore`) stored rows are looked up per chunk, only for insurers that already have
+rows, and each row is decided in Python. On PostgreSQL (:class:`PostgresMerge`) a first load is
+copied straight into the tables; otherwise each chunk is staged with ``COPY`` and merged by
+set-based SQL in pipeline mode. Both follow the same rules;
+``tests/central/intake/test_insured_merge.py`` holds them to it.
 """
 
 from __future__ import annotations
@@ -432,10 +434,24 @@ _STAGE_COPY_CSV = (
 )
 
 
+class _CopyText(dict[Any, str]):
+    """A value that is not text → its COPY text: None is ``\\N``, dates are made text once each
+    (a population has few distinct dates); numbers (line numbers) are not kept."""
+
+    def __missing__(self, value: Any) -> str:
+        made = str(value)
+        if type(value) is not int and len(self) < 200_000:
+            self[value] = made
+        return made
+
+
+_COPY_TEXT = _CopyText({None: "\\N"})
+
+
 def _copy_text(chunk: Sequence[InsuredRecord]) -> tuple[str, str]:
     """The chunk as COPY data, and the COPY statement that reads it."""
-    null = "\\N"
-    text = "\n".join(["\t".join([null if v is None else str(v) for v in r]) for r in chunk])
+    as_text = _COPY_TEXT.__getitem__
+    text = "\n".join(["\t".join([v if type(v) is str else as_text(v) for v in r]) for r in chunk])
     fields = len(chunk[0])
     if (
         text.count("\t") == len(chunk) * (fields - 1)
@@ -476,8 +492,8 @@ _DIRECT_COLUMNS = ", ".join(f'"{c}"' for c in QUALIFICATION_INSERT)
 
 def _text_lines(rows: Sequence[Sequence[Any]]) -> list[str]:
     """Rows in COPY's text format (no line ends): one join per row, escaping only if needed."""
-    null = "\\N"
-    lines = ["\t".join([null if v is None else str(v) for v in r]) for r in rows]
+    as_text = _COPY_TEXT.__getitem__
+    lines = ["\t".join([v if type(v) is str else as_text(v) for v in r]) for r in rows]
     joined = "\n".join(lines)
     if (
         joined.count("\t") == sum([len(r) - 1 for r in rows])
@@ -486,7 +502,7 @@ def _text_lines(rows: Sequence[Sequence[Any]]) -> list[str]:
         and "\r" not in joined
     ):
         return lines
-    return ["\t".join([null if v is None else _escaped(str(v)) for v in r]) for r in rows]
+    return ["\t".join([as_text(v) if v is None else _escaped(str(v)) for v in r]) for r in rows]
 
 
 def _escaped(value: str) -> str:
@@ -519,7 +535,7 @@ class PostgresMerge:
     stored qualification of each card key, creates or adopts individuals (ids from the
     sequences, in SQL), inserts the new qualifications and limit certificates, and keeps the
     changed rows aside. The statements go out in libpq's pipeline mode: the server merges one
-    chunk while this process parses the next, with no thread and no wait in between. Changed
+    chunk while this process sends (or parses) the next, with no wait in between. Changed
     rows are applied at the end, after their earlier state is copied into
     ``qualification_history``. The rules are those of :class:`InsuredStore` (used on SQLite);
     the tests run both.
@@ -527,10 +543,11 @@ class PostgresMerge:
     A first import into an empty ``qualification`` table drops that table's card-key unique
     constraint, its secondary index and its foreign keys inside the transaction and creates
     them again, with the same names and definitions, once the rows are in: one index build
-    and one set-based check instead of an index insertion and two key look-ups per row. This
-    holds an exclusive lock on ``qualification``, ``individual`` and ``insurer`` until the
-    import commits; if another session holds them (lock_timeout), the import runs the
-    ordinary way instead.
+    and one set-based check instead of an index insertion and two key look-ups per row. Every
+    row is new then, so ids are decided here (as on SQLite) and the rows copied straight into
+    ``individual`` and ``qualification`` (:meth:`send_direct`). This holds an exclusive lock on
+    ``qualification``, ``individual`` and ``insurer`` until the import commits; if another
+    session holds them (lock_timeout), the import runs the ordinary way instead.
     """
 
     def __init__(self, connection: Connection, now: dt.datetime) -> None:

@@ -114,10 +114,10 @@ class ParsedChunks:
                 else:
                     raise value
         finally:
-            receive.close()
             if child.is_alive():
                 child.kill()  # the caller gave up (an error while storing): stop parsing
             child.join()
+            receive.close()
 
 
 def _parse_in_child(
