@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import multiprocessing
 import os
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -102,6 +103,7 @@ def test_a_process_only_for_big_files_of_known_size(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(parse_ahead, "PARSE_AHEAD_BYTES", 1000)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # pytest's own threads aside
     small, big = csv_bytes([row(1)]), csv_bytes([row(n) for n in range(1, 20)])
     assert len(small) < 1000 < len(big)
     assert not worth_a_process(io.BytesIO(small))
@@ -115,6 +117,16 @@ def test_a_process_only_for_big_files_of_known_size(
     read, write = os.pipe()
     with os.fdopen(read, "rb") as pipe, os.fdopen(write, "wb"):
         assert not worth_a_process(pipe)  # size unknown
+
+
+def test_no_process_is_forked_while_other_threads_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A fork copies the locks other threads hold (a server's), never to be released."""
+    monkeypatch.setattr(parse_ahead, "PARSE_AHEAD_BYTES", 1000)
+    big = csv_bytes([row(n) for n in range(1, 20)])
+    monkeypatch.setattr(threading, "active_count", lambda: 1)
+    assert worth_a_process(io.BytesIO(big))
+    monkeypatch.setattr(threading, "active_count", lambda: 2)
+    assert not worth_a_process(io.BytesIO(big))
 
 
 def test_big_files_are_parsed_ahead_by_default(

@@ -51,9 +51,13 @@ def in_chunks(parsed: InsuredCsv, chunk_size: int) -> Iterator[list[InsuredRecor
 
 
 def worth_a_process(stream: BinaryIO) -> bool:
-    """A stream known to hold at least :data:`PARSE_AHEAD_BYTES` more, where forking is possible."""
+    """A stream known to hold at least :data:`PARSE_AHEAD_BYTES` more, where forking is safe:
+    not in a daemonic process (it may not have children), and only in a process running one
+    thread (a fork copies locks other threads may hold, say a server's, never released)."""
     if not hasattr(os, "fork") or multiprocessing.current_process().daemon:
-        return False  # a daemonic process may not have children
+        return False
+    if threading.active_count() > 1:
+        return False
     size: int | None = None
     try:
         size = os.fstat(stream.fileno()).st_size - stream.tell()
