@@ -202,12 +202,21 @@ _WANTED_BRANCHES = select(
     func.unnest(bindparam("n", type_=ARRAY(String))).label("n"),
     func.unnest(bindparam("b", type_=ARRAY(String))).label("b"),
 ).subquery("wanted")
+
+
+def _same_card(wanted: Any) -> Any:
+    """A qualification whose card key is ``wanted``'s (columns i, s, n)."""
+    return and_(
+        t.Qualification.InsurerNumber == wanted.c.i,
+        t.Qualification.InsuredCardSymbol == wanted.c.s,
+        t.Qualification.InsuredIdentificationNumber == wanted.c.n,
+    )
+
+
 _BY_KEYS_AND_BRANCHES_POSTGRESQL = _SELECT_QUALIFICATION.join(
     _WANTED_BRANCHES,
     and_(
-        t.Qualification.InsurerNumber == _WANTED_BRANCHES.c.i,
-        t.Qualification.InsuredCardSymbol == _WANTED_BRANCHES.c.s,
-        t.Qualification.InsuredIdentificationNumber == _WANTED_BRANCHES.c.n,
+        _same_card(_WANTED_BRANCHES),
         or_(
             _WANTED_BRANCHES.c.b.is_(None),
             t.Qualification.InsuredBranchNumber == _WANTED_BRANCHES.c.b,
@@ -224,14 +233,7 @@ _WANTED_SQLITE = select(
     func.json_extract(_ASKED.c.value, "$[1]").label("s"),
     func.json_extract(_ASKED.c.value, "$[2]").label("n"),
 ).subquery("wanted")
-_BY_KEYS_SQLITE = _SELECT_QUALIFICATION.join(
-    _WANTED_SQLITE,
-    and_(
-        t.Qualification.InsurerNumber == _WANTED_SQLITE.c.i,
-        t.Qualification.InsuredCardSymbol == _WANTED_SQLITE.c.s,
-        t.Qualification.InsuredIdentificationNumber == _WANTED_SQLITE.c.n,
-    ),
-)
+_BY_KEYS_SQLITE = _SELECT_QUALIFICATION.join(_WANTED_SQLITE, _same_card(_WANTED_SQLITE))
 
 
 def find_by_card_keys_and_branches(
