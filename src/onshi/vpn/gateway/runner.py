@@ -111,6 +111,7 @@ class Gateway:
             identity=o.gateway_id or o.listen,
         )
         self.sync = Synchronizer(self._session, shape)
+        self._vici_path = vici_path
         self.listener = EventListener(vici_path)
         self.listener.start()
         self.step()
@@ -235,13 +236,18 @@ class Gateway:
                 logger.error("completing a termination failed: %s", type(exc).__name__)
 
     def live_sessions(self) -> list[LiveSession]:
+        """The established sessions, asked on a VICI session of their own: callers run beside
+        the gateway's thread, and one VICI session used by two threads desynchronises (a reply
+        read by the wrong thread leaves the other waiting forever)."""
         assert self.sync is not None
+        session = open_vici(self._vici_path)
+        try:
+            listed = Synchronizer(session, self.sync.shape).list_ike_sas()
+        finally:
+            close_vici(session)
         return [
             s
-            for s in (
-                parse_sa(c, sa, self.sync.devices, self.instance)
-                for c, _, sa in self.sync.list_ike_sas()
-            )
+            for s in (parse_sa(c, sa, self.sync.devices, self.instance) for c, _, sa in listed)
             if s.is_established
         ]
 
