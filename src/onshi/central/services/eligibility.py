@@ -47,6 +47,18 @@ def results_for(
         limits, specific = repository.certificates_on(
             source, (q.qualification_id for q in reported), on
         )
+    return _results(reported, on, now, limit_consent, limits, specific, reader_consents)
+
+
+def _results(
+    reported: Iterable[Qualification],
+    on: dt.date,
+    now: dt.datetime,
+    limit_consent: bool,
+    limits: Mapping[int, t.LimitApplicationCertificate],
+    specific: Mapping[int, list[t.SpecificDiseasesCertificate]],
+    reader_consents: Iterable[ConsentKind] | Mapping[ConsentKind, dt.datetime] | None,
+) -> list[Json]:
     return [
         answers.qualification_result(
             q,
@@ -136,18 +148,7 @@ def judge_card_numbers(
         if consents is not None:
             reader_consents = held_consents.get(next(iter(one)), {}) if len(one) == 1 else {}
         try:
-            results = [
-                answers.qualification_result(
-                    r,
-                    on=q.on,
-                    answered_at=now,
-                    limit_consent=q.limit_consent,
-                    limit=limits.get(r.qualification_id),
-                    specific_diseases=specific.get(r.qualification_id, ()),
-                    reader_consents=reader_consents,
-                )
-                for r in rs
-            ]
+            results = _results(rs, q.on, now, q.limit_consent, limits, specific, reader_consents)
         except Exception as exc:  # noqa: BLE001 — this question's answer is its failure
             judged.append(exc)
             continue
