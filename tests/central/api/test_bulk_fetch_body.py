@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import update
 
 from onshi import pki
-from onshi.central.api.responses import OqsJSONResponse
+from onshi.central.api.responses import BulkAnswerResponse, OqsJSONResponse
 from onshi.central.services import bulk
 from onshi.central.services.bulk import StoredUnits
 from onshi.central.services.central import Central
@@ -161,7 +161,7 @@ def test_rendered_like_json_dumps_with_units_spliced(content: dict[Any, Any]) ->
             return [place(v, stored) for v in value]
         return value
 
-    rendered = OqsJSONResponse(place(content, units)).body
+    rendered = BulkAnswerResponse(place(content, units)).body
     expected = OqsJSONResponse(place(content, parsed)).body
     assert rendered == expected
     assert json.loads(rendered) == json.loads(expected)

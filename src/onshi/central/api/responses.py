@@ -19,7 +19,7 @@ def _oqs_value(value: object) -> str | list[Any]:
         return format_oqs_time(value)
     if isinstance(value, dt.date):
         return format_oqs_date(value)
-    if isinstance(value, StoredUnits):  # somewhere _render does not splice: as parsed
+    if isinstance(value, StoredUnits):  # outside a BulkAnswerResponse: as parsed
         return list(value)
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
@@ -35,7 +35,7 @@ def _render(value: object) -> str:
         return value.json_text()
     if isinstance(value, dict) and _holds_stored(value) and all(isinstance(k, str) for k in value):
         return "{" + ",".join(f"{_dumps(k)}:{_render(v)}" for k, v in value.items()) + "}"
-    return _dumps(value)  # one call for the whole (an inquiry's answer: no stored answers)
+    return _dumps(value)
 
 
 def _holds_stored(value: object) -> bool:
@@ -46,6 +46,13 @@ def _holds_stored(value: object) -> bool:
 
 class OqsJSONResponse(JSONResponse):
     """UTF-8 JSON, compact, rendered straight from the service's dict (no re-validation)."""
+
+    def render(self, content: Any) -> bytes:
+        return _dumps(content).encode("utf-8")
+
+
+class BulkAnswerResponse(OqsJSONResponse):
+    """A bulk check's answers: those stored as JSON text are spliced in as they are."""
 
     def render(self, content: Any) -> bytes:
         return _render(content).encode("utf-8")

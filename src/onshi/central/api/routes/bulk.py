@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request
 
-from onshi.central.api.responses import OqsJSONResponse, refusals
+from onshi.central.api.responses import BulkAnswerResponse, OqsJSONResponse, refusals
 from onshi.central.api.routes import CentralDep, CertificateFacility, authorised
 from onshi.central.api.schemas import RECEPTION_NUMBER_PATTERN, BulkPeriodRequest, BulkRequest
 
@@ -71,6 +71,6 @@ def fetch(
     request: Request,
     code: CertificateFacility,
     central: CentralDep,
-) -> OqsJSONResponse:
+) -> BulkAnswerResponse:
     facility = authorised(request, code)
-    return OqsJSONResponse(central.fetch_bulk(facility, ReceptionNumber))
+    return BulkAnswerResponse(central.fetch_bulk(facility, ReceptionNumber))

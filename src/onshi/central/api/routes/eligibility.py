@@ -7,6 +7,8 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
+from onshi.central.api.bodies import openapi_body, parse_body
+from onshi.central.api.identity import certificate_facility_code
 from onshi.central.api.responses import OqsJSONResponse, refusals
 from onshi.central.api.routes import (
     CentralDep,
@@ -27,16 +29,20 @@ router = APIRouter(prefix="/v1/eligibility", tags=["eligibility"])
 
 
 CardNumberAsked = tuple[str, str | None, CardNumberQuestion]  # code, claimed code, question
+CARD_NUMBER_PATH = "/v1/eligibility/card-number"
 
 
 @router.post(
-    "/card-number",
+    CARD_NUMBER_PATH.removeprefix(router.prefix),
     summary="Eligibility by insurance-card number on a date (OQSsiquc01)",
     responses=refusals(403, 413, 422),
+    openapi_extra=openapi_body(CardNumberRequest),
 )
-async def by_card_number(
-    body: CardNumberRequest, request: Request, code: CertificateFacility
-) -> OqsJSONResponse:
+async def by_card_number(request: Request) -> OqsJSONResponse:
+    """The hot path, kept thin: it reads its own body (:mod:`~onshi.central.api.bodies`) and the
+    app routes it ahead of FastAPI's routers (:func:`~onshi.central.api.app.create_app`)."""
+    code = await certificate_facility_code(request)
+    body = parse_body(CardNumberRequest, await request.body())
     asked: CardNumberAsked = (code, body.MedicalInstitutionCode, body.to_question())
     return OqsJSONResponse(await request.app.state.card_number_batcher.answer(asked))
 
