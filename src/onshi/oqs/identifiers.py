@@ -90,13 +90,27 @@ def oqs_date(raw: str, what: str = "date") -> dt.date:
         raise InvalidIdentifier(f"{what} is not a calendar date: {raw!r}") from None
 
 
+# Formatted with %, not strftime: strftime took 2–3 µs a call, a tenth of an inquiry's CPU
+# (profiled: 17,000 calls answering 2,000 questions); % takes under 1 µs, faster than an
+# f-string here. It also pads years before 1000 to four digits, which glibc's %Y does not
+# ("50102" for 0005-01-02).
+
+
 def format_oqs_date(value: dt.date) -> str:
-    return value.strftime("%Y%m%d")
+    """YYYYMMDD."""
+    return "%04d%02d%02d" % (value.year, value.month, value.day)  # noqa: UP031 — see above
 
 
 def format_oqs_time(value: dt.datetime) -> str:
     """YYYYMMDDHHmmss, as ProcessExecutionTime and the …ConsTime fields carry it (JST wall clock)."""
-    return value.strftime("%Y%m%d%H%M%S")
+    return "%04d%02d%02d%02d%02d%02d" % (  # noqa: UP031 — see above
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+    )
 
 
 def name_kana(raw: str) -> str:
