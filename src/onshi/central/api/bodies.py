@@ -1,8 +1,8 @@
 """Request bodies a route reads itself: parsed by pydantic from the raw bytes, documented by hand.
 
 FastAPI's own body handling (``json.loads``, then validating the Python objects, inside its
-dependency machinery) costs an inquiry more than the service's answer does (measured in
-docs/central/performance.md). A hot route therefore takes the :class:`~starlette.requests.Request`,
+dependency machinery) costs ≈ 0.05 ms of CPU an inquiry, a tenth of all the server spends on
+one (docs/central/performance.md). A hot route therefore takes the :class:`~starlette.requests.Request`,
 hands the bytes to the model's compiled validator (:meth:`pydantic.BaseModel.model_validate_json`)
 and describes its body to OpenAPI with :func:`openapi_body`. Failures are the same
 :class:`~fastapi.exceptions.RequestValidationError` FastAPI raises, so they reach the same

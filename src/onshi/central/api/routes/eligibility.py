@@ -39,8 +39,8 @@ CARD_NUMBER_PATH = "/v1/eligibility/card-number"
     openapi_extra=openapi_body(CardNumberRequest),
 )
 async def by_card_number(request: Request) -> OqsJSONResponse:
-    """The hot path, kept thin: it reads its own body (:mod:`~onshi.central.api.bodies`) and the
-    app routes it ahead of FastAPI's routers (:func:`~onshi.central.api.app.create_app`)."""
+    # The hot path, kept thin: it reads its own body (api.bodies), and the app routes it ahead
+    # of FastAPI's routers (api.app.create_app).
     code = await certificate_facility_code(request)
     body = parse_body(CardNumberRequest, await request.body())
     asked: CardNumberAsked = (code, body.MedicalInstitutionCode, body.to_question())
