@@ -37,8 +37,19 @@ def _date(value: dt.date | None) -> str | None:
     return format_oqs_date(value) if value else None
 
 
+_EMPTY: tuple[object, ...] = (None, "", [], {})
+# Enum members' ``.value`` read once: each read is a descriptor call (profiled: 8 a question).
+_GIVEN = ConsentFlag.GIVEN.value
+_NOT_GIVEN = ConsentFlag.NOT_GIVEN.value
+_PRESCHOOL = PreschoolClassification.PRESCHOOL.value
+_COMPLETED = SegmentOfResult.COMPLETED.value
+_OK = ProcessingResultStatus.OK.value
+
+
 def _compact(fields: Mapping[str, Any]) -> Json:
-    return {k: v for k, v in fields.items() if v not in (None, "", [], {})}
+    # A value that is true is not empty: only the others are compared with each empty value
+    # (comparing every value with all four was a third of the shaping's time, profiled).
+    return {k: v for k, v in fields.items() if v or v not in _EMPTY}
 
 
 def preschool_until(birthdate: dt.date) -> dt.date:
@@ -75,9 +86,7 @@ def search_info(key: CardKey, birthdate: dt.date, *, limit_consent: bool) -> Jso
             "InsuredIdentificationNumber": key.insured_identification_number,
             "InsuredBranchNumber": key.insured_branch_number,
             "Birthdate": format_oqs_date(birthdate),
-            "LimitApplicationCertificateRelatedConsFlg": (
-                ConsentFlag.GIVEN if limit_consent else ConsentFlag.NOT_GIVEN
-            ).value,
+            "LimitApplicationCertificateRelatedConsFlg": _GIVEN if limit_consent else _NOT_GIVEN,
         }
     )
 
@@ -149,9 +158,7 @@ def qualification_result(
         "InsuredCardValidDate": _date(q.insured_card_valid_date),
         "InsuredCardExpirationDate": _date(q.insured_card_expiration_date),
         "InsuredPartialContributionRatio": q.insured_partial_contribution_ratio,
-        "PreschoolClassification": (
-            PreschoolClassification.PRESCHOOL.value if on <= preschool_until(q.birthdate) else None
-        ),
+        "PreschoolClassification": _PRESCHOOL if on <= preschool_until(q.birthdate) else None,
         "ReasonOfLoss": q.reason_of_loss
         if q.disqualification_date and q.disqualification_date <= on
         else None,
@@ -169,9 +176,9 @@ def qualification_result(
                 "ElderlyRecipientContributionRatio": elderly.contribution_ratio,
             }
         )
-    consent_flag = ConsentFlag.GIVEN if limit_consent else ConsentFlag.NOT_GIVEN
-    fields["LimitApplicationCertificateRelatedConsFlg"] = consent_flag.value
-    fields["SpecificDiseasesCertificateRelatedConsFlg"] = consent_flag.value
+    consent_flag = _GIVEN if limit_consent else _NOT_GIVEN
+    fields["LimitApplicationCertificateRelatedConsFlg"] = consent_flag
+    fields["SpecificDiseasesCertificateRelatedConsFlg"] = consent_flag
     if limit_consent:
         stamp = format_oqs_time(answered_at)
         fields["LimitApplicationCertificateRelatedConsTime"] = stamp
@@ -193,9 +200,7 @@ def qualification_result(
             else dict.fromkeys(reader_consents, answered_at)
         )
         for kind, prefix in CONSENT_FIELDS.items():
-            fields[f"{prefix}ConsFlg"] = (
-                ConsentFlag.GIVEN if kind in given else ConsentFlag.NOT_GIVEN
-            ).value
+            fields[f"{prefix}ConsFlg"] = _GIVEN if kind in given else _NOT_GIVEN
             if kind in given:  # clients read …ConsTime/…AvailableTime whenever the flag is 1
                 fields[f"{prefix}ConsTime"] = format_oqs_time(given[kind])
                 fields[f"{prefix}AvailableTime"] = format_oqs_time(given[kind] + CONSENT_WINDOW)
@@ -221,11 +226,11 @@ def message(
             "MedicalInstitutionCode": facility,
             "ArbitraryFileIdentifier": arbitrary_file_identifier,
             "ReferenceClassification": reference.value,
-            "SegmentOfResult": SegmentOfResult.COMPLETED.value,
+            "SegmentOfResult": _COMPLETED,
         }
     )
     body: Json = {
-        "ProcessingResultStatus": ProcessingResultStatus.OK.value,
+        "ProcessingResultStatus": _OK,
         "QualificationValidity": confirmation.validity.value,
     }
     if search:
