@@ -9,8 +9,13 @@ cores busy, where the parse-only reference uses one.
 
 The child touches nothing of its parent but the stream: it never uses the parent's database
 connection, freezes the objects it inherited so that none is finalised there (a connection's
-finaliser would talk over the parent's socket), and ends with ``os._exit``. Small files, or a
-stream whose size is unknown, are parsed in this process by the same code.
+finaliser would talk over the parent's socket), and ends with ``os._exit``. It does hold that
+connection's socket open, though, for as long as it runs: so it closes its copy of the pipe's
+reading end, and ends at once when a write to the pipe fails (the importing process is gone,
+killed maybe, with no chance to stop it) rather than wait forever for a reader, keeping a dead
+import's transaction and locks alive on the server. Ctrl-C is left to the importing process,
+which stops the child. Small files, or a stream whose size is unknown, are parsed in this
+process by the same code.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import multiprocessing
 import os
 import pickle
 import queue
+import signal
 import threading
 from collections.abc import Callable, Generator, Iterator
 from typing import Any, BinaryIO
@@ -95,7 +101,7 @@ class ParsedChunks:
         receive, send = context.Pipe(duplex=False)
         child = context.Process(
             target=_parse_in_child,
-            args=(send, self.stream, self.prepare, self.chunk_size),
+            args=(receive, send, self.stream, self.prepare, self.chunk_size),
             name="onshi-intake-parse",
             daemon=True,
         )
@@ -105,7 +111,7 @@ class ParsedChunks:
             while True:
                 try:
                     kind, value = pickle.loads(receive.recv_bytes())  # noqa: S301 - our own child
-                except EOFError:
+                except (EOFError, OSError):  # OSError: it ended half-way through a message
                     child.join(5)
                     raise RuntimeError(
                         f"the parsing process ended without an answer (exit code {child.exitcode})"
@@ -118,21 +124,26 @@ class ParsedChunks:
                 else:
                     raise value
         finally:
-            if child.is_alive():
-                child.kill()  # the caller gave up (an error while storing): stop parsing
+            if child.is_alive():  # ending after its last message, or still parsing if the
+                child.kill()  # caller gave up (an error while storing): stop it either way
             child.join()
             receive.close()
 
 
 def _parse_in_child(
-    send: Any, stream: BinaryIO, prepare: Prepare, chunk_size: int
+    receive: Any, send: Any, stream: BinaryIO, prepare: Prepare, chunk_size: int
 ) -> None:  # pragma: no cover - runs in the forked child (covered by the tests, not measured)
     gc.freeze()  # inherited objects (the parent's connections among them) are never collected
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C: the importing process stops us
+    receive.close()  # the parent's end: with it open here, a write would never fail
     ready: queue.Queue[bytes | None] = queue.Queue(maxsize=AHEAD_CHUNKS)
 
     def sender() -> None:  # writes while the main thread parses (a pipe write releases the GIL)
-        while (blob := ready.get()) is not None:
-            send.send_bytes(blob)
+        try:
+            while (blob := ready.get()) is not None:
+                send.send_bytes(blob)
+        except OSError:  # the importing process is gone: end now, letting go of its socket
+            os._exit(1)
 
     thread = threading.Thread(target=sender, daemon=True)
     thread.start()
