@@ -38,9 +38,14 @@ class CheckpointInvalid(ChainError):
     """The checkpoint is malformed, or its signature does not verify under the given key."""
 
 
+# What json.dumps(…, ensure_ascii=False, separators=(",", ":")) builds anew on every call
+# (a third of its time on an audit entry, measured).
+_CANONICAL = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def canonical(fields: Iterable[Any]) -> bytes:
     """One byte string per entry: compact JSON of a list, so no field can bleed into the next."""
-    return json.dumps(list(fields), ensure_ascii=False, separators=(",", ":")).encode()
+    return _CANONICAL.encode(list(fields)).encode()
 
 
 def link(key: bytes, previous: str, entry: bytes) -> str:
