@@ -86,6 +86,7 @@ def import_insured(
     """
     ahead = worth_a_process(stream) if parse_ahead is None else parse_ahead
     with database.engine.begin() as connection:
+        _one_import_at_a_time(connection)
         if connection.dialect.name == "postgresql":
             store: InsuredStore | PostgresMerge = PostgresMerge(connection, now or utc_now())
         else:
@@ -98,6 +99,22 @@ def import_insured(
         if parsed.problems:
             raise reject(parsed.problems, "insured-persons file")
         return store.finish()
+
+
+# pg_advisory_xact_lock's key for imports of insured persons ("insured" in ASCII).
+IMPORT_LOCK = 0x696E7375726564
+
+
+def _one_import_at_a_time(connection: Connection) -> None:
+    """Wait for any other import to commit before reading anything. An import decides from what
+    is stored (card keys, IndividualIds, insurers; on SQLite the next ids too): a second one
+    reading before the first commits would insert a person or an insurer twice."""
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (IMPORT_LOCK,))
+    else:
+        # SQLite's write lock, taken now: pysqlite opens its transaction before the first DML
+        # only, and a write (even of no row) takes the lock, waiting busy_timeout for it.
+        connection.exec_driver_sql("UPDATE qualification SET id = id WHERE 0")
 
 
 class _Stored(dict[Any, Any]):
@@ -192,9 +209,8 @@ class InsuredStore:
         """A first load (``qualification`` empty): drop its secondary indexes inside this
         transaction, return the statements that build them again. The card-key unique index
         stays (SQLite cannot drop a table constraint's index)."""
-        # pysqlite opens its transaction before the first DML only: without one, DROP INDEX
-        # would commit at once and a refused file would leave the table without its index.
-        self.connection.exec_driver_sql("UPDATE qualification SET id = id WHERE 0")
+        # Inside the transaction opened by _one_import_at_a_time: outside one, DROP INDEX would
+        # commit at once and a refused file would leave the table without its index.
         assert self.dbapi.in_transaction
         found = self.connection.exec_driver_sql(
             "SELECT name, sql FROM sqlite_master WHERE type = 'index' "
