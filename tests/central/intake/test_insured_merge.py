@@ -306,7 +306,7 @@ def test_a_first_load_beside_a_reader_runs_the_ordinary_way(
         database.dispose()
 
 
-@pytest.mark.parametrize("symbol", ["12\\34", "記号\t1", "a\\N", "\\N"])
+@pytest.mark.parametrize("symbol", ["12\\34", "記号\\t1", "a\\N", "\\N", "記号 1"])
 def test_any_card_symbol_is_stored_as_given(database: Database, symbol: str) -> None:
     """PostgreSQL stages chunks as COPY text; a value the text format would misread goes as CSV."""
     rows = [row(1, InsuredCardSymbol=symbol), row(2, InsuredCardSymbol=""), row(3, **LIMIT)]

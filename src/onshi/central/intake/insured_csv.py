@@ -106,9 +106,13 @@ def _insurer_number(raw: str) -> str:
 
 
 def _card_symbol(raw: str) -> str:
+    """記号: printed on the card, so no control character (a NUL cannot even be stored in
+    PostgreSQL text). Spaces are kept: some symbols have them."""
     value = fields.nfkc(raw).strip()
     if len(value) > 38:
         raise FieldInvalid("is longer than 38 characters")
+    if not value.isprintable() and fields.CONTROL.search(value):  # isprintable: the quick look
+        raise FieldInvalid("contains control characters")
     return value
 
 

@@ -440,7 +440,8 @@ _S_LIST = ", ".join(f's."{c}"' for c in QUALIFICATION_COLUMNS)
 _LIMIT_LIST = ", ".join(f'"{c}"' for c in LIMIT_COLUMNS)
 _SAME_KEY = " AND ".join(f'q."{c}" = s."{c}"' for c in _KEY)
 # PostgreSQL's text format (tab-separated, \N for NULL), built by a join per record; a chunk
-# with a tab, line break or backslash inside a value (possible in a card symbol) goes as CSV.
+# with a backslash inside a value (a name, a card symbol may hold one) goes as CSV. The parser
+# refuses tabs and line breaks in every value, but the check counts them too.
 _STAGE_COPY = "COPY intake_stage FROM STDIN"
 # CSV as Python's csv module writes it: an empty unquoted field is NULL, except in the two
 # card-key columns that hold '' rather than NULL (the parser never yields '' elsewhere).
