@@ -21,12 +21,14 @@ import datetime as dt
 import hashlib
 import io
 import json
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import ExitStack, closing, contextmanager
 from typing import Any, BinaryIO
 
+import psycopg
 from sqlalchemy import Connection, Date, bindparam, select, text, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from onshi.central.errors import IntakeRejected, RowProblem
 from onshi.central.intake.bulk import BulkWriter
@@ -79,26 +81,66 @@ def import_insured(
     now: dt.datetime | None = None,
     parse_ahead: bool | None = None,
 ) -> ImportCounts:
-    """Import one insured-persons CSV whole, or raise :class:`IntakeRejected` having stored nothing.
+    """Import one insured-persons CSV whole, or raise having stored nothing:
+    :class:`IntakeRejected` for a file with problems, :class:`ImportFailed` when the database
+    refused a write.
 
     ``parse_ahead``: parse in a second process while this one writes (see
     :mod:`~onshi.central.intake.parse_ahead`); by default for files of 4 MiB and more.
     """
     ahead = worth_a_process(stream) if parse_ahead is None else parse_ahead
-    with database.engine.begin() as connection:
-        _one_import_at_a_time(connection)
-        if connection.dialect.name == "postgresql":
-            store: InsuredStore | PostgresMerge = PostgresMerge(connection, now or utc_now())
-        else:
-            store = InsuredStore(connection, now or utc_now())
-        # Chunks stop coming at the first problem; the rest is read only to list every problem.
-        parsed = ParsedChunks(stream, store.prepare, chunk_size, ahead=ahead)
-        with store.pipelined(), closing(iter(parsed)) as chunks:  # closing: the child stops
-            for chunk in chunks:
-                store.send(chunk)
-        if parsed.problems:
-            raise reject(parsed.problems, "insured-persons file")
-        return store.finish()
+    try:
+        with database.engine.begin() as connection:
+            _one_import_at_a_time(connection)
+            if connection.dialect.name == "postgresql":
+                store: InsuredStore | PostgresMerge = PostgresMerge(connection, now or utc_now())
+            else:
+                store = InsuredStore(connection, now or utc_now())
+            # Chunks stop coming at the first problem; the rest is read only to list every one.
+            parsed = ParsedChunks(stream, store.prepare, chunk_size, ahead=ahead)
+            with store.pipelined(), closing(iter(parsed)) as chunks:  # closing: the child stops
+                for chunk in chunks:
+                    store.send(chunk)
+            if parsed.problems:
+                raise reject(parsed.problems, "insured-persons file")
+            return store.finish()
+    except (DBAPIError, psycopg.Error, sqlite3.Error) as exc:  # rolled back by now
+        raise ImportFailed(exc) from None
+
+
+class ImportFailed(RuntimeError):
+    """The database refused an import's write; nothing was stored.
+
+    The message names the error, its SQLSTATE on PostgreSQL and the table, column or
+    constraint, never a value: the database error's own text may quote the row (SQLAlchemy
+    appends the statement's parameters, PostgreSQL its DETAIL and CONTEXT lines: "Failing row
+    contains (…)"), and this message reaches logs. The original is ``__context__`` (not shown
+    in tracebacks) for a debugger.
+    """
+
+    def __init__(self, error: BaseException) -> None:
+        if isinstance(error, DBAPIError) and error.orig is not None:
+            error = error.orig
+        self.sqlstate: str | None = None
+        if isinstance(error, psycopg.Error):
+            self.sqlstate = error.sqlstate
+            diag = error.diag
+            said = diag.message_primary or ""
+            if (error.sqlstate or "").startswith("22"):  # data exceptions quote the value
+                said = said.split(': "', 1)[0]
+            where = ", ".join(
+                f"{what} {name}"
+                for what, name in (
+                    ("table", diag.table_name),
+                    ("column", diag.column_name),
+                    ("constraint", diag.constraint_name),
+                )
+                if name
+            )
+            said = f"(SQLSTATE {error.sqlstate}) {said}" + (f" [{where}]" if where else "")
+        else:  # sqlite3 names tables, columns and constraints, never values
+            said = str(error)
+        super().__init__(f"import refused by the database: {type(error).__name__} {said}")
 
 
 # pg_advisory_xact_lock's key for imports of insured persons ("insured" in ASCII).
