@@ -23,7 +23,7 @@ import io
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import ExitStack, closing, contextmanager
+from contextlib import ExitStack, closing, contextmanager, suppress
 from typing import Any, BinaryIO
 
 import psycopg
@@ -96,14 +96,17 @@ def import_insured(
                 store: InsuredStore | PostgresMerge = PostgresMerge(connection, now or utc_now())
             else:
                 store = InsuredStore(connection, now or utc_now())
-            # Chunks stop coming at the first problem; the rest is read only to list every one.
-            parsed = ParsedChunks(stream, store.prepare, chunk_size, ahead=ahead)
-            with store.pipelined(), closing(iter(parsed)) as chunks:  # closing: the child stops
-                for chunk in chunks:
-                    store.send(chunk)
-            if parsed.problems:
-                raise reject(parsed.problems, "insured-persons file")
-            return store.finish()
+            try:
+                # Chunks stop coming at the first problem; the rest is read only to list them.
+                parsed = ParsedChunks(stream, store.prepare, chunk_size, ahead=ahead)
+                with store.pipelined(), closing(iter(parsed)) as chunks:  # the child stops
+                    for chunk in chunks:
+                        store.send(chunk)
+                if parsed.problems:
+                    raise reject(parsed.problems, "insured-persons file")
+                return store.finish()
+            finally:
+                store.close()
     except (DBAPIError, psycopg.Error, sqlite3.Error) as exc:  # rolled back by now
         raise ImportFailed(exc) from None
 
@@ -220,6 +223,7 @@ class InsuredStore:
         self.writer = BulkWriter(connection)
         self.dbapi: Any = connection.connection.driver_connection
         self.counts = ImportCounts()
+        self.cache_size = int(connection.exec_driver_sql("PRAGMA cache_size").scalar_one())
         connection.exec_driver_sql("PRAGMA cache_size = -262144")  # 256 MiB for index builds
         connection.exec_driver_sql(
             "CREATE TEMPORARY TABLE IF NOT EXISTS intake_key "
@@ -272,7 +276,14 @@ class InsuredStore:
     def finish(self) -> ImportCounts:
         for statement in self.rebuild:
             self.connection.exec_driver_sql(statement)
+        self.dbapi.execute("DELETE FROM intake_key")  # no card keys left on a pooled connection
         return self.counts
+
+    def close(self) -> None:
+        """The connection's cache size as it was (a server's pooled connection would keep the
+        import's 256 MiB). Also after a failure: then an error here would hide the real one."""
+        with suppress(sqlite3.Error):  # a broken connection: the pool drops it anyway
+            self.dbapi.execute(f"PRAGMA cache_size = {self.cache_size}")
 
     def write(self, chunk: Sequence[Row]) -> None:
         """Store one prepared chunk (see :func:`_sqlite_rows`)."""
@@ -829,6 +840,10 @@ class PostgresMerge:
         if limits is not None:
             self._cursor.execute(limit, {"limits": limits})
         self._cursor.execute(truncate)
+
+    def close(self) -> None:
+        """Nothing to put back: the temporary tables go with the transaction, the lock timeout
+        was ``SET LOCAL``."""
 
     def finish(self) -> ImportCounts:
         for statement in self.rebuild:
