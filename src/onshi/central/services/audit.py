@@ -136,7 +136,7 @@ class AuditLog:
     def subject(self, *parts: str | None) -> str:
         """Keyed digest of an identifier (card key, certificate serial…), never the identifier."""
         mac = self._subject_mac.copy()
-        mac.update("\x1f".join(p or "" for p in parts).encode())
+        mac.update("\x1f".join([p or "" for p in parts]).encode())
         return mac.hexdigest()
 
     def record(
@@ -229,11 +229,11 @@ class AuditLog:
     ) -> tuple[list[dict[str, Any]], tuple[int, str]]:
         chain_seq, previous = head
         rows = []
+        link_after = ac.Linker(self.audit_key)
         for e in batch:
             chain_seq += 1
             recorded_at = e.recorded_at.isoformat()
-            link = ac.link(
-                self.audit_key,
+            link = link_after(
                 previous,
                 _keyed_entry(
                     self.chain, chain_seq, recorded_at, e.facility, e.action, e.subject, e.outcome
