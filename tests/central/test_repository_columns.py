@@ -92,3 +92,23 @@ def test_no_elderly_certificate_and_no_branch(database: Database) -> None:
     assert found.elderly is None
     assert found.key.insured_branch_number is None
     assert found.insured_name is None and found.disqualification_date is None
+
+
+def test_held_by_several_individuals(database: Database) -> None:
+    with database.transaction() as s:
+        people = [factories.individual(s) for _ in range(3)]
+        ids = {
+            person: [
+                factories.qualification(
+                    s, individual_id=person, InsuredIdentificationNumber=f"{person}-{n}"
+                ).id
+                for n in range(2)
+            ]
+            for person in people
+        }
+    with database.lookups() as c:
+        found = repository.held_by(c, [people[2], people[0], people[2]])
+        assert repository.held_by(c, []) == []
+        assert repository.held_by(c, [max(people) + 1000]) == []
+    assert sorted(q.qualification_id for q in found) == sorted(ids[people[0]] + ids[people[2]])
+    assert {q.individual_id for q in found} == {people[0], people[2]}

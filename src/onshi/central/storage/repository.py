@@ -8,9 +8,11 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from sqlalchemy import (
+    BigInteger,
     Connection,
     String,
     and_,
+    any_,
     bindparam,
     func,
     or_,
@@ -156,16 +158,17 @@ def find_by_card_key(source: Reader, key: domain.CardKey) -> list[domain.Qualifi
     statement = _BY_KEY_ANY_BRANCH
     if key.insured_branch_number is not None:
         statement, params["branch"] = _BY_KEY, key.insured_branch_number
-    return [_to_domain(row) for row in _connection(source).execute(statement, params)]
+    return [_to_domain(row) for row in _connection(source).execute(statement, params).all()]
 
 
-_WANTED = select(
-    func.unnest(bindparam("i", type_=ARRAY(String))).label("i"),
-    func.unnest(bindparam("s", type_=ARRAY(String))).label("s"),
-    func.unnest(bindparam("n", type_=ARRAY(String))).label("n"),
-).subquery("wanted")
-_HELD_BY = _SELECT_QUALIFICATION.where(
-    t.Qualification.individual_id.in_(bindparam("ids", expanding=True))
+# The individuals as one parameter (an array; JSON on SQLite), not one each: SQLAlchemy renders
+# an expanding IN anew at every execution (measured: 30–45 µs of a 200 µs lookup of 8 on SQLite).
+_HELD_BY_POSTGRESQL = _SELECT_QUALIFICATION.where(
+    t.Qualification.individual_id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
+)
+_HELD = func.json_each(bindparam("ids", type_=String)).table_valued("value", name="held")
+_HELD_BY_SQLITE = _SELECT_QUALIFICATION.where(
+    t.Qualification.individual_id.in_(select(_HELD.c.value))
 )
 
 
@@ -174,7 +177,12 @@ def held_by(source: Reader, individual_ids: Iterable[int]) -> list[domain.Qualif
     ids = sorted(set(individual_ids))
     if not ids:
         return []
-    return [_to_domain(row) for row in _connection(source).execute(_HELD_BY, {"ids": ids})]
+    connection = _connection(source)
+    if connection.dialect.name == "postgresql":
+        result = connection.execute(_HELD_BY_POSTGRESQL, {"ids": ids})
+    else:
+        result = connection.execute(_HELD_BY_SQLITE, {"ids": json.dumps(ids)})
+    return [_to_domain(row) for row in result.all()]
 
 
 def _covers(start: dt.date | None, end: dt.date | None, on: dt.date) -> bool:
