@@ -308,7 +308,8 @@ def test_a_first_load_beside_a_reader_runs_the_ordinary_way(
 
 @pytest.mark.parametrize("symbol", ["12\\34", "記号\\t1", "a\\N", "\\N", "記号 1"])
 def test_any_card_symbol_is_stored_as_given(database: Database, symbol: str) -> None:
-    """PostgreSQL stages chunks as COPY text; a value the text format would misread goes as CSV."""
+    """PostgreSQL is sent COPY text (a first load, then a merge): a value the text format
+    would misread is escaped."""
     rows = [row(1, InsuredCardSymbol=symbol), row(2, InsuredCardSymbol=""), row(3, **LIMIT)]
     assert load(database, rows) == ImportCounts(inserted=3, limit_certificates=1)
     with database.engine.connect() as c:

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import text
 
 from onshi.central.errors import IntakeRejected
+from onshi.central.intake import insured_store
 from onshi.central.intake.counts import ImportCounts
 from onshi.central.intake.insured_store import import_insured
 from onshi.central.storage.database import Database
@@ -77,3 +78,23 @@ def test_an_empty_file_is_refused(database: Database) -> None:
     with pytest.raises(IntakeRejected) as caught:
         import_insured(database, io.BytesIO(b""))
     assert [(p.line, p.column) for p in caught.value.problems] == [(1, "(record)")]
+
+
+@pytest.mark.postgres
+def test_copy_text_escapes_what_the_text_format_would_misread(postgres_url: str) -> None:
+    """The parser lets only backslashes through; the COPY text is right whatever a value holds."""
+    values = ["a\tb", "a\nb", "a\rb", "a\\b", "\\N", "\\.", "髙橋　𠮷子＼", "plain", None, ""]
+    rows = [(v, w) for v in values for w in ("x", None, "\\")]
+    database = Database(postgres_url)
+    try:
+        with database.engine.begin() as c:
+            c.exec_driver_sql("CREATE TEMPORARY TABLE t (n serial, a text, b text)")
+            raw = c.connection.driver_connection
+            assert raw is not None
+            with raw.cursor() as cursor, cursor.copy("COPY t (a, b) FROM STDIN") as copy:
+                copy.write("\n".join(insured_store._text_lines(rows)) + "\n")
+            assert [tuple(r) for r in c.exec_driver_sql("SELECT a, b FROM t ORDER BY n")] == rows
+            plain = [("x", None), ("y", "z")]  # nothing to escape: the joins as they are
+            assert insured_store._text_lines(plain) == ["x\t\\N", "y\tz"]
+    finally:
+        database.dispose()

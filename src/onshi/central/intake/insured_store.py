@@ -16,10 +16,8 @@ set-based SQL in pipeline mode. Both follow the same rules;
 
 from __future__ import annotations
 
-import csv
 import datetime as dt
 import hashlib
-import io
 import json
 import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -492,16 +490,7 @@ _Q_LIST = ", ".join(f'"{c}"' for c in QUALIFICATION_COLUMNS)
 _S_LIST = ", ".join(f's."{c}"' for c in QUALIFICATION_COLUMNS)
 _LIMIT_LIST = ", ".join(f'"{c}"' for c in LIMIT_COLUMNS)
 _SAME_KEY = " AND ".join(f'q."{c}" = s."{c}"' for c in _KEY)
-# PostgreSQL's text format (tab-separated, \N for NULL), built by a join per record; a chunk
-# with a backslash inside a value (a name, a card symbol may hold one) goes as CSV. The parser
-# refuses tabs and line breaks in every value, but the check counts them too.
-_STAGE_COPY = "COPY intake_stage FROM STDIN"
-# CSV as Python's csv module writes it: an empty unquoted field is NULL, except in the two
-# card-key columns that hold '' rather than NULL (the parser never yields '' elsewhere).
-_STAGE_COPY_CSV = (
-    "COPY intake_stage FROM STDIN "
-    '(FORMAT csv, FORCE_NOT_NULL ("InsuredCardSymbol", "InsuredBranchNumber"))'
-)
+_STAGE_COPY = "COPY intake_stage FROM STDIN"  # PostgreSQL's text format, see _text_lines
 
 
 class _CopyText(dict[Any, str]):
@@ -518,35 +507,17 @@ class _CopyText(dict[Any, str]):
 _COPY_TEXT = _CopyText({None: "\\N"})
 
 
-def _copy_text(chunk: Sequence[InsuredRecord]) -> tuple[str, str]:
-    """The chunk as COPY data, and the COPY statement that reads it."""
-    as_text = _COPY_TEXT.__getitem__
-    text = "\n".join(["\t".join([v if type(v) is str else as_text(v) for v in r]) for r in chunk])
-    fields = len(chunk[0])
-    if (
-        text.count("\t") == len(chunk) * (fields - 1)
-        and text.count("\n") == len(chunk) - 1
-        and text.count("\\") == sum([r.count(None) for r in chunk])  # only the NULL marks
-        and "\r" not in text
-    ):
-        return text + "\n", _STAGE_COPY
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\r\n").writerows(chunk)
-    return out.getvalue(), _STAGE_COPY_CSV
-
-
-# COPY data, its statement, the number of rows, the (InsurerNumber, InsurerName) pairs named, and
-# [line, digest] of each limit certificate as JSON (None without any).
-StagedChunk = tuple[str, str, int, set[tuple[str, str]], str | None]
+# COPY data for ``intake_stage`` (the records as they are), the number of rows, the
+# (InsurerNumber, InsurerName) pairs named, and [line, digest] of each limit certificate as
+# JSON (None without any).
+StagedChunk = tuple[str, int, set[tuple[str, str]], str | None]
 
 
 def _staged_chunk(chunk: list[InsuredRecord]) -> StagedChunk:
     """What :meth:`PostgresMerge.send` sends for a chunk, made by the parser (see parse_ahead)."""
-    data, statement = _copy_text(chunk)
     limits = [(r.line, _limit_row(0, r)[-1]) for r in chunk if r.has_limit_certificate]
     return (
-        data,
-        statement,
+        "\n".join(_text_lines(chunk)) + "\n",
         len(chunk),
         {(r[0], r[25]) for r in chunk},  # (InsurerNumber, InsurerName)
         json.dumps(limits) if limits else None,
@@ -561,7 +532,10 @@ _DIRECT_COLUMNS = ", ".join(f'"{c}"' for c in QUALIFICATION_INSERT)
 
 
 def _text_lines(rows: Sequence[Sequence[Any]]) -> list[str]:
-    """Rows in COPY's text format (no line ends): one join per row, escaping only if needed."""
+    """Rows in COPY's text format (tab-separated, ``\\N`` for NULL; no line ends): one join per
+    row, then a count of tabs, line breaks and backslashes tells whether any value holds one
+    (the parser refuses control characters, but a name or card symbol may hold a backslash);
+    only then are the values escaped."""
     as_text = _COPY_TEXT.__getitem__
     lines = ["\t".join([v if type(v) is str else as_text(v) for v in r]) for r in rows]
     joined = "\n".join(lines)
@@ -825,9 +799,9 @@ class PostgresMerge:
     def send_staged(self, chunk: StagedChunk) -> None:
         """Stage a prepared chunk (COPY), then queue its merge; returns without waiting for the
         server."""
-        data, statement, rows, named, limits = chunk
+        data, rows, named, limits = chunk
         self._pipeline.close()  # the previous chunk's merge is done (or raises here)
-        with self._cursor.copy(statement) as copy:
+        with self._cursor.copy(_STAGE_COPY) as copy:
             copy.write(data)
         self._pipeline.enter_context(self.dbapi.pipeline())
         insurers, *statements, limit, truncate = self._statements
