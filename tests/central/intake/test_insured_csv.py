@@ -209,3 +209,14 @@ def test_full_width_digits_in_symbol_and_number() -> None:
     )
     assert problems == []
     assert (record.InsuredCardSymbol, record.InsuredIdentificationNumber) == ("123", "45")
+
+
+@pytest.mark.parametrize("birthdate", ["19800230", "1980-01-15", "18500115", "1980011５"])
+def test_a_bad_birthdate_is_not_echoed(birthdate: str) -> None:
+    """A birthdate is personal data, wrong or not (other dates, which identify nobody, are)."""
+    _, problems = parse(csv_bytes([row(1, Birthdate=birthdate, QualificationDate="19991301")]))
+    reasons = {p.column: p.reason for p in problems}
+    assert set(reasons) == {"Birthdate", "QualificationDate"}
+    assert "1980" not in reasons["Birthdate"] and "1850" not in reasons["Birthdate"]
+    assert "date" in reasons["Birthdate"] or "1870" in reasons["Birthdate"]
+    assert "19991301" in reasons["QualificationDate"]  # quoted: it helps, and names nobody

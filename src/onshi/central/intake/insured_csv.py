@@ -93,6 +93,14 @@ REQUIRED_VALUES = frozenset(
     }
 )
 KEEP_EMPTY = frozenset({"InsuredCardSymbol", "InsuredBranchNumber"})  # '' rather than NULL
+# Dates whose refusal must not quote the value: a birthdate is personal data, even a wrong one
+# (fields.date quotes what it refuses, which helps with the other dates and names nobody).
+UNQUOTED = frozenset({"Birthdate"})
+
+
+def _without_value(reason: str) -> str:
+    """``is not a calendar date: '19800230'`` → ``is not a calendar date``."""
+    return reason.split(", got ", 1)[0].split(": ", 1)[0]
 
 
 def _insurer_number(raw: str) -> str:
@@ -346,7 +354,8 @@ class InsuredCsv:
                     continue
             except FieldInvalid as exc:
                 if not raw.isspace():  # blank values fail their check: treat as empty
-                    self._problem(line, name, exc.reason)
+                    said = _without_value(exc.reason) if name in UNQUOTED else exc.reason
+                    self._problem(line, name, said)
                     ok = False
                     continue
             if required:
