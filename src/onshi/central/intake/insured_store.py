@@ -12,6 +12,9 @@ rows, and each row is decided in Python. On PostgreSQL (:class:`PostgresMerge`) 
 copied straight into the tables; otherwise each chunk is staged with ``COPY`` and merged by
 set-based SQL in pipeline mode. Both follow the same rules;
 ``tests/central/intake/test_insured_merge.py`` holds them to it.
+
+Imports run one at a time (:func:`_one_import_at_a_time`): each decides from what is stored.
+A database error is raised as :class:`ImportFailed`, whose message quotes no value of a row.
 """
 
 from __future__ import annotations
