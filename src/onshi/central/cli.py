@@ -454,6 +454,8 @@ def load_sample_data(central: Any, data_dir: Path) -> None:
     with central.db.sessions() as session:
         if session.scalar(select(func.count()).select_from(t.Qualification)):
             return
+    from onshi.central.errors import ImportFailed
+
     try:
         from onshi.central.intake.generate import generate_population
         from onshi.central.intake.insured_store import import_insured
@@ -467,7 +469,10 @@ def load_sample_data(central: Any, data_dir: Path) -> None:
     with (sample / "insured.csv").open("a", encoding="utf-8", newline="") as csv:
         csv.write(EXAMPLE_PERSON_ROW)
     with (sample / "insured.csv").open("rb") as stream:
-        typer.echo(f"insured.csv: {import_insured(central.db, stream).summary()}")
+        try:
+            typer.echo(f"insured.csv: {import_insured(central.db, stream).summary()}")
+        except ImportFailed as exc:
+            _fail(f"sample data not loaded: {exc.message}", 1)
     for kind in ("limit", "specific-disease", "drug", "checkup", "diagnosis", "operation"):
         path = sample / f"{kind}.jsonl"
         if path.exists():

@@ -18,6 +18,7 @@
     ├── FacilityKindRefused           FACILITY_KIND_REFUSED   e.g. checkups asked by a pharmacy
     ├── ReceptionNotFound             RECEPTION_NOT_FOUND     bulk reception number unknown to this facility
     ├── IntakeRejected                INTAKE_REJECTED         an import file was refused whole
+    ├── ImportFailed                  IMPORT_FAILED           the database refused an import's write
     └── AuditChainBroken              AUDIT_CHAIN_BROKEN
 
 Adapters translate: the HTTP API to a status and ``{"code", "message"}``, the CLI to an exit status.
@@ -122,6 +123,13 @@ class IntakeRejected(CentralError):
     def __init__(self, message: str, problems: list[RowProblem] | None = None) -> None:
         super().__init__(message)
         self.problems = problems or []
+
+
+class ImportFailed(CentralError):
+    """The database refused an import's write; nothing was stored. The message names the error
+    and the table, column or constraint, never a value (see intake.insured_store)."""
+
+    code = "IMPORT_FAILED"
 
 
 class AuditChainBroken(CentralError):

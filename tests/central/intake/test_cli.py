@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from sqlalchemy import text
 from typer.testing import CliRunner
 
 from onshi.central.cli import app
+from onshi.central.storage.database import Database
 
 from .support import counts, csv_bytes, row
 
@@ -32,6 +34,27 @@ def test_refused_file_lists_problems_without_personal_data(tmp_path: Path, sqlit
     assert "rejected:" in result.output and "INTAKE_REJECTED" in result.output
     assert "line 2, NameKana:" in result.output and "line 3, Sex1:" in result.output
     assert "秘密" not in result.output and "5001" not in result.output
+
+
+def test_database_refusal_is_reported_without_a_traceback(tmp_path: Path, sqlite_url: str) -> None:
+    path = tmp_path / "insured.csv"
+    path.write_bytes(csv_bytes([row(1)]))
+    assert runner.invoke(app, ["import", "insured", str(path), "--db", sqlite_url]).exit_code == 0
+    database = Database(sqlite_url)
+    with database.engine.begin() as c:  # as a full disk would
+        c.execute(
+            text(
+                "CREATE TRIGGER refuse BEFORE INSERT ON qualification_history "
+                "BEGIN SELECT RAISE(ABORT, 'no space left on device'); END"
+            )
+        )
+    database.dispose()
+    path.write_bytes(csv_bytes([row(1, Address="大阪府")]))
+    result = runner.invoke(app, ["import", "insured", str(path), "--db", sqlite_url])
+    assert result.exit_code == 1, result.output
+    assert "failed: import refused by the database" in result.output
+    assert "no space left on device" in result.output and "IMPORT_FAILED" in result.output
+    assert "Traceback" not in result.output and "大阪府" not in result.output
 
 
 def test_unreadable_file(tmp_path: Path, sqlite_url: str) -> None:

@@ -13,8 +13,9 @@ import traceback
 import pytest
 from sqlalchemy import text
 
+from onshi.central.errors import ImportFailed
 from onshi.central.intake.counts import ImportCounts
-from onshi.central.intake.insured_store import ImportFailed, import_insured
+from onshi.central.intake.insured_store import import_insured
 from onshi.central.storage.database import Database
 
 from .support import counts, csv_bytes, row

@@ -1,7 +1,7 @@
 """``onshi central import …`` and ``onshi central generate``: the operator's intake commands.
 
-Exit status: 0 imported, 1 the file was refused (every problem listed, nothing stored), 2 the file
-could not be read. Problems name line, column and reason only: never a person's data.
+Exit status: 0 imported, 1 the file was refused (every problem listed, nothing stored) or the
+database refused the import (nothing stored), 2 the file could not be read. Problems name line, column and reason only: never a person's data.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from typing import Annotated, BinaryIO
 import typer
 from rich.console import Console
 
-from onshi.central.errors import IntakeRejected
+from onshi.central.errors import ImportFailed, IntakeRejected
 from onshi.central.intake.counts import ImportCounts
 from onshi.central.intake.generate import generate_population
 from onshi.central.intake.insured_store import import_insured
@@ -62,6 +62,9 @@ def _run(path: Path, db: str | None, load: Callable[[Database, BinaryIO], Import
             err.print(str(problem), markup=False)
         if len(exc.problems) > MAX_LISTED:
             err.print(f"… and {len(exc.problems) - MAX_LISTED} more problems", markup=False)
+        raise typer.Exit(1) from None
+    except ImportFailed as exc:
+        err.print(f"failed: {exc.message} ({exc.code})", markup=False)
         raise typer.Exit(1) from None
     except OSError as exc:
         err.print(f"cannot read {path}: {exc.strerror}", markup=False)

@@ -31,7 +31,7 @@ import psycopg
 from sqlalchemy import Connection, Date, bindparam, select, text, update
 from sqlalchemy.exc import DBAPIError, OperationalError
 
-from onshi.central.errors import IntakeRejected, RowProblem
+from onshi.central.errors import ImportFailed, IntakeRejected, RowProblem
 from onshi.central.intake.bulk import BulkWriter
 from onshi.central.intake.card_keys import Stored
 from onshi.central.intake.counts import ImportCounts
@@ -109,42 +109,37 @@ def import_insured(
             finally:
                 store.close()
     except (DBAPIError, psycopg.Error, sqlite3.Error) as exc:  # rolled back by now
-        raise ImportFailed(exc) from None
+        raise _import_failed(exc) from None
 
 
-class ImportFailed(RuntimeError):
-    """The database refused an import's write; nothing was stored.
+def _import_failed(error: BaseException) -> ImportFailed:
+    """The database's refusal as an :class:`ImportFailed` whose message quotes no value.
 
-    The message names the error, its SQLSTATE on PostgreSQL and the table, column or
-    constraint, never a value: the database error's own text may quote the row (SQLAlchemy
-    appends the statement's parameters, PostgreSQL its DETAIL and CONTEXT lines: "Failing row
-    contains (…)"), and this message reaches logs. The original is ``__context__`` (not shown
-    in tracebacks) for a debugger.
+    The database error's own text may quote the row (SQLAlchemy appends the statement's
+    parameters, PostgreSQL its DETAIL and CONTEXT lines: "Failing row contains (…)"), and this
+    message reaches logs: it keeps the error, its SQLSTATE on PostgreSQL and the table, column
+    or constraint. The original is ``__context__`` (not shown in tracebacks) for a debugger.
     """
-
-    def __init__(self, error: BaseException) -> None:
-        if isinstance(error, DBAPIError) and error.orig is not None:
-            error = error.orig
-        self.sqlstate: str | None = None
-        if isinstance(error, psycopg.Error):
-            self.sqlstate = error.sqlstate
-            diag = error.diag
-            said = diag.message_primary or ""
-            if (error.sqlstate or "").startswith("22"):  # data exceptions quote the value
-                said = said.split(': "', 1)[0]
-            where = ", ".join(
-                f"{what} {name}"
-                for what, name in (
-                    ("table", diag.table_name),
-                    ("column", diag.column_name),
-                    ("constraint", diag.constraint_name),
-                )
-                if name
+    if isinstance(error, DBAPIError) and error.orig is not None:
+        error = error.orig
+    if isinstance(error, psycopg.Error):
+        diag = error.diag
+        said = diag.message_primary or ""
+        if (error.sqlstate or "").startswith("22"):  # data exceptions quote the value
+            said = said.split(': "', 1)[0]
+        where = ", ".join(
+            f"{what} {name}"
+            for what, name in (
+                ("table", diag.table_name),
+                ("column", diag.column_name),
+                ("constraint", diag.constraint_name),
             )
-            said = f"(SQLSTATE {error.sqlstate}) {said}" + (f" [{where}]" if where else "")
-        else:  # sqlite3 names tables, columns and constraints, never values
-            said = str(error)
-        super().__init__(f"import refused by the database: {type(error).__name__} {said}")
+            if name
+        )
+        said = f"(SQLSTATE {error.sqlstate}) {said}" + (f" [{where}]" if where else "")
+    else:  # sqlite3 names tables, columns and constraints, never values
+        said = str(error)
+    return ImportFailed(f"import refused by the database: {type(error).__name__} {said}")
 
 
 # pg_advisory_xact_lock's key for imports of insured persons ("insured" in ASCII).
