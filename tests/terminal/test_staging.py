@@ -7,6 +7,7 @@ the row) are still delivered on start.
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -96,4 +97,8 @@ def test_rows_left_answered_or_staged_are_delivered_on_start(
             "OQSsiquc01res_now.xml",
             "OQSsiquc01res_old.xml",
         ]
+        # The row says delivered just after the rename that wait_for saw.
+        deadline = time.monotonic() + 5
+        while agent.state.counts().get(Stage.DELIVERED) != 3 and time.monotonic() < deadline:
+            time.sleep(0.01)
         assert agent.state.counts().get(Stage.DELIVERED) == 3
