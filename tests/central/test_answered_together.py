@@ -124,7 +124,8 @@ def test_an_unregistered_facility_is_refused_alone(central: Central, database: D
 
 def test_sqlite_finds_many_card_keys_by_index(database: Database) -> None:
     """Many card keys at once (a bulk chunk, a group of inquiries) are looked up in the card-key
-    index, not by reading the whole table."""
+    index, their holders' other qualifications in the individual index: no reading of the whole
+    table."""
     if database.dialect != "sqlite":
         pytest.skip("PostgreSQL joins an unnest of arrays")
     from sqlalchemy import event
@@ -138,7 +139,7 @@ def test_sqlite_finds_many_card_keys_by_index(database: Database) -> None:
 
     event.listen(database.engine, "before_cursor_execute", keep)
     with database.engine.connect() as c:
-        repository.find_by_card_keys_and_branches(
+        repository.holdings_of_card_keys(
             c, [("06139999", "12-34", "1", None), ("06139999", "12-34", "4", "01")]
         )
         statement, parameters = sent[-1]

@@ -236,9 +236,10 @@ def test_a_chunk_answers_as_record_by_record_did(
     statements.clear()
     assert central.process_pending_bulk() == len(records)
     chunks = -(-len(records) // CHUNK)
-    # Per chunk: claim, read, candidates, what invalid cards' holders hold, consents (flows that
-    # report them), limit and specific-disease certificates, the answers — not one per record.
-    per_chunk = 5 + (flow in bulk.FLOWS_WITH_CONSENTS) + 2
+    # Per chunk: claim, read, the cards' holdings (candidates with what their holders hold),
+    # consents (flows that report them), limit and specific-disease certificates, the answers —
+    # not one per record.
+    per_chunk = 4 + (flow in bulk.FLOWS_WITH_CONSENTS) + 2
     assert len(statements) <= chunks * per_chunk + 8, len(statements)
     units = central.fetch_bulk(CLINIC, number)["MessageBody"]["BulkConfirmUnit"]
     with database.sessions() as s:
@@ -299,13 +300,13 @@ def test_answers_already_stored_are_kept_and_the_rest_answered(
     ]
 
 
-def test_candidates_are_the_branches_asked(database: Database) -> None:
+def test_holdings_are_of_the_branches_asked(database: Database) -> None:
     with database.transaction() as s:
         _people(s)
     with database.sessions() as s:
 
         def branches(*keys: tuple[str, str, str, str | None]) -> list[str | None]:
-            found = repository.find_by_card_keys_and_branches(s, keys)
+            found = repository.holdings_of_card_keys(s, keys)
             return sorted(q.key.insured_branch_number or "" for q in found)
 
         assert branches(("06139999", "12-34", "4", None)) == ["01", "02"]
@@ -323,13 +324,13 @@ def test_candidates_are_the_branches_asked(database: Database) -> None:
         assert branches(("06139999", "12-34", "4", "")) == []
         assert branches(("06139999", "12-34", "4", "03"), ("06139999", "12-34", "99", None)) == []
         assert branches() == []
-        # The same as the single-question lookup, key by key.
+        # The same as the single-question lookup, key by key, for people holding nothing else.
         for key in (
             CardKey("06139999", "12-34", "4", None),
             CardKey("06139999", "12-34", "4", "01"),
         ):
             single = repository.find_by_card_key(s, key)
-            batched = repository.find_by_card_keys_and_branches(
+            batched = repository.holdings_of_card_keys(
                 s,
                 [
                     (
@@ -343,3 +344,21 @@ def test_candidates_are_the_branches_asked(database: Database) -> None:
             assert sorted(q.qualification_id for q in batched) == sorted(
                 q.qualification_id for q in single
             )
+
+
+def test_holdings_hold_what_the_holder_holds_elsewhere(database: Database) -> None:
+    """The lost card's holder holds a newer qualification under another insurer: asked for the
+    lost card, both come back (what tells 資格喪失 from 無効), and nobody else's."""
+    with database.transaction() as s:
+        _people(s)
+    with database.sessions() as s:
+        found = repository.holdings_of_card_keys(
+            s, [("06139999", "12-34", "2", None), ("06139999", "12-34", "3", None)]
+        )
+        [moved] = repository.find_by_card_key(s, CardKey("06139999", "12-34", "2", None))
+        held_by_moved = repository.held_by(s, [moved.individual_id])
+    assert len(held_by_moved) == 2
+    assert {q.key.insured_identification_number for q in found} == {"2", "200", "3"}
+    assert sorted(q.qualification_id for q in found if q.individual_id == moved.individual_id) == (
+        sorted(q.qualification_id for q in held_by_moved)
+    )

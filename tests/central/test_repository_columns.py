@@ -78,7 +78,7 @@ def test_each_column_reaches_its_field(database: Database) -> None:
         assert repository.find_by_card_key(c, CardKey("39131234", "記号-7", "番号 88", None)) == [
             expected
         ]
-        assert repository.find_by_card_keys_and_branches(
+        assert repository.holdings_of_card_keys(
             c, [("39131234", "記号-7", "番号 88", "03"), ("39131234", "記号-7", "x", None)]
         ) == [expected]
         assert repository.held_by(c, [individual_id]) == [expected]

@@ -17,7 +17,6 @@ the chain ``legacy``, sealed by a keyed entry the first time a process starts on
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -39,7 +38,7 @@ from onshi.audit import chain as ac
 from onshi.central.errors import AuditChainBroken
 from onshi.central.services.clock import Clock, jst_now, naive_jst
 from onshi.central.storage import tables as t
-from onshi.central.storage.database import Database
+from onshi.central.storage.database import Database, discard
 
 GENESIS = ac.GENESIS
 LEGACY = "legacy"  # the chain of the entries written before the log was keyed
@@ -262,9 +261,7 @@ class AuditLog:
         # size and handed to the driver as is: compiling it anew cost more than the round trip.
         # On a connection kept for it, in autocommit: the one statement is its own transaction.
         if self._connection is None:
-            self._connection = self._db.engine.connect().execution_options(
-                isolation_level="AUTOCOMMIT"
-            )
+            self._connection = self._db.own_connection()
         if self._db.dialect == "postgresql" and len(rows) * len(_COLUMNS) > 50:
             # psycopg parses a statement of more than 50 parameters anew at every execution
             # (measured, client CPU: 1 ms for a VALUES of 16 entries); the rows as one JSON
@@ -287,10 +284,7 @@ class AuditLog:
     def _drop_connection(self) -> None:
         if self._connection is not None:
             connection, self._connection = self._connection, None
-            # Already broken, perhaps: there is nothing more to release then.
-            with contextlib.suppress(Exception):
-                connection.invalidate()
-                connection.close()
+            discard(connection)
 
     def _read_head(self, chain: str) -> tuple[int, str]:
         with self._db.engine.connect() as connection:

@@ -90,7 +90,7 @@ def judge_card_numbers(
     about gave this facility. A question that cannot be judged gets its exception in its place;
     the others are answered.
     """
-    found = _candidates(source, questions)
+    found, held = _candidates(source, questions)
     confirmations: list[Confirmation | Exception] = []
     for q in questions:
         try:
@@ -100,16 +100,6 @@ def judge_card_numbers(
         except Exception as exc:  # noqa: BLE001 — this question's answer is its failure
             confirmations.append(exc)
     # 無効 so far becomes 無効（新しい資格あり） when the holder holds a newer one.
-    invalid = {
-        c.qualification.individual_id
-        for c in confirmations
-        if isinstance(c, Confirmation)
-        and c.validity is QualificationValidity.INVALID
-        and c.qualification
-    }
-    held: dict[int, list[Qualification]] = {}
-    for qualification in repository.held_by(source, invalid):
-        held.setdefault(qualification.individual_id, []).append(qualification)
     for i, (q, c) in enumerate(zip(questions, confirmations, strict=True)):
         if (
             isinstance(c, Confirmation)
@@ -157,31 +147,30 @@ def judge_card_numbers(
 
 
 _Found = dict[tuple[str, str, str], list[Qualification]]
+_Held = dict[int, list[Qualification]]
 
 
-def _candidates(source: Reader, questions: Sequence[CardNumberQuestion]) -> _Found:
-    """Every qualification any question may match, in one query: by card key, of the branches
-    asked (every branch for a question without one)."""
-    keys = {q.key for q in questions}
-    if len(keys) == 1:  # one question (the usual single inquiry): its prebuilt statement
-        rows = repository.find_by_card_key(source, next(iter(keys)))
-    else:
-        rows = repository.find_by_card_keys_and_branches(
-            source,
-            {
-                (
-                    k.insurer_number,
-                    k.insured_card_symbol,
-                    k.insured_identification_number,
-                    k.insured_branch_number,
-                )
-                for k in keys
-            },
-        )
+def _candidates(source: Reader, questions: Sequence[CardNumberQuestion]) -> tuple[_Found, _Held]:
+    """Every qualification any question may match, by card key, and everything their holders
+    hold, by individual: one query (:func:`~onshi.central.storage.repository.holdings_of_card_keys`)."""
+    rows = repository.holdings_of_card_keys(
+        source,
+        {
+            (
+                q.key.insurer_number,
+                q.key.insured_card_symbol,
+                q.key.insured_identification_number,
+                q.key.insured_branch_number,
+            )
+            for q in questions
+        },
+    )
     found: _Found = {}
+    held: _Held = {}
     for row in rows:
         found.setdefault(_card(row.key), []).append(row)
-    return found
+        held.setdefault(row.individual_id, []).append(row)
+    return found, held
 
 
 def _card(key: CardKey) -> tuple[str, str, str]:
