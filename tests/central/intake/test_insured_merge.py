@@ -148,9 +148,15 @@ def _imports(url: str, files: list[list[dict[str, str]]], *, parse_ahead: bool) 
 @pytest.mark.postgres
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_both_databases_store_the_same(
-    sqlite_template: Path, postgres_template: str, tmp_path: Path, seed: int
+    sqlite_template: Path,
+    postgres_template: str,
+    tmp_path: Path,
+    seed: int,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """On either database, parsing in a second process (parse_ahead) or in this one."""
+    # The earlier states of changed rows in pages of 4: several pages per re-import.
+    monkeypatch.setattr(insured_store, "_HISTORY_PAGE", 4)
     first = population(seed, 60)
     second = next_file(seed, first)
     files = [first, second, second]

@@ -28,7 +28,8 @@ from contextlib import ExitStack, closing, contextmanager, suppress
 from typing import Any, BinaryIO
 
 import psycopg
-from sqlalchemy import Connection, Date, bindparam, select, text, update
+from sqlalchemy import BigInteger, Connection, Date, any_, bindparam, select, update
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.exc import DBAPIError, OperationalError
 
 from onshi.central.errors import ImportFailed, IntakeRejected, RowProblem
@@ -833,29 +834,34 @@ class PostgresMerge:
         )
 
     def _apply_changes(self) -> None:
-        """Changed rows: the earlier state into history (as JSON), then the new values."""
-        before = [
-            dict(row._mapping)
-            for row in self.connection.execute(
-                select(QUALIFICATION).where(
-                    QUALIFICATION.c.id.in_(text("SELECT q_id FROM intake_changed"))
-                )
-            )
-        ]
-        if not before:
-            return
-        self.connection.execute(
-            HISTORY.insert(),
-            [
-                {
-                    "qualification_id": row["id"],
-                    "version": row["version"],
-                    "superseded_at": self.now,
-                    "content": _history_json(row),
-                }
-                for row in before
-            ],
+        """Changed rows: the earlier state into history (as JSON), then the new values.
+
+        The earlier states are read :data:`_HISTORY_PAGE` rows at a time, by id: a file that
+        changes millions of rows holds only their ids in memory, not the rows.
+        """
+        changed = (
+            self.connection.exec_driver_sql("SELECT q_id FROM intake_changed ORDER BY q_id")
+            .scalars()
+            .all()
         )
+        if not changed:
+            return
+        for start in range(0, len(changed), _HISTORY_PAGE):
+            before = self.connection.execute(
+                _EARLIER_STATES, {"ids": list(changed[start : start + _HISTORY_PAGE])}
+            )
+            self.connection.execute(
+                HISTORY.insert(),
+                [
+                    {
+                        "qualification_id": row["id"],
+                        "version": row["version"],
+                        "superseded_at": self.now,
+                        "content": _history_json(dict(row)),
+                    }
+                    for row in before.mappings()
+                ],
+            )
         assignments = ", ".join(f'"{c}" = c."{c}"' for c in QUALIFICATION_COLUMNS)
         self.connection.exec_driver_sql(
             f"UPDATE qualification q SET individual_id = c.ind, {assignments}, "  # noqa: S608
@@ -863,6 +869,12 @@ class PostgresMerge:
             "FROM intake_changed c WHERE q.id = c.q_id",
             {"now": self.now},
         )
+
+
+_HISTORY_PAGE = 5000
+_EARLIER_STATES = select(QUALIFICATION).where(
+    QUALIFICATION.c.id == any_(bindparam("ids", type_=ARRAY(BigInteger)))
+)
 
 
 def _has_qualifications(connection: Connection) -> bool:
