@@ -7,6 +7,8 @@ import datetime as dt
 import hashlib
 import io
 import json
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -16,6 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from onshi.central.errors import IntakeRejected
+from onshi.central.intake import records_store
 from onshi.central.intake.counts import ImportCounts
 from onshi.central.intake.insured_store import import_insured
 from onshi.central.intake.records_store import CARD_KEY, import_linked
@@ -227,6 +230,46 @@ def test_cards_by_pem_or_by_identity(people: Database) -> None:
         import_linked(people, "cards", jsonl(OTHER | {"certificate": pem}))
     assert caught.value.problems[0].column == "certificate_digest"
     assert counts(people)["card_link"] == 2
+
+
+def test_a_card_import_waits_for_one_in_progress(
+    people: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two files linking one card to two persons at once: the second waits for the first to
+    commit, then refuses the card. Reading before the first committed, it found no link, and
+    its insert met the first's row: counted as already stored, the link silently not made."""
+    pem = _certificate(0xABC).public_bytes(serialization.Encoding.PEM).decode()
+    original = records_store.LinkedStore.write
+    reached, go = threading.Event(), threading.Event()
+
+    def paused(self: Any, chunk: Any, problems: Any) -> None:
+        original(self, chunk, problems)
+        if chunk and not reached.is_set():  # the first import: written, not committed yet
+            reached.set()
+            assert go.wait(30)
+
+    monkeypatch.setattr(records_store.LinkedStore, "write", paused)
+    results: dict[str, Any] = {}
+
+    def run(name: str, record: dict[str, str]) -> None:
+        try:
+            results[name] = import_linked(people, "cards", jsonl(record | {"certificate": pem}))
+        except Exception as exc:
+            results[name] = exc
+
+    first = threading.Thread(target=run, args=("first", KEY))
+    first.start()
+    assert reached.wait(30)
+    second = threading.Thread(target=run, args=("second", OTHER))
+    second.start()
+    time.sleep(0.5)  # the second import gets as far as it can
+    go.set()
+    first.join(60)
+    second.join(60)
+    assert results["first"] == ImportCounts(inserted=1)
+    assert isinstance(results["second"], IntakeRejected), results["second"]
+    assert results["second"].problems[0].column == "certificate_digest"
+    assert counts(people)["card_link"] == 1
 
 
 def test_cards_refuse_bad_certificates(people: Database) -> None:

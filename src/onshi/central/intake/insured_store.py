@@ -13,7 +13,7 @@ copied straight into the tables; otherwise each chunk is staged with ``COPY`` an
 set-based SQL in pipeline mode. Both follow the same rules;
 ``tests/central/intake/test_insured_merge.py`` holds them to it.
 
-Imports run one at a time (:func:`_one_import_at_a_time`): each decides from what is stored.
+Imports run one at a time (:func:`one_import_at_a_time`): each decides from what is stored.
 A database error is raised as :class:`ImportFailed`, whose message quotes no value of a row.
 """
 
@@ -93,7 +93,7 @@ def import_insured(
     ahead = worth_a_process(stream) if parse_ahead is None else parse_ahead
     try:
         with database.engine.begin() as connection:
-            _one_import_at_a_time(connection)
+            one_import_at_a_time(connection)
             if connection.dialect.name == "postgresql":
                 store: InsuredStore | PostgresMerge = PostgresMerge(connection, now or utc_now())
             else:
@@ -147,10 +147,12 @@ def _import_failed(error: BaseException) -> ImportFailed:
 IMPORT_LOCK = 0x696E7375726564
 
 
-def _one_import_at_a_time(connection: Connection) -> None:
+def one_import_at_a_time(connection: Connection) -> None:
     """Wait for any other import to commit before reading anything. An import decides from what
     is stored (card keys, IndividualIds, insurers; on SQLite the next ids too): a second one
-    reading before the first commits would insert a person or an insurer twice."""
+    reading before the first commits would insert a person or an insurer twice, or (a file of
+    card links) count a card as already linked when the first linked it to someone else.
+    Imports of every kind take the same lock."""
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql("SELECT pg_advisory_xact_lock(%s)", (IMPORT_LOCK,))
     else:
@@ -252,7 +254,7 @@ class InsuredStore:
         """A first load (``qualification`` empty): drop its secondary indexes inside this
         transaction, return the statements that build them again. The card-key unique index
         stays (SQLite cannot drop a table constraint's index)."""
-        # Inside the transaction opened by _one_import_at_a_time: outside one, DROP INDEX would
+        # Inside the transaction opened by one_import_at_a_time: outside one, DROP INDEX would
         # commit at once and a refused file would leave the table without its index.
         assert self.dbapi.in_transaction
         found = self.connection.exec_driver_sql(

@@ -4,6 +4,8 @@ Each row carries a SHA-256 ``content_digest`` of its owner and values, UNIQUE in
 is inserted with ``ON CONFLICT DO NOTHING``: importing the same file twice, or two files that
 overlap, stores each fact once. Card links have no digest: a certificate is known by issuer and
 serial and by its own digest, and one already linked to someone else is refused, not moved.
+Like every import it waits for any other to commit first (``one_import_at_a_time``): a card
+linked by an import still in progress is then seen, and refused for someone else.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from onshi.central.errors import RowProblem
 from onshi.central.intake.bulk import BulkWriter
 from onshi.central.intake.card_keys import CardKeyLookup
 from onshi.central.intake.counts import ImportCounts
-from onshi.central.intake.insured_store import reject, utc_now
+from onshi.central.intake.insured_store import one_import_at_a_time, reject, utc_now
 from onshi.central.intake.records_jsonl import KINDS, Kind, LinkedRecord, LinkedRecords
 from onshi.central.storage import tables as t
 from onshi.central.storage.database import Database
@@ -41,6 +43,7 @@ def import_linked(
     kind = KINDS[kind_name]
     parsed = LinkedRecords(kind, stream)
     with database.engine.begin() as connection:
+        one_import_at_a_time(connection)
         store = LinkedStore(connection, kind, now or utc_now())
         for chunk in _chunks(parsed.records(), chunk_size):
             store.write(chunk, parsed.problems)
