@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from importlib.resources import files
 
 from alembic.config import Config
@@ -75,8 +74,8 @@ class Database(db.MigratedDatabase):
         choice PostgreSQL planned the inquiry's read anew at every execution (a generic plan
         estimates more rows for an unnested array than a custom plan for the actual seven
         keys, so it never won): 0.5–4 ms of planning against 0.2 ms of execution (EXPLAIN
-        ANALYZE EXECUTE, docs/central/performance.md). These statements look up keys through
-        unique indexes, so the generic plan is the plan for every value.
+        ANALYZE EXECUTE, docs/central/performance.md). Their statements look rows up through
+        indexes (card key, individual, id) or append them, so one plan suits every value.
         """
         connection = self.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
         if self.dialect == "postgresql":
@@ -97,6 +96,6 @@ class Database(db.MigratedDatabase):
 
 def discard(connection: Connection) -> None:
     """Close a connection of :meth:`Database.own_connection` for good (broken, perhaps)."""
-    with contextlib.suppress(Exception):
+    with suppress(Exception):
         connection.invalidate()
         connection.close()
