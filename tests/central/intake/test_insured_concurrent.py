@@ -28,7 +28,7 @@ KOKUHO = {"InsurerNumber": "138057", "InsurerName": "新宿区国民健康保険
 def _store(database: Database) -> Any:
     if database.engine.dialect.name == "postgresql":
         return insured_store.PostgresMerge
-    return insured_store.InsuredStore
+    return insured_store.SqliteStore
 
 
 @pytest.mark.parametrize("first_load", [False, True])

@@ -421,13 +421,13 @@ def test_a_first_load_on_sqlite_builds_the_individual_index_once(
     """Dropped inside the import's transaction: a refused file leaves it, a stored one rebuilds
     it, a later import keeps it."""
     seen: list[list[str]] = []
-    original = insured_store.InsuredStore._set_aside_indexes
+    original = insured_store.SqliteStore._set_aside_indexes
 
-    def spy(self: insured_store.InsuredStore) -> list[str]:
+    def spy(self: insured_store.SqliteStore) -> list[str]:
         seen.append(original(self))
         return seen[-1]
 
-    monkeypatch.setattr(insured_store.InsuredStore, "_set_aside_indexes", spy)
+    monkeypatch.setattr(insured_store.SqliteStore, "_set_aside_indexes", spy)
     database = Database(sqlite_url)
     try:
         before = _sqlite_schema(database)

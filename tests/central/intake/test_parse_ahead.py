@@ -79,7 +79,7 @@ def test_a_failing_write_stops_the_child(
     store = (
         insured_store.PostgresMerge
         if database.engine.dialect.name == "postgresql"
-        else (insured_store.InsuredStore)
+        else (insured_store.SqliteStore)
     )
     original = store.send
     monkeypatch.setattr(store, "send", failing)

@@ -38,7 +38,7 @@ def stalled(self, chunk):
     print(child.pid, flush=True)
     time.sleep(3600)
 
-for store in (insured_store.InsuredStore, insured_store.PostgresMerge):
+for store in (insured_store.SqliteStore, insured_store.PostgresMerge):
     store.send = stalled
 with open(sys.argv[2], "rb") as f:
     insured_store.import_insured(Database(sys.argv[1]), f, chunk_size=50, parse_ahead=True)
@@ -115,7 +115,7 @@ def test_a_child_killed_mid_file_is_a_clear_error(
     store = (
         insured_store.PostgresMerge
         if database.engine.dialect.name == "postgresql"
-        else insured_store.InsuredStore
+        else insured_store.SqliteStore
     )
     original = store.send
     killed: list[int] = []

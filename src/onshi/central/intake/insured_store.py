@@ -7,7 +7,7 @@ without one keeps the individual its card key already has, or gets a new one.
 
 The file is parsed and written in chunks inside one transaction; a big file is parsed in a
 second process (:mod:`~onshi.central.intake.parse_ahead`) while this one writes. On SQLite
-(:class:`InsuredStore`) stored rows are looked up per chunk, only for insurers that already have
+(:class:`SqliteStore`) stored rows are looked up per chunk, only for insurers that already have
 rows, and each row is decided in Python. On PostgreSQL (:class:`PostgresMerge`) a first load is
 copied straight into the tables; otherwise each chunk is staged with ``COPY`` and merged by
 set-based SQL in pipeline mode. Both follow the same rules;
@@ -95,9 +95,9 @@ def import_insured(
         with database.engine.begin() as connection:
             one_import_at_a_time(connection)
             if connection.dialect.name == "postgresql":
-                store: InsuredStore | PostgresMerge = PostgresMerge(connection, now or utc_now())
+                store: SqliteStore | PostgresMerge = PostgresMerge(connection, now or utc_now())
             else:
-                store = InsuredStore(connection, now or utc_now())
+                store = SqliteStore(connection, now or utc_now())
             try:
                 # Chunks stop coming at the first problem; the rest is read only to list them.
                 parsed = ParsedChunks(stream, store.prepare, chunk_size, ahead=ahead)
@@ -213,7 +213,7 @@ def _sqlite_rows(stored_date: _Stored) -> Callable[[list[InsuredRecord]], list[R
     return prepare
 
 
-class InsuredStore:
+class SqliteStore:
     """SQLite: the write side of one import, holding what it learnt between chunks."""
 
     def __init__(self, connection: Connection, now: dt.datetime) -> None:
@@ -582,7 +582,7 @@ class PostgresMerge:
     changed rows aside. The statements go out in libpq's pipeline mode: the server merges one
     chunk while this process sends (or parses) the next, with no wait in between. Changed
     rows are applied at the end, after their earlier state is copied into
-    ``qualification_history``. The rules are those of :class:`InsuredStore` (used on SQLite);
+    ``qualification_history``. The rules are those of :class:`SqliteStore` (used on SQLite);
     the tests run both.
 
     A first import into an empty ``qualification`` table drops that table's card-key unique
