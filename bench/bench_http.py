@@ -12,7 +12,7 @@ socket only and stops by itself.
 
     .venv/bin/python bench/bench_http.py [--persons 100000] [--rounds 3] [--seconds 3]
         [--processes 2] [--connections 16] [--backends sqlite,postgresql] [--db URL]
-        [--work DIR (keep the generated population)] [--log-statements]
+        [--work DIR (keep the generated population)] [--log-statements] [--statement-times]
 
 Experiments on the server's threading (figures in docs/central/performance.md):
 ``ONSHI_BENCH_THREADS=N`` limits the server's thread pool to N, ``ONSHI_BENCH_INLINE=1`` runs
@@ -162,6 +162,9 @@ def _server_main(settings: Any, ports: Any, workers: int = 1) -> None:
     from onshi.central.services.central import Central
     from onshi.web import bind
 
+    times = os.environ.get("ONSHI_BENCH_STATEMENT_TIMES")
+    if times:
+        _time_statements(Path(times))
     tls = ensure_server_tls(settings.data_dir, settings.ca_dir, "127.0.0.1")
     sock = bind("127.0.0.1", 0)
     ports.put(sock.getsockname()[1])
@@ -192,6 +195,56 @@ def _server_main(settings: Any, ports: Any, workers: int = 1) -> None:
             await inner(scope, receive, send)
 
     serve_forever(app, tls, sock, log_level="warning")
+
+
+def _time_statements(out: Path) -> None:
+    """Every statement the server runs, timed: wall time and the running thread's CPU time, by
+    the statement's first words; written to ``out`` (JSON) every 100 statements. A round trip
+    whose wall time far exceeds its CPU time waited — for the database, or for the interpreter
+    lock when the thread woke."""
+    import json
+    import threading
+
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
+    started = threading.local()
+    totals: dict[str, list[float]] = {}  # kind → [count, wall s, thread CPU s]
+    seen = [0]
+
+    @event.listens_for(Engine, "before_cursor_execute")
+    def before(*_args: Any) -> None:
+        started.at = (time.perf_counter(), time.thread_time())
+
+    @event.listens_for(Engine, "after_cursor_execute")
+    def after(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        wall, cpu = started.at
+        kind = " ".join(statement.split()[:3])[:40]
+        total = totals.setdefault(kind, [0, 0.0, 0.0])
+        total[0] += 1
+        total[1] += time.perf_counter() - wall
+        total[2] += time.thread_time() - cpu
+        seen[0] += 1
+        if seen[0] % 100 == 0:
+            out.write_text(json.dumps(totals))
+
+
+def statement_times(out: Path) -> str:
+    """The table of :func:`_time_statements`' figures, most frequent first."""
+    import json
+
+    if not out.exists():
+        return "(no statement timed)"
+    totals = json.loads(out.read_text())
+    lines = [
+        "| statement | count | wall ms (mean) | thread CPU ms (mean) |",
+        "|---|---:|---:|---:|",
+    ]
+    for kind, (count, wall, cpu) in sorted(totals.items(), key=lambda item: -item[1][0]):
+        lines.append(
+            f"| `{kind}` | {count:.0f} | {wall / count * 1e3:.2f} | {cpu / count * 1e3:.2f} |"
+        )
+    return "\n".join(lines)
 
 
 class ServerProcess:
@@ -311,6 +364,9 @@ def bench_backend(
         ]
         trivial = [encode("GET", "/v1/health")]
         inquiry = [encode("POST", "/v1/eligibility/card-number", b) for b in bodies]
+        times = scratch / "statement-times.json"
+        if args.statement_times:
+            os.environ["ONSHI_BENCH_STATEMENT_TIMES"] = str(times)
         server = ServerProcess(settings, files, workers=args.workers)
         with server as url:
             port = int(url.rsplit(":", 1)[1])
@@ -332,6 +388,9 @@ def bench_backend(
             for _ in range(args.rounds):
                 trivial_rounds.append(run_round(pool, "127.0.0.1", port, tls, trivial, **opts))
                 inquiry_rounds.append(run_round(pool, "127.0.0.1", port, tls, inquiry, **opts))
+        if args.statement_times:
+            os.environ.pop("ONSHI_BENCH_STATEMENT_TIMES", None)
+            print(f"\n{backend}: statements run by the server\n\n{statement_times(times)}")
     return (
         Summary.of(f"{backend}: GET /v1/health (trivial)", trivial_rounds),
         Summary.of(f"{backend}: POST /v1/eligibility/card-number", inquiry_rounds),
@@ -394,6 +453,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--py-spy", action="store_true", help="sample one inquiry round")
     parser.add_argument(
         "--log-statements", action="store_true", help="private PostgreSQL: log_statement=all"
+    )
+    parser.add_argument(
+        "--statement-times",
+        action="store_true",
+        help="time every statement in the server (wall and thread CPU), print them by kind",
     )
     args = parser.parse_args(argv)
     backends = args.backends.split(",")
