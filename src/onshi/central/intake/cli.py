@@ -1,7 +1,8 @@
 """``onshi central import …`` and ``onshi central generate``: the operator's intake commands.
 
 Exit status: 0 imported, 1 the file was refused (every problem listed, nothing stored) or the
-database refused the import (nothing stored), 2 the file could not be read. Problems name line, column and reason only: never a person's data.
+database refused the import (nothing stored), 2 the file could not be read. Problems name line,
+column and reason only: never a person's data.
 """
 
 from __future__ import annotations

@@ -143,7 +143,7 @@ def _import_failed(error: BaseException) -> ImportFailed:
     return ImportFailed(f"import refused by the database: {type(error).__name__} {said}")
 
 
-# pg_advisory_xact_lock's key for imports of insured persons ("insured" in ASCII).
+# pg_advisory_xact_lock's key for every import ("insured" in ASCII: the first to take it).
 IMPORT_LOCK = 0x696E7375726564
 
 
@@ -850,7 +850,7 @@ class PostgresMerge:
             return
         for start in range(0, len(changed), _HISTORY_PAGE):
             before = self.connection.execute(
-                _EARLIER_STATES, {"ids": list(changed[start : start + _HISTORY_PAGE])}
+                _EARLIER_STATES, {"ids": changed[start : start + _HISTORY_PAGE]}
             )
             self.connection.execute(
                 HISTORY.insert(),
