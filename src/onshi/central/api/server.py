@@ -35,7 +35,7 @@ import uvicorn
 from onshi.logs import log_failure
 from onshi.pki import server_ssl_context
 from onshi.pki.asgi import ClientCertificateHttpToolsProtocol
-from onshi.web import ThreadedServer, bind
+from onshi.web import ThreadedServer, bind, freeze_startup_objects
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,7 @@ def serve_forever(
     the normal way to stop, not an error.
     """
     server = uvicorn.Server(uvicorn_config(app, tls, log_level=log_level, grace=grace))
+    freeze_startup_objects()
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
 

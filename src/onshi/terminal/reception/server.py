@@ -13,7 +13,7 @@ from typing import Any
 
 import uvicorn
 
-from onshi.web import ThreadedServer, bind, url_of
+from onshi.web import ThreadedServer, bind, freeze_startup_objects, url_of
 
 GRACEFUL_SECONDS = 1
 
@@ -49,6 +49,7 @@ def serve_reception(
     sock = bind(host, port, backlog=128)
     announce(f"reception screen (受付画面): {url_of('http', host, sock.getsockname()[1])}/")
     server = uvicorn.Server(_config(create_reception_app(agent), "info"))
+    freeze_startup_objects()
     try:
         server.run(sockets=[sock])
     except KeyboardInterrupt:

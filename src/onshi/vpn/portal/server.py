@@ -13,7 +13,7 @@ from typing import Any
 
 import uvicorn
 
-from onshi.web import ThreadedServer, bind
+from onshi.web import ThreadedServer, bind, freeze_startup_objects
 
 
 def uvicorn_config(app: Any, *, log_level: str = "warning") -> uvicorn.Config:
@@ -32,6 +32,7 @@ def uvicorn_config(app: Any, *, log_level: str = "warning") -> uvicorn.Config:
 def serve_forever(app: Any, sock: socket.socket, *, log_level: str = "info") -> None:
     """Serve on ``sock`` until Ctrl-C / SIGTERM, then return normally."""
     server = uvicorn.Server(uvicorn_config(app, log_level=log_level))
+    freeze_startup_objects()
     with contextlib.suppress(KeyboardInterrupt):
         server.run(sockets=[sock])
 
