@@ -208,12 +208,14 @@ def run(db_url: str, users: int, seconds: float) -> list[Measured]:
     from onshi.vpn.portal.services_backend import ServicesBackend
     from onshi.vpn.services import VpnControlPlane
     from onshi.vpn.settings import VpnSettings
+    from onshi.web import freeze_startup_objects
 
     with tempfile.TemporaryDirectory(prefix="onshi-bench-portal-") as work:
         data_dir = Path(work) / "data"
         accounts = prepare(db_url, data_dir, users)
         control = VpnControlPlane.open(VpnSettings(database_url=db_url, data_dir=data_dir))
         server = PortalServer(create_portal_app(ServicesBackend(control))).start()
+        freeze_startup_objects()  # as `onshi vpn portal serve` does (this process is the portal)
         phases = [
             ("users: GET / (devices page)", "/", True),
             ("users: GET /healthz (trivial)", "/healthz", True),
