@@ -17,8 +17,8 @@ socket only and stops by itself.
 
 With ``--capacity`` the same server is then probed open-loop (``loadgen.py``: requests sent
 at a fixed rate over 64 connections, latency counted from the moment each was due): for each
-endpoint, the highest rate it sustains with p99 ≤ 50 ms, rates rising by 1.2 × and the two
-endpoints taking turns; and the inquiry at Japan's estimated peak, 900/s. A closed loop of 16
+endpoint, the highest rate it sustains with p99 ≤ 50 ms, rates rising by 1.2 × (a failed rate
+tried three times) and the two endpoints taking turns; and the inquiry at Japan's estimated peak, 900/s. A closed loop of 16
 connections measures what 16 patient clients see: a stall of the server delays their next
 requests too, so it never shows in the latencies. The open loop keeps sending, as the clinics
 of a nation would, and a stall shows as the backlog it leaves.
@@ -386,13 +386,16 @@ def sustained(r: Round) -> bool:
     )
 
 
-def search_capacity(probe: Any, starts: dict[str, float], step: float = 1.2) -> Capacity:
+def search_capacity(
+    probe: Any, starts: dict[str, float], step: float = 1.2, attempts: int = 3
+) -> Capacity:
     """Raise each endpoint's rate by ``step`` while it is sustained (lower it until one is);
-    a failed probe is tried once more (a noisy moment), a second failure ends that endpoint's
-    search. The endpoints take turns, so the machine's mood weighs on both alike."""
+    a rate that fails is tried up to ``attempts`` times (a noisy moment of a shared machine
+    lasts seconds) before that endpoint's search ends. The endpoints take turns, so the
+    machine's mood weighs on both alike."""
     rate = dict(starts)
     best = dict.fromkeys(starts, 0.0)
-    retried = dict.fromkeys(starts, False)
+    failed = dict.fromkeys(starts, 0)  # failures at the current rate
     probes: list[tuple[str, Round, bool]] = []
     active = list(starts)
     while active:
@@ -403,13 +406,13 @@ def search_capacity(probe: Any, starts: dict[str, float], step: float = 1.2) -> 
             if ok:
                 best[name] = rate[name]
                 rate[name] *= step
-                retried[name] = False
+                failed[name] = 0
             elif not best[name] and rate[name] > 50:  # not sustained yet: look lower
                 rate[name] /= step
-            elif retried[name] or len([p for p in probes if p[0] == name]) >= 16:
-                active.remove(name)
             else:
-                retried[name] = True
+                failed[name] += 1
+                if failed[name] >= attempts or len([p for p in probes if p[0] == name]) >= 16:
+                    active.remove(name)
     return Capacity(best["trivial"], best["inquiry"], probes, probe("inquiry", PEAK))
 
 
