@@ -18,9 +18,9 @@ socket only and stops by itself.
 With ``--capacity`` the same server is then probed open-loop (``loadgen.py``: requests sent
 at a fixed rate over 64 connections, latency counted from the moment each was due): for each
 endpoint, the highest rate it sustains with p99 ≤ 50 ms, rates rising by 1.2 × (a failed rate
-tried three times) and the two endpoints taking turns; and the inquiry at Japan's estimated peak, 900/s. A closed loop of 16
-connections measures what 16 patient clients see: a stall of the server delays their next
-requests too, so it never shows in the latencies. The open loop keeps sending, as the clinics
+tried three times) and the two endpoints taking turns; and the inquiry at Japan's estimated
+peak, 900/s. A closed loop of 16 connections measures what 16 patient clients see: a stall of
+the server delays their next requests too, so it never shows in the latencies. The open loop keeps sending, as the clinics
 of a nation would, and a stall shows as the backlog it leaves.
 
 Experiments on the server's threading (figures in docs/central/performance.md):

@@ -8,6 +8,7 @@ foreground on the same kind of socket.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import socket
 import threading
@@ -27,6 +28,17 @@ NO_TELEMETRY: TelemetryConfig = {
     "operation_spans": False,
     "auto_configure": False,
 }
+
+
+def serve_in_foreground(config: uvicorn.Config, sock: socket.socket) -> None:
+    """Serve ``config``'s app on ``sock`` until Ctrl-C / SIGTERM, then return normally: how a
+    command runs a server (uvicorn re-raises the signal it caught once it has shut down; an
+    operator's Ctrl-C is the normal way to stop, not an error). The process is the server's,
+    so its startup objects are frozen first."""
+    server = uvicorn.Server(config)
+    freeze_startup_objects()
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run(sockets=[sock])
 
 
 def freeze_startup_objects() -> None:

@@ -35,7 +35,7 @@ import uvicorn
 from onshi.logs import log_failure
 from onshi.pki import server_ssl_context
 from onshi.pki.asgi import ClientCertificateHttpToolsProtocol
-from onshi.web import ThreadedServer, bind, freeze_startup_objects
+from onshi.web import ThreadedServer, bind, serve_in_foreground
 
 
 @dataclass(frozen=True)
@@ -79,15 +79,9 @@ def serve_forever(
     log_level: str = "info",
     grace: int | None = None,
 ) -> None:
-    """Serve on ``sock`` in the foreground until Ctrl-C / SIGTERM, then return normally.
-
-    uvicorn re-raises the signal it caught once it has shut down; an operator's Ctrl-C is
-    the normal way to stop, not an error.
-    """
-    server = uvicorn.Server(uvicorn_config(app, tls, log_level=log_level, grace=grace))
-    freeze_startup_objects()
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run(sockets=[sock])
+    """Serve on ``sock`` over mutual TLS in the foreground until Ctrl-C / SIGTERM, then return
+    normally (:func:`onshi.web.serve_in_foreground`)."""
+    serve_in_foreground(uvicorn_config(app, tls, log_level=log_level, grace=grace), sock)
 
 
 log = logging.getLogger(__name__)

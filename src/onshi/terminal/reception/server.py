@@ -13,7 +13,7 @@ from typing import Any
 
 import uvicorn
 
-from onshi.web import ThreadedServer, bind, freeze_startup_objects, url_of
+from onshi.web import ThreadedServer, bind, serve_in_foreground, url_of
 
 GRACEFUL_SECONDS = 1
 
@@ -48,12 +48,8 @@ def serve_reception(
     host = _loopback(host)
     sock = bind(host, port, backlog=128)
     announce(f"reception screen (受付画面): {url_of('http', host, sock.getsockname()[1])}/")
-    server = uvicorn.Server(_config(create_reception_app(agent), "info"))
-    freeze_startup_objects()
     try:
-        server.run(sockets=[sock])
-    except KeyboardInterrupt:
-        pass
+        serve_in_foreground(_config(create_reception_app(agent), "info"), sock)
     finally:
         sock.close()
 

@@ -7,13 +7,12 @@ this host can say the request came over HTTPS and the session cookie gets ``Secu
 
 from __future__ import annotations
 
-import contextlib
 import socket
 from typing import Any
 
 import uvicorn
 
-from onshi.web import ThreadedServer, bind, freeze_startup_objects
+from onshi.web import ThreadedServer, bind, serve_in_foreground
 
 
 def uvicorn_config(app: Any, *, log_level: str = "warning") -> uvicorn.Config:
@@ -31,10 +30,7 @@ def uvicorn_config(app: Any, *, log_level: str = "warning") -> uvicorn.Config:
 
 def serve_forever(app: Any, sock: socket.socket, *, log_level: str = "info") -> None:
     """Serve on ``sock`` until Ctrl-C / SIGTERM, then return normally."""
-    server = uvicorn.Server(uvicorn_config(app, log_level=log_level))
-    freeze_startup_objects()
-    with contextlib.suppress(KeyboardInterrupt):
-        server.run(sockets=[sock])
+    serve_in_foreground(uvicorn_config(app, log_level=log_level), sock)
 
 
 class PortalServer(ThreadedServer):
