@@ -3,7 +3,7 @@
 Binding first lets a caller ask for port 0 and learn the port before serving, and keeps the
 one socket detail that matters for latency in one place. :class:`ThreadedServer` serves in a
 daemon thread (tests, benchmarks, the demo); services started by a command run uvicorn in the
-foreground on the same kind of socket.
+foreground on the same kind of socket (:func:`serve_in_foreground`).
 """
 
 from __future__ import annotations
