@@ -8,6 +8,11 @@ Certificate Transparency (RFC 6962 §3.5, RFC 9162 §4.10) applied to a set of c
 
 A log is a set of chains (one per writing process, so that writers never wait for each other);
 a checkpoint holds every chain's length and head, and a *tree head* that digests them all.
+
+The audit key can be replaced (:class:`KeyRing`): each chain is written under one key for its
+whole life, new processes start new chains under the new key, and the old key is *retired* by a
+checkpoint of its chains — after that nothing more written under it is believed, so whoever
+kept a copy of it cannot extend the log with it.
 """
 
 from __future__ import annotations
@@ -181,3 +186,44 @@ def parse_and_verify(text: str, public_key: Ed25519PublicKey) -> Checkpoint:
     except InvalidSignature:
         raise CheckpointInvalid("the checkpoint's signature does not verify") from None
     return checkpoint
+
+
+@dataclass(frozen=True, slots=True)
+class OldKey:
+    """An audit key a newer one replaced. Its chains verify as before; once retired, only the
+    chains its ``closing`` checkpoint pins, each exactly as long as pinned."""
+
+    key: bytes
+    closing: Checkpoint | None = None
+
+    @property
+    def id(self) -> str:
+        return key_id(self.key)
+
+
+@dataclass(frozen=True, slots=True)
+class KeyRing:
+    """The audit key new chains are written under, and the keys it replaced."""
+
+    current: bytes
+    old: tuple[OldKey, ...] = ()
+
+    @property
+    def ids(self) -> set[str]:
+        return {key_id(self.current), *(o.id for o in self.old)}
+
+    def candidates(self) -> list[tuple[bytes, OldKey | None]]:
+        """Every key a chain may be under, the current one first."""
+        return [(self.current, None), *((o.key, o) for o in self.old)]
+
+    def closed_chains(self) -> dict[str, tuple[ChainHead, OldKey]]:
+        """Each chain of a retired key: its last entry as pinned, and the key."""
+        return {
+            pin.chain: (pin, old)
+            for old in self.old
+            if old.closing is not None
+            for pin in old.closing.chains
+        }
+
+    def unretired(self) -> list[OldKey]:
+        return [o for o in self.old if o.closing is None]

@@ -6,6 +6,11 @@
 
 A key file is created atomically (written aside, then hard-linked into place), so several
 processes starting together agree on one key and none reads a half-written file.
+
+Replacing the audit key (:func:`rotate_audit_key`) keeps the old one in a folder beside it,
+``<audit key>.replaced/<key id>.key``, where verifiers find it (:func:`key_ring`); retiring it
+adds ``<key id>.closing.json``, the signed checkpoint of its chains (written by
+:func:`write_closing`).
 """
 
 from __future__ import annotations
@@ -25,6 +30,14 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_public_key,
 )
 
+from onshi.audit.chain import (
+    CheckpointInvalid,
+    KeyRing,
+    OldKey,
+    key_id,
+    parse_and_verify,
+)
+
 MIN_AUDIT_KEY_BYTES = 32
 
 
@@ -32,17 +45,39 @@ class KeyFileError(Exception):
     """A key file is missing (and may not be created here), unreadable, or a placeholder."""
 
 
-def _create_exclusively(path: Path, content: bytes) -> None:
+def _written_aside(path: Path, content: bytes, mode: int = 0o600) -> Path:
+    """``content`` in a new file beside ``path``, on disk (fsync) before anything links it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     aside = path.with_name(f".{path.name}.{secrets.token_hex(4)}")
-    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    fd = os.open(aside, os.O_WRONLY | os.O_CREAT | os.O_EXCL, mode)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return aside
+
+
+def _sync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(content)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _create_exclusively(path: Path, content: bytes) -> None:
+    aside = _written_aside(path, content)
+    try:
         with contextlib.suppress(FileExistsError):  # another process made it first: use theirs
             os.link(aside, path)
     finally:
         aside.unlink(missing_ok=True)
+    _sync_folder(path.parent)
+
+
+def _replace(path: Path, content: bytes, mode: int = 0o600) -> None:
+    _written_aside(path, content, mode).replace(path)
+    _sync_folder(path.parent)
 
 
 def parse_audit_key(text: str) -> bytes:
@@ -69,6 +104,67 @@ def audit_key(path: Path, *, create: bool) -> bytes:
         return parse_audit_key(path.read_text())
     except OSError as exc:
         raise KeyFileError(f"the audit key at {path} cannot be read: {exc.strerror}") from None
+
+
+def replaced_keys_dir(path: Path) -> Path:
+    """Where the keys the audit key at ``path`` replaced are kept."""
+    return path.with_name(path.name + ".replaced")
+
+
+def rotate_audit_key(path: Path) -> tuple[str, str]:
+    """Put a new random audit key at ``path``, the old one kept among the replaced keys first
+    (so that a crash in between loses neither). Returns the ids of the old and the new key.
+
+    Processes already running go on writing their chains under the old key until they stop;
+    :func:`key_ring` gives verifiers both.
+    """
+    old = audit_key(path, create=False)
+    folder = replaced_keys_dir(path)
+    folder.mkdir(mode=0o700, exist_ok=True)
+    kept = folder / f"{key_id(old)}.key"
+    _create_exclusively(kept, old.hex().encode() + b"\n")
+    if parse_audit_key(kept.read_text()) != old:
+        raise KeyFileError(f"{kept} holds another key than {path}")
+    new = secrets.token_bytes(MIN_AUDIT_KEY_BYTES)
+    _replace(path, new.hex().encode() + b"\n")
+    return key_id(old), key_id(new)
+
+
+def closing_path(path: Path, old_key_id: str) -> Path:
+    return replaced_keys_dir(path) / f"{old_key_id}.closing.json"
+
+
+def write_closing(path: Path, closing_json: str, old_key_id: str) -> Path:
+    """Store the signed closing checkpoint of a replaced key: from now on it is retired."""
+    out = closing_path(path, old_key_id)
+    _replace(out, closing_json.encode(), 0o644)
+    return out
+
+
+def key_ring(path: Path, public_key: Path) -> KeyRing:
+    """The audit key at ``path`` and every key it replaced, each with its closing checkpoint
+    once retired (whose signature must verify under the ``public_key`` file)."""
+    current = audit_key(path, create=False)
+    old: list[OldKey] = []
+    folder = replaced_keys_dir(path)
+    for kept in sorted(folder.glob("*.key")) if folder.is_dir() else ():
+        try:
+            key = parse_audit_key(kept.read_text())
+        except OSError as exc:
+            raise KeyFileError(f"the replaced key {kept} cannot be read: {exc.strerror}") from None
+        if kept.stem != key_id(key):
+            raise KeyFileError(f"{kept} holds audit key {key_id(key)}, not {kept.stem}")
+        closing = None
+        closed = closing_path(path, kept.stem)
+        if closed.exists():
+            try:
+                closing = parse_and_verify(closed.read_text(), verification_key(public_key))
+            except OSError as exc:
+                raise KeyFileError(f"{closed} cannot be read: {exc.strerror}") from None
+            if closing.audit_key_id != kept.stem:
+                raise CheckpointInvalid(f"{closed} closes audit key {closing.audit_key_id}")
+        old.append(OldKey(key, closing))
+    return KeyRing(current, tuple(old))
 
 
 def public_key_path(private_key_path: Path) -> Path:

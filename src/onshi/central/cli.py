@@ -3,7 +3,8 @@
 ``serve`` runs the HTTPS API (mutual TLS), ``facility add`` registers a facility and writes its
 client certificate, ``query`` answers one eligibility question in-process as flat JSON,
 ``audit verify`` walks the audit chains (against a signed checkpoint if given), ``audit
-checkpoint`` signs one; ``central demo`` puts them together on sample data.
+checkpoint`` signs one, ``audit rotate-key`` replaces the audit key and ``audit retire-keys``
+closes the keys it replaced; ``central demo`` puts them together on sample data.
 ``onshi.demo`` (the whole-clinic ``onshi demo``) reuses ``settings_from_options``,
 ``load_sample_data`` and ``add_facility``.
 Exit status: 0 done, 1 the check failed (audit) or the service failed, 2 bad input.
@@ -303,13 +304,17 @@ def _read_checkpoint(settings: Any, path: Path, public_key: Path | None) -> Any:
         _fail(f"checkpoint {path} refused: {exc}", 1)
 
 
-def _audit_key(settings: Any) -> bytes:
-    from onshi.audit.keys import KeyFileError, audit_key
+def _audit_keys(settings: Any) -> Any:
+    """The audit key and those it replaced (a KeyRing); a tampered closing file is exit 1."""
+    from onshi.audit.chain import CheckpointInvalid
+    from onshi.audit.keys import KeyFileError, key_ring, public_key_path
 
     try:
-        return audit_key(settings.audit_key_path, create=False)
+        return key_ring(settings.audit_key_path, public_key_path(settings.audit_signing_key_path))
     except KeyFileError as exc:
         _fail(f"{exc} (give --data-dir or ONSHI_CENTRAL_AUDIT_KEY_FILE)")
+    except CheckpointInvalid as exc:
+        _fail(f"a replaced audit key's closing checkpoint refused: {exc}", 1)
 
 
 @audit_app.command("verify")
@@ -329,11 +334,11 @@ def audit_verify(
     settings = settings_from_options(database_url=db, data_dir=data_dir)
     if since_checkpoint and checkpoint is None:
         _fail("--since-checkpoint needs --checkpoint")
-    key = _audit_key(settings)
+    keys = _audit_keys(settings)
     pinned = None if checkpoint is None else _read_checkpoint(settings, checkpoint, public_key)
     database = Database(settings.database_url)
     try:
-        report = verify_chain(database, key, checkpoint=pinned, trust_checkpoint=since_checkpoint)
+        report = verify_chain(database, keys, checkpoint=pinned, trust_checkpoint=since_checkpoint)
     except AuditChainBroken as exc:
         _fail(f"audit chain broken: {exc.message}", 1)
     finally:
@@ -343,6 +348,12 @@ def audit_verify(
         typer.echo(
             f"extends the checkpoint of {pinned.time.isoformat()}"
             f" ({pinned.count} entries, head {pinned.head})"
+        )
+    for old in keys.unretired():
+        typer.echo(
+            f"note: audit key {old.id} was replaced but is not retired: its chains may still grow."
+            " Once every process started before the rotation has stopped, run"
+            " `onshi central audit retire-keys`."
         )
 
 
@@ -357,22 +368,18 @@ def audit_checkpoint(
     ] = None,
 ) -> None:
     """Verify the log, then write a signed checkpoint (count, head, time) to publish elsewhere."""
-    from onshi.audit.keys import KeyFileError, signing_key
     from onshi.central.errors import AuditChainBroken
     from onshi.central.services.audit import make_checkpoint
     from onshi.central.services.clock import jst_now
     from onshi.central.storage.database import Database
 
     settings = settings_from_options(database_url=db, data_dir=data_dir)
-    key = _audit_key(settings)
-    try:
-        signer = signing_key(settings.audit_signing_key_path, create=True)
-    except KeyFileError as exc:
-        _fail(str(exc))
+    keys = _audit_keys(settings)
+    signer = _signer(settings)
     last = None if previous is None else _read_checkpoint(settings, previous, None)
     database = Database(settings.database_url)
     try:
-        made = make_checkpoint(database, key, signer, jst_now(), last)
+        made = make_checkpoint(database, keys, signer, jst_now(), last)
     except AuditChainBroken as exc:
         _fail(f"audit chain broken, no checkpoint written: {exc.message}", 1)
     finally:
@@ -385,6 +392,71 @@ def audit_checkpoint(
     except OSError as exc:
         _fail(f"cannot write {out}: {exc.strerror}")
     typer.echo(f"checkpoint: {made.count} entries, head {made.head} -> {out}")
+
+
+def _signer(settings: Any) -> Any:
+    """The checkpoint signing key, made on first use."""
+    from onshi.audit.keys import KeyFileError, signing_key
+
+    try:
+        return signing_key(settings.audit_signing_key_path, create=True)
+    except KeyFileError as exc:
+        _fail(str(exc))
+
+
+@audit_app.command("rotate-key")
+def audit_rotate_key(data_dir: DataDirOption = None) -> None:
+    """Replace the audit key (say, after someone who could read it left). The old key is kept
+    beside it for verifying; new service processes write new chains under the new key."""
+    from onshi.audit.keys import KeyFileError, replaced_keys_dir, rotate_audit_key
+
+    settings = settings_from_options(data_dir=data_dir)
+    try:
+        old, new = rotate_audit_key(settings.audit_key_path)
+    except KeyFileError as exc:
+        _fail(f"{exc} (give --data-dir or ONSHI_CENTRAL_AUDIT_KEY_FILE)")
+    except OSError as exc:
+        _fail(f"cannot replace the audit key: {exc}")
+    typer.echo(
+        f"audit key {old} replaced by {new}; the old key is kept in"
+        f" {replaced_keys_dir(settings.audit_key_path)}.\n"
+        "Restart every service process (processes running now go on under the old key), then"
+        " run `onshi central audit retire-keys` so that nothing more is accepted under it."
+    )
+
+
+@audit_app.command("retire-keys")
+def audit_retire_keys(db: DbOption = None, data_dir: DataDirOption = None) -> None:
+    """Close every replaced audit key: the log verified, the chains written under each key are
+    signed as they are now; any entry added under it later makes `audit verify` fail."""
+    from onshi.audit.keys import write_closing
+    from onshi.central.errors import AuditChainBroken
+    from onshi.central.services.audit import retire_old_keys
+    from onshi.central.services.clock import jst_now
+    from onshi.central.storage.database import Database
+
+    settings = settings_from_options(database_url=db, data_dir=data_dir)
+    keys = _audit_keys(settings)
+    if not keys.unretired():
+        typer.echo("no replaced audit key waits to be retired")
+        return
+    signer = _signer(settings)
+    database = Database(settings.database_url)
+    try:
+        closings = retire_old_keys(database, keys, signer, jst_now())
+    except AuditChainBroken as exc:
+        _fail(f"audit chain broken, no key retired: {exc.message}", 1)
+    finally:
+        database.dispose()
+    for closing in closings:
+        try:
+            out = write_closing(settings.audit_key_path, closing.to_json(), closing.audit_key_id)
+        except OSError as exc:
+            _fail(f"cannot write the closing of audit key {closing.audit_key_id}: {exc}")
+        typer.echo(
+            f"retired audit key {closing.audit_key_id}: {len(closing.chains)} chain(s),"
+            f" {closing.count} entries pinned -> {out}"
+        )
 
 
 @card_app.command("revoke")

@@ -13,6 +13,10 @@ process, group commit: whoever writes takes every entry waiting at that moment. 
 database sequence) orders all entries; ``verify_chain`` checks every chain, and that each one's
 entries follow that order. Entries written before keyed chains (version 1, plain SHA-256) form
 the chain ``legacy``, sealed by a keyed entry the first time a process starts on a key.
+
+A process writes under the audit key it started with; verifying takes a :class:`~onshi.audit.
+chain.KeyRing` (the current key and those it replaced) and finds each chain's key from its first
+entry. :func:`retire_old_keys` closes a replaced key: from then on its chains may not grow.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import secrets
 import socket
 import threading
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -93,6 +97,7 @@ class ChainReport:
     head: str  # the tree head over every chain (full hex)
     chains: tuple[ac.ChainHead, ...] = ()
     checkpoint: ac.Checkpoint | None = None
+    keys: dict[str, str] = field(default_factory=dict)  # chain → its audit key's id, where read
 
 
 @dataclass
@@ -403,13 +408,15 @@ def _head_of(chain: str) -> Any:
 class _ChainWalk:
     """The state of one chain while its entries are read in order."""
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, closing: tuple[ac.ChainHead, ac.OldKey] | None = None) -> None:
         self.name = name
         self.count = 0
         self.previous = GENESIS
         self.last_seq = 0
         self.sealed = False
         self.resume_at: ac.ChainHead | None = None
+        self.key: bytes | None = None  # found at the chain's first keyed entry
+        self.closing = closing  # its last entry as pinned when its key was retired
 
     def resume(self, row: Any) -> None:
         """Take up the walk at the entry a checkpoint pinned, without re-reading those before."""
@@ -425,9 +432,40 @@ class _ChainWalk:
                 f"audit entry {row.seq} (chain {self.name}, entry {row.chain_seq})"
                 " differs from the one the checkpoint pinned"
             )
+        self.within_closing(row)
         self.count, self.previous, self.last_seq = pin.count, pin.head, row.seq
 
-    def check(self, row: Any, key: bytes) -> None:
+    def within_closing(self, row: Any) -> None:
+        """A chain of a retired key ends where the key's closing checkpoint pinned it."""
+        if self.closing is None:
+            return
+        pin, old = self.closing
+        if row.chain_seq > pin.count:
+            raise AuditChainBroken(
+                f"audit entry {row.seq} (chain {self.name}, entry {row.chain_seq}) was written"
+                f" under audit key {old.id} after that key was retired"
+            )
+        if row.chain_seq == pin.count and not ac.links_match(pin.head, row.entry_hash):
+            raise AuditChainBroken(
+                f"audit entry {row.seq} (chain {self.name}, entry {row.chain_seq}) differs from"
+                f" the one pinned when audit key {old.id} was retired"
+            )
+
+    def key_of(self, row: Any, entry: bytes, ring: ac.KeyRing, where: str) -> bytes:
+        """The key this chain is written under: the one its first keyed entry's link matches."""
+        if self.closing is not None:
+            return self.closing[1].key
+        for key, old in ring.candidates():
+            if ac.links_match(ac.link(key, self.previous, entry), row.entry_hash):
+                if old is not None and old.closing is not None:
+                    raise AuditChainBroken(
+                        f"audit chain {self.name} (from entry {row.chain_seq}, seq {row.seq}) was"
+                        f" written under audit key {old.id} after that key was retired"
+                    )
+                return key
+        raise AuditChainBroken(where)
+
+    def check(self, row: Any, ring: ac.KeyRing) -> None:
         if row.chain_seq != self.count + 1:
             raise AuditChainBroken(
                 f"audit chain {self.name}: entry {self.count + 1} is missing"
@@ -464,23 +502,23 @@ class _ChainWalk:
                 if row.action != SEAL_ACTION:
                     raise AuditChainBroken(f"{where}: only a seal may follow unkeyed entries")
                 self.sealed = True
-            expected = ac.link(
-                key,
-                self.previous,
-                _keyed_entry(
-                    self.name,
-                    row.chain_seq,
-                    recorded_at,
-                    row.MedicalInstitutionCode,
-                    row.action,
-                    row.subject,
-                    row.outcome,
-                ),
+            entry = _keyed_entry(
+                self.name,
+                row.chain_seq,
+                recorded_at,
+                row.MedicalInstitutionCode,
+                row.action,
+                row.subject,
+                row.outcome,
             )
+            if self.key is None:
+                self.key = self.key_of(row, entry, ring, where)
+            expected = ac.link(self.key, self.previous, entry)
         else:
             raise AuditChainBroken(f"{where}: unknown chain version {row.version}")
         if not ac.links_match(expected, row.entry_hash):
             raise AuditChainBroken(where)
+        self.within_closing(row)
         self.count, self.previous, self.last_seq = row.chain_seq, row.entry_hash, row.seq
 
     def head(self) -> ac.ChainHead:
@@ -489,7 +527,7 @@ class _ChainWalk:
 
 def verify_chain(
     db: Database,
-    key: bytes,
+    key: bytes | ac.KeyRing,
     *,
     checkpoint: ac.Checkpoint | None = None,
     trust_checkpoint: bool = False,
@@ -502,13 +540,18 @@ def verify_chain(
     are still there, unchanged links) — what an hourly run can afford on a log of billions.
     An entry changed before the checkpoint, its stored link left as it was, is found only by a
     full walk: run one regularly.
+
+    ``key``: the audit key, or a :class:`~onshi.audit.chain.KeyRing` when it was replaced; a
+    chain of a retired key may not go beyond the entry its closing checkpoint pinned.
     """
-    if checkpoint is not None and checkpoint.audit_key_id != ac.key_id(key):
+    ring = key if isinstance(key, ac.KeyRing) else ac.KeyRing(key)
+    if checkpoint is not None and checkpoint.audit_key_id not in ring.ids:
         raise AuditChainBroken(
             f"the checkpoint was made under audit key {checkpoint.audit_key_id}, "
-            f"not this one ({ac.key_id(key)})"
+            f"not this one ({ac.key_id(ring.current)}) nor one it replaced"
         )
     pinned = {c.chain: c for c in checkpoint.chains} if checkpoint else {}
+    closed = ring.closed_chains()
     walks: list[_ChainWalk] = []
     position: tuple[str, int] = ("", 0)
     table = t.AuditEntry.__table__
@@ -529,7 +572,7 @@ def verify_chain(
             for row in rows:
                 pin = pinned.get(row.chain)
                 if not walks or row.chain != walks[-1].name:
-                    walks.append(_ChainWalk(row.chain))
+                    walks.append(_ChainWalk(row.chain, closed.get(row.chain)))
                     if (
                         trust_checkpoint
                         and pin is not None
@@ -545,7 +588,7 @@ def verify_chain(
                 if walk.resume_at is not None:
                     walk.resume(row)
                     continue
-                walk.check(row, key)
+                walk.check(row, ring)
                 if pin is not None and pin.count == row.chain_seq and pin.head != row.entry_hash:
                     raise AuditChainBroken(
                         f"audit entry {row.seq} (chain {row.chain}, entry {row.chain_seq})"
@@ -566,18 +609,27 @@ def verify_chain(
                 f" {count}, the checkpoint has {pin.count} (entries {count + 1}..{pin.count}"
                 " are missing)"
             )
+    for chain, (pin, old) in sorted(closed.items()):
+        count = counts.get(chain, 0)
+        if count < pin.count:
+            raise AuditChainBroken(
+                f"the log does not extend the retirement of audit key {old.id}: chain {chain}"
+                f" ends at entry {count}, {pin.count} were pinned (entries"
+                f" {count + 1}..{pin.count} are missing)"
+            )
     chains = tuple(w.head() for w in walks)
     return ChainReport(
         entries=sum(h.count for h in chains),
         head=ac.tree_head(chains),
         chains=chains,
         checkpoint=checkpoint,
+        keys={w.name: ac.key_id(w.key) for w in walks if w.key is not None},
     )
 
 
 def make_checkpoint(
     db: Database,
-    key: bytes,
+    key: bytes | ac.KeyRing,
     signing_key: Ed25519PrivateKey,
     now: dt.datetime,
     previous: ac.Checkpoint | None = None,
@@ -585,4 +637,22 @@ def make_checkpoint(
     """Verify the log, then sign its chains' heads: a broken log is never pinned. Given the
     ``previous`` (verified) checkpoint, only what follows it is walked."""
     report = verify_chain(db, key, checkpoint=previous, trust_checkpoint=previous is not None)
-    return ac.sign(ac.Checkpoint(now, report.chains, ac.key_id(key)), signing_key)
+    current = key.current if isinstance(key, ac.KeyRing) else key
+    return ac.sign(ac.Checkpoint(now, report.chains, ac.key_id(current)), signing_key)
+
+
+def retire_old_keys(
+    db: Database, ring: ac.KeyRing, signing_key: Ed25519PrivateKey, now: dt.datetime
+) -> list[ac.Checkpoint]:
+    """A closing checkpoint for each replaced key not yet retired: the whole log verified, then
+    the chains written under that key signed as they are now (none may grow after)."""
+    report = verify_chain(db, ring)
+    return [
+        ac.sign(
+            ac.Checkpoint(
+                now, tuple(h for h in report.chains if report.keys.get(h.chain) == old.id), old.id
+            ),
+            signing_key,
+        )
+        for old in ring.unretired()
+    ]
