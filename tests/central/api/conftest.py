@@ -142,6 +142,14 @@ class FakeCentral:
                 out.append(exc)
         return out
 
+    async def confirm_by_card_numbers_on_loop(
+        self, asked: Sequence[tuple[MedicalInstitutionCode, CardNumberQuestion]]
+    ) -> list[dict[str, Any] | Exception]:
+        return self.confirm_by_card_numbers(asked)
+
+    async def close_loop_connection(self) -> None:
+        pass
+
     def issue_nonce(self, f: MedicalInstitutionCode) -> dict[str, str]:
         self._answer("issue_nonce", f, None)
         return {"nonce": "ab" * 32, "expires_at": "2026-11-23T10:00:00+09:00"}

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from onshi.central.api.batching import MAX_GROUP, Batcher
+from onshi.central.api.batching import MAX_GROUP, Batcher, LoopBatcher
 
 
 class Gate:
@@ -190,3 +190,41 @@ def test_on_the_event_loop_groups_are_bounded_and_a_failure_stays_in_its_group()
     assert groups == [MAX_GROUP, 5]
     assert all(isinstance(a, ConnectionError) for a in answers[:MAX_GROUP])
     assert answers[MAX_GROUP:] == list(range(MAX_GROUP, MAX_GROUP + 5))
+
+
+# -- LoopBatcher: the groups of the async path (PostgreSQL) -----------------------------------------
+
+
+def test_on_the_loop_questions_asked_while_a_group_is_out_are_the_next_group() -> None:
+    groups: list[list[int]] = []
+    released = asyncio.Event()
+
+    async def answer_many(questions: Sequence[int]) -> list[int | BaseException]:
+        groups.append(list(questions))
+        if len(groups) == 1:
+            await released.wait()  # the first group waits on "the database"
+        if len(groups) == 2:
+            raise ConnectionError("the database went away")
+        return [ValueError(q) if q < 0 else q * 10 for q in questions]
+
+    batcher: LoopBatcher[int, int] = LoopBatcher(answer_many)
+
+    async def scenario() -> list[object]:
+        first = asyncio.ensure_future(batcher.answer(1))
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(_gather_on_loop(batcher, [2, 3]))
+        await asyncio.sleep(0.01)
+        released.set()
+        answered = [await first, *(await second)]
+        # The group after a failed one is answered; one refusal stays that request's.
+        return answered + await _gather_on_loop(batcher, [-4, 5, *range(6, 6 + MAX_GROUP)])
+
+    answers = asyncio.run(scenario())
+    assert groups[:3] == [[1], [2, 3], [-4, 5, *range(6, 6 + MAX_GROUP - 2)]]
+    assert [len(g) for g in groups[2:]] == [MAX_GROUP, 2]
+    assert answers[0] == 10 and all(isinstance(a, ConnectionError) for a in answers[1:3])
+    assert isinstance(answers[3], ValueError) and answers[4:] == [q * 10 for q in range(5, 70)]
+
+
+async def _gather_on_loop(batcher: LoopBatcher[int, int], questions: list[int]) -> list[object]:
+    return await asyncio.gather(*(batcher.answer(q) for q in questions), return_exceptions=True)

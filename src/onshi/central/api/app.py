@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.routing import Route
 
-from onshi.central.api.batching import Batcher
+from onshi.central.api.batching import Batcher, LoopBatcher
 from onshi.central.api.errors import error_response, install_error_handlers
 from onshi.central.api.middleware import EdgeMiddleware, request_context
 from onshi.central.api.responses import OqsJSONResponse
@@ -31,9 +31,11 @@ Every route needs a facility client certificate (mutual TLS) issued by this serv
 Refusals are `{"code": …, "message": …}`; the codes are listed in docs/central/api.md.
 """
 
-# Threads answering gathered inquiries (api.batching). One: its groups grow while it waits on
-# the database, and more threads only take turns on the interpreter lock (measured on
-# PostgreSQL: 1 thread 0.65 ms of server CPU per inquiry, 2 threads 0.79, 4 threads 0.93).
+# Threads answering gathered inquiries (api.batching) when neither on the loop with SQLite nor
+# with the async driver on PostgreSQL (an experiment's setting, ONSHI_BENCH_INLINE=0 on
+# SQLite). One: its groups grow while it waits on the database, and more threads only take turns
+# on the interpreter lock (measured on PostgreSQL: 1 thread 0.65 ms of server CPU per inquiry,
+# 2 threads 0.79, 4 threads 0.93; on the loop with the async driver 0.52–0.60).
 INQUIRY_THREADS = 1
 
 
@@ -62,6 +64,7 @@ def create_app(
             app.state.card_number_batcher.stop()
             if run_bulk_worker:
                 central.bulk_worker.stop()
+            await central.close_loop_connection()
 
     app = FastAPI(
         title="onshi central eligibility service",
@@ -77,11 +80,17 @@ def create_app(
     if inline_service_calls is None:
         inline_service_calls = is_sqlite(settings.database_url)
     app.state.inline_service_calls = inline_service_calls
-    app.state.card_number_batcher = Batcher(
-        eligibility.card_number_answers(central, app.state.registered_facilities),
-        threads=0 if app.state.inline_service_calls else INQUIRY_THREADS,
-        name="inquiries",
-    )
+    registered = app.state.registered_facilities
+    if inline_service_calls or is_sqlite(settings.database_url):
+        app.state.card_number_batcher = Batcher(
+            eligibility.card_number_answers(central, registered),
+            threads=0 if inline_service_calls else INQUIRY_THREADS,
+            name="inquiries",
+        )
+    else:  # PostgreSQL: on the loop, with psycopg's async connection
+        app.state.card_number_batcher = LoopBatcher(
+            eligibility.card_number_answers_on_loop(central, registered)
+        )
     install_error_handlers(app)
 
     @app.exception_handler(Exception)

@@ -21,6 +21,7 @@ entry. :func:`retire_old_keys` closes a replaced key: from then on its chains ma
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import functools
 import hashlib
@@ -43,6 +44,7 @@ from onshi.central.errors import AuditChainBroken
 from onshi.central.services.clock import Clock, jst_now, naive_jst
 from onshi.central.storage import tables as t
 from onshi.central.storage.database import Database, discard
+from onshi.central.storage.loop_connection import LoopConnection
 
 GENESIS = ac.GENESIS
 LEGACY = "legacy"  # the chain of the entries written before the log was keyed
@@ -232,59 +234,13 @@ class AuditLog:
     def _rows(
         self, batch: list[_Pending], head: tuple[int, str]
     ) -> tuple[list[dict[str, Any]], tuple[int, str]]:
-        chain_seq, previous = head
-        rows = []
-        link_after = ac.Linker(self.audit_key)
-        for e in batch:
-            chain_seq += 1
-            recorded_at = e.recorded_at.isoformat()
-            link = link_after(
-                previous,
-                _keyed_entry(
-                    self.chain, chain_seq, recorded_at, e.facility, e.action, e.subject, e.outcome
-                ),
-            )
-            rows.append(
-                {
-                    "chain": self.chain,
-                    "chain_seq": chain_seq,
-                    "version": ac.KEYED,
-                    "recorded_at": e.recorded_at,
-                    "MedicalInstitutionCode": e.facility,
-                    "action": e.action,
-                    "subject": e.subject,
-                    "outcome": e.outcome,
-                    "previous_hash": previous,
-                    "entry_hash": link,
-                }
-            )
-            previous = link
-        return rows, (chain_seq, previous)
+        return _linked_rows(self.audit_key, self.chain, batch, head)
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
-        # One statement (multi-row VALUES), atomic on its own; its text is made once per batch
-        # size and handed to the driver as is: compiling it anew cost more than the round trip.
         # On a connection kept for it, in autocommit: the one statement is its own transaction.
         if self._connection is None:
             self._connection = self._db.own_connection()
-        if self._db.dialect == "postgresql" and len(rows) * len(_COLUMNS) > 50:
-            # psycopg parses a statement of more than 50 parameters anew at every execution
-            # (measured, client CPU: 1 ms for a VALUES of 16 entries); the rows as one JSON
-            # parameter instead: 0.35 ms. Fewer rows stay a VALUES, cheaper for one entry.
-            self._connection.exec_driver_sql(_INSERT_JSON_SQL, (_json_rows(rows),))
-            return
-        params = [row[column] for row in rows for column in _COLUMNS]
-        marker = "%s"
-        if self._db.dialect == "sqlite":
-            # Stored as SQLAlchemy stores a DateTime on SQLite, not by the driver's own adapter.
-            at = _COLUMNS.index("recorded_at")
-            # isoformat gives that text (strftime("%Y-%m-%d %H:%M:%S.%f") did, for these naive
-            # times) at a fifth of strftime's cost.
-            params[at :: len(_COLUMNS)] = [
-                d.isoformat(" ", "microseconds") for d in params[at :: len(_COLUMNS)]
-            ]
-            marker = "?"
-        self._connection.exec_driver_sql(_insert_sql(len(rows), marker), tuple(params))
+        self._connection.exec_driver_sql(*_insert_statement(rows, self._db.dialect))
 
     def _drop_connection(self) -> None:
         if self._connection is not None:
@@ -328,6 +284,58 @@ class AuditLog:
                 connection.execute(insert(t.AuditEntry), [row])
         except IntegrityError:
             pass  # another process sealed it first
+
+
+class LoopChain:
+    """A chain of this process appended to from the event loop, through a
+    :class:`~onshi.central.storage.loop_connection.LoopConnection`: the same entries and links
+    as :class:`AuditLog`'s, in a chain of its own so that neither waits for the other. One
+    append at a time (the loop answers one group of inquiries at a time).
+
+    An append that fails leaves the head unknown: the entries may or may not be in (a failover
+    cut the commit off), so the next one reads the head from the database first — never a gap,
+    never an entry twice.
+    """
+
+    def __init__(self, log: AuditLog) -> None:
+        self._log = log
+        self._pid = 0
+        self.chain = ""
+        self._head: tuple[int, str] | None = None
+
+    async def record_many(
+        self,
+        connection: LoopConnection,
+        entries: Sequence[tuple[str | None, str, str | None, str]],
+    ) -> None:
+        """Append entries (facility, action, subject, outcome), in order, in one statement;
+        return once they are committed, raise if they cannot be."""
+        if not entries:
+            return
+        if self._pid != os.getpid():  # first use, or a forked worker: a chain of its own
+            self._pid, self.chain, self._head = os.getpid(), _new_chain_name(), None
+        at = naive_jst(self._log._clock()).replace(microsecond=0)
+        batch = [_Pending(*entry, at) for entry in entries]
+        if self._head is None:
+            # Once per (re)connection: seal old unkeyed entries first, as AuditLog does.
+            await asyncio.to_thread(self._log._seal_legacy)
+        async with connection.using() as c:
+            if self._head is None:
+                cursor = await c.execute(_HEAD_SQL, (self.chain,))
+                last = await cursor.fetchone()
+                self._head = (last[0], last[1]) if last else (0, GENESIS)
+            rows, head = _linked_rows(self._log.audit_key, self.chain, batch, self._head)
+            try:
+                await c.execute(*_insert_statement(rows, "postgresql"))
+            except BaseException:
+                self._head = None
+                raise
+            self._head = head
+
+
+_HEAD_SQL = (
+    "SELECT chain_seq, entry_hash FROM audit_entry WHERE chain = %s ORDER BY chain_seq DESC LIMIT 1"
+)
 
 
 _COLUMNS = (
@@ -383,6 +391,61 @@ def _insert_json_sql() -> str:
 
 
 _INSERT_JSON_SQL = _insert_json_sql()
+
+
+def _linked_rows(
+    key: bytes, chain: str, batch: list[_Pending], head: tuple[int, str]
+) -> tuple[list[dict[str, Any]], tuple[int, str]]:
+    """The rows of ``batch`` continuing ``chain`` after ``head`` (count, link), and the new head."""
+    chain_seq, previous = head
+    rows = []
+    link_after = ac.Linker(key)
+    for e in batch:
+        chain_seq += 1
+        recorded_at = e.recorded_at.isoformat()
+        link = link_after(
+            previous,
+            _keyed_entry(chain, chain_seq, recorded_at, e.facility, e.action, e.subject, e.outcome),
+        )
+        rows.append(
+            {
+                "chain": chain,
+                "chain_seq": chain_seq,
+                "version": ac.KEYED,
+                "recorded_at": e.recorded_at,
+                "MedicalInstitutionCode": e.facility,
+                "action": e.action,
+                "subject": e.subject,
+                "outcome": e.outcome,
+                "previous_hash": previous,
+                "entry_hash": link,
+            }
+        )
+        previous = link
+    return rows, (chain_seq, previous)
+
+
+def _insert_statement(rows: list[dict[str, Any]], dialect: str) -> tuple[str, tuple[Any, ...]]:
+    """One statement appending ``rows`` (atomic on its own) and its parameters. The text is
+    made once per batch size and handed to the driver as is: compiling it anew cost more than
+    the round trip."""
+    if dialect == "postgresql" and len(rows) * len(_COLUMNS) > 50:
+        # psycopg parses a statement of more than 50 parameters anew at every execution
+        # (measured, client CPU: 1 ms for a VALUES of 16 entries); the rows as one JSON
+        # parameter instead: 0.35 ms. Fewer rows stay a VALUES, cheaper for one entry.
+        return _INSERT_JSON_SQL, (_json_rows(rows),)
+    params = [row[column] for row in rows for column in _COLUMNS]
+    marker = "%s"
+    if dialect == "sqlite":
+        # Stored as SQLAlchemy stores a DateTime on SQLite, not by the driver's own adapter.
+        at = _COLUMNS.index("recorded_at")
+        # isoformat gives that text (strftime("%Y-%m-%d %H:%M:%S.%f") did, for these naive
+        # times) at a fifth of strftime's cost.
+        params[at :: len(_COLUMNS)] = [
+            d.isoformat(" ", "microseconds") for d in params[at :: len(_COLUMNS)]
+        ]
+        marker = "?"
+    return _insert_sql(len(rows), marker), tuple(params)
 
 
 def _json_rows(rows: list[dict[str, Any]]) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 import secrets
@@ -25,7 +26,7 @@ from onshi.central.errors import (
     RequestInvalid,
 )
 from onshi.central.services import answers, bulk, cards, eligibility, history
-from onshi.central.services.audit import AuditLog
+from onshi.central.services.audit import AuditLog, LoopChain
 from onshi.central.services.bulk import BulkWorker
 from onshi.central.services.clock import Clock, jst_now, naive_jst
 from onshi.central.services.questions import (
@@ -40,6 +41,7 @@ from onshi.central.settings import CentralSettings
 from onshi.central.storage import repository
 from onshi.central.storage import tables as t
 from onshi.central.storage.database import Database
+from onshi.central.storage.loop_connection import LoopConnection
 from onshi.oqs.codes import (
     ReferenceClassification,
 )
@@ -72,6 +74,9 @@ class Central:
         self.max_bulk_records = max_bulk_records
         self.audit = AuditLog(db, identifier_key, clock, audit_key=audit_key)
         self.bulk_worker = BulkWorker(self.process_pending_bulk)
+        # Made on first use by a server on PostgreSQL (confirm_by_card_numbers_on_loop).
+        self._loop_connection: LoopConnection | None = None
+        self._loop_chain: LoopChain | None = None
 
     @classmethod
     def from_settings(cls, settings: CentralSettings) -> Central:
@@ -162,19 +167,20 @@ class Central:
         questions = [q for _, _, q in asked]
         with self.db.lookups() as connection:
             judged = eligibility.judge_card_numbers(connection, questions, now=now)
-        self.audit.record_many(
-            [
-                (
-                    facility,
-                    action,
-                    self.card_key_subject(q.key),
-                    f"validity-{answer[0].validity.value}",
-                )
-                for (facility, action, q), answer in zip(asked, judged, strict=True)
-                if not isinstance(answer, Exception)
-            ]
-        )
+        self.audit.record_many(self._card_number_entries(asked, judged))
         return judged, now
+
+    def _card_number_entries(
+        self,
+        asked: Sequence[tuple[str | None, str, CardNumberQuestion]],
+        judged: Sequence[eligibility.Judged | Exception],
+    ) -> list[tuple[str | None, str, str | None, str]]:
+        """The audit entry of each question judged (one that failed raises or is refused)."""
+        return [
+            (facility, action, self.card_key_subject(q.key), f"validity-{answer[0].validity.value}")
+            for (facility, action, q), answer in zip(asked, judged, strict=True)
+            if not isinstance(answer, Exception)
+        ]
 
     def confirm_by_card_number(
         self, facility: MedicalInstitutionCode, q: CardNumberQuestion
@@ -189,9 +195,40 @@ class Central:
     ) -> list[Json | Exception]:
         """Questions by card number that arrived together, answered together (the API gathers
         concurrent inquiries): each answer, or the exception that stands for it, in order."""
-        judged, now = self._answer_card_numbers(
-            [(facility.value, "eligibility.card-number", q) for facility, q in asked]
-        )
+        judged, now = self._answer_card_numbers(_by_card_number(asked))
+        return self._card_number_messages(asked, judged, now)
+
+    async def confirm_by_card_numbers_on_loop(
+        self, asked: Sequence[tuple[MedicalInstitutionCode, CardNumberQuestion]]
+    ) -> list[Json | Exception]:
+        """:meth:`confirm_by_card_numbers` for a server on PostgreSQL, from its event loop: the
+        read and the audit append go through psycopg's async connection, so no thread takes
+        turns with the loop on the interpreter lock (docs/central/performance.md). Questions
+        with the limit consent (certificates to read as well) go the threaded way."""
+        if any(q.limit_consent for _, q in asked):
+            return await asyncio.to_thread(self.confirm_by_card_numbers, asked)
+        if self._loop_connection is None:
+            self._loop_connection = LoopConnection(self.db.engine)
+            self._loop_chain = LoopChain(self.audit)
+        assert self._loop_chain is not None
+        now = self.clock()
+        questions = [q for _, q in asked]
+        holdings = await self._loop_connection.holdings(eligibility.card_keys(questions))
+        judged = eligibility.judge_card_numbers(None, questions, now=now, holdings=holdings)
+        entries = self._card_number_entries(_by_card_number(asked), judged)
+        await self._loop_chain.record_many(self._loop_connection, entries)
+        return self._card_number_messages(asked, judged, now)
+
+    async def close_loop_connection(self) -> None:
+        if self._loop_connection is not None:
+            await self._loop_connection.close()
+
+    def _card_number_messages(
+        self,
+        asked: Sequence[tuple[MedicalInstitutionCode, CardNumberQuestion]],
+        judged: Sequence[eligibility.Judged | Exception],
+        now: dt.datetime,
+    ) -> list[Json | Exception]:
         out: list[Json | Exception] = []
         for (facility, q), answer in zip(asked, judged, strict=True):
             if isinstance(answer, Exception):
@@ -409,3 +446,9 @@ def _persistent_key(path: Path) -> str:
     path.write_text(key)
     path.chmod(0o600)
     return key
+
+
+def _by_card_number(
+    asked: Sequence[tuple[MedicalInstitutionCode, CardNumberQuestion]],
+) -> list[tuple[str | None, str, CardNumberQuestion]]:
+    return [(facility.value, "eligibility.card-number", q) for facility, q in asked]

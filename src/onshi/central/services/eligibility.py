@@ -74,11 +74,12 @@ def _results(
 
 
 def judge_card_numbers(
-    source: Reader,
+    source: Reader | None,
     questions: Sequence[CardNumberQuestion],
     *,
     now: dt.datetime,
     consents: Callable[[set[int]], HeldConsents] | None = None,
+    holdings: Sequence[Qualification] | None = None,
 ) -> list[Judged | Exception]:
     """Many questions by card number judged at once, with one query of each kind for all of
     them: the matches of each card key judged on the question's day — an invalid card looks at
@@ -87,10 +88,12 @@ def judge_card_numbers(
 
     Single inquiries arriving together and the records of a bulk chunk are answered by this
     one function. ``consents`` (flows that report them) gives the consents each person answered
-    about gave this facility. A question that cannot be judged gets its exception in its place;
-    the others are answered.
+    about gave this facility. ``holdings``: what :func:`~onshi.central.storage.repository.
+    holdings_of_card_keys` returns for these questions, read already (from the event loop);
+    ``source`` is then needed only for limit certificates. A question that cannot be judged gets
+    its exception in its place; the others are answered.
     """
-    found, held = _candidates(source, questions)
+    found, held = _candidates(source, questions, holdings)
     confirmations: list[Confirmation | Exception] = []
     for q in questions:
         try:
@@ -125,8 +128,11 @@ def judge_card_numbers(
     for q, rs in zip(questions, reported, strict=True):
         if q.limit_consent:
             certified.setdefault(q.on, set()).update(r.qualification_id for r in rs)
+    if certified and source is None:
+        raise RuntimeError("limit certificates asked for with no database to read them from")
     certificates = {
-        on: repository.certificates_on(source, ids, on) for on, ids in certified.items()
+        on: repository.certificates_on(source, ids, on)  # type: ignore[arg-type]
+        for on, ids in certified.items()
     }
     judged: list[Judged | Exception] = []
     for q, c, rs, one in zip(questions, confirmations, reported, alone, strict=True):
@@ -150,21 +156,30 @@ _Found = dict[tuple[str, str, str], list[Qualification]]
 _Held = dict[int, list[Qualification]]
 
 
-def _candidates(source: Reader, questions: Sequence[CardNumberQuestion]) -> tuple[_Found, _Held]:
+def card_keys(questions: Sequence[CardNumberQuestion]) -> set[tuple[str, str, str, str | None]]:
+    """The card keys asked about (the branch None where none was given)."""
+    return {
+        (
+            q.key.insurer_number,
+            q.key.insured_card_symbol,
+            q.key.insured_identification_number,
+            q.key.insured_branch_number,
+        )
+        for q in questions
+    }
+
+
+def _candidates(
+    source: Reader | None,
+    questions: Sequence[CardNumberQuestion],
+    holdings: Sequence[Qualification] | None,
+) -> tuple[_Found, _Held]:
     """Every qualification any question may match, by card key, and everything their holders
     hold, by individual: one query (:func:`~onshi.central.storage.repository.holdings_of_card_keys`)."""
-    rows = repository.holdings_of_card_keys(
-        source,
-        {
-            (
-                q.key.insurer_number,
-                q.key.insured_card_symbol,
-                q.key.insured_identification_number,
-                q.key.insured_branch_number,
-            )
-            for q in questions
-        },
-    )
+    if holdings is None:
+        assert source is not None
+        holdings = repository.holdings_of_card_keys(source, card_keys(questions))
+    rows = holdings
     found: _Found = {}
     held: _Held = {}
     for row in rows:

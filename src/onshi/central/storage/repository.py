@@ -19,6 +19,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.orm import Session
 
 from onshi.central.domain import qualification as domain
@@ -66,7 +67,7 @@ def _connection(source: Reader) -> Connection:
     return source.connection() if isinstance(source, Session) else source
 
 
-def _to_domain(row: Any) -> domain.Qualification:
+def to_domain(row: Any) -> domain.Qualification:
     # Unpacked as a tuple, in the order of _QUALIFICATION_COLUMNS: reading a row's 27 columns by
     # name cost 8 µs a row, a fifth of a grouped inquiry's CPU (profiled); unpacking, under 1.
     (
@@ -158,7 +159,7 @@ def find_by_card_key(source: Reader, key: domain.CardKey) -> list[domain.Qualifi
     statement = _BY_KEY_ANY_BRANCH
     if key.insured_branch_number is not None:
         statement, params["branch"] = _BY_KEY, key.insured_branch_number
-    return [_to_domain(row) for row in _connection(source).execute(statement, params).all()]
+    return [to_domain(row) for row in _connection(source).execute(statement, params).all()]
 
 
 # The individuals as one parameter (an array; JSON on SQLite), not one each: SQLAlchemy renders
@@ -182,7 +183,7 @@ def held_by(source: Reader, individual_ids: Iterable[int]) -> list[domain.Qualif
         result = connection.execute(_HELD_BY_POSTGRESQL, {"ids": ids})
     else:
         result = connection.execute(_HELD_BY_SQLITE, {"ids": json.dumps(ids)})
-    return [_to_domain(row) for row in result.all()]
+    return [to_domain(row) for row in result.all()]
 
 
 def _covers(start: dt.date | None, end: dt.date | None, on: dt.date) -> bool:
@@ -283,6 +284,33 @@ _WANTED_SQLITE = select(
 _HOLDINGS_SQLITE = _holdings_of(_WANTED_SQLITE)
 
 
+def wanted_card_keys(
+    keys: Iterable[tuple[str, str, str, str | None]],
+) -> list[tuple[str, str, str, str | None]]:
+    """Each card key once, with its branches, or with None alone (every branch)."""
+    asked: dict[tuple[str, str, str], set[str | None]] = {}
+    for insurer, symbol, number, branch in keys:
+        asked.setdefault((insurer, symbol, number), set()).add(branch)
+    return [
+        (*key, branch)
+        for key, branches in asked.items()
+        for branch in ([None] if None in branches else sorted(b for b in branches if b))
+    ]
+
+
+def holdings_parameters(wanted: list[tuple[str, str, str, str | None]]) -> dict[str, list[Any]]:
+    """The card keys of :func:`wanted_card_keys` as the PostgreSQL statement's four arrays."""
+    insurers, symbols, numbers, branches = (list(column) for column in zip(*wanted, strict=True))
+    return {"i": insurers, "s": symbols, "n": numbers, "b": branches}
+
+
+def holdings_sql_postgresql() -> str:
+    """:func:`holdings_of_card_keys`' statement on PostgreSQL as psycopg takes it (``%(i)s``
+    parameters: :func:`holdings_parameters`), for a connection outside SQLAlchemy."""
+    dialect = postgresql_psycopg.dialect()  # type: ignore[no-untyped-call]
+    return str(_HOLDINGS_POSTGRESQL.compile(dialect=dialect))
+
+
 def holdings_of_card_keys(
     source: Reader, keys: Iterable[tuple[str, str, str, str | None]]
 ) -> list[domain.Qualification]:
@@ -294,25 +322,12 @@ def holdings_of_card_keys(
     one, 無効 otherwise. Asking for the rest only once a match turned out ended took a second
     round trip in most groups of inquiries (docs/central/performance.md).
     """
-    asked: dict[tuple[str, str, str], set[str | None]] = {}
-    for insurer, symbol, number, branch in keys:
-        asked.setdefault((insurer, symbol, number), set()).add(branch)
-    # Each card key once, with its branches, or with None alone.
-    wanted = [
-        (*key, branch)
-        for key, branches in asked.items()
-        for branch in ([None] if None in branches else sorted(b for b in branches if b))
-    ]
+    wanted = wanted_card_keys(keys)
     if not wanted:  # nothing asked, or only empty branches: those match nothing
         return []
     connection = _connection(source)
     if connection.dialect.name == "postgresql":
-        insurers, symbols, numbers, branches = (
-            list(column) for column in zip(*wanted, strict=True)
-        )
-        result = connection.execute(
-            _HOLDINGS_POSTGRESQL, {"i": insurers, "s": symbols, "n": numbers, "b": branches}
-        )
+        result = connection.execute(_HOLDINGS_POSTGRESQL, holdings_parameters(wanted))
     else:
         result = connection.execute(_HOLDINGS_SQLITE, {"keys": json.dumps(wanted)})
-    return [_to_domain(row) for row in result.all()]
+    return [to_domain(row) for row in result.all()]

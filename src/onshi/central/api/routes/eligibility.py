@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -55,15 +55,7 @@ def card_number_answers(
     of the service at once."""
 
     def answer_many(asked: Sequence[CardNumberAsked]) -> list[Json | Exception]:
-        out: list[Json | Exception] = [RuntimeError("not answered")] * len(asked)
-        ready: list[tuple[int, tuple[MedicalInstitutionCode, CardNumberQuestion]]] = []
-        for i, (code, claimed, question) in enumerate(asked):
-            try:
-                ready.append(
-                    (i, (registered_facility(central, registered, code, claimed), question))
-                )
-            except Exception as exc:  # noqa: BLE001 — this request's refusal
-                out[i] = exc
+        out, ready = _checked(central, registered, asked)
         if ready:
             answers = central.confirm_by_card_numbers([r for _, r in ready])
             for (i, _), answer in zip(ready, answers, strict=True):
@@ -71,6 +63,38 @@ def card_number_answers(
         return out
 
     return answer_many
+
+
+def card_number_answers_on_loop(
+    central: CentralService, registered: RegisteredFacilities
+) -> Callable[[Sequence[CardNumberAsked]], Awaitable[list[Json | Exception]]]:
+    """:func:`card_number_answers` on the event loop, for a server on PostgreSQL."""
+
+    async def answer_many(asked: Sequence[CardNumberAsked]) -> list[Json | Exception]:
+        out, ready = _checked(central, registered, asked)
+        if ready:
+            answers = await central.confirm_by_card_numbers_on_loop([r for _, r in ready])
+            for (i, _), answer in zip(ready, answers, strict=True):
+                out[i] = answer
+        return out
+
+    return answer_many
+
+
+def _checked(
+    central: CentralService, registered: RegisteredFacilities, asked: Sequence[CardNumberAsked]
+) -> tuple[
+    list[Json | Exception], list[tuple[int, tuple[MedicalInstitutionCode, CardNumberQuestion]]]
+]:
+    """Each request's facility checked: refusals in place, the rest ready to ask (by index)."""
+    out: list[Json | Exception] = [RuntimeError("not answered")] * len(asked)
+    ready: list[tuple[int, tuple[MedicalInstitutionCode, CardNumberQuestion]]] = []
+    for i, (code, claimed, question) in enumerate(asked):
+        try:
+            ready.append((i, (registered_facility(central, registered, code, claimed), question)))
+        except Exception as exc:  # noqa: BLE001 — this request's refusal
+            out[i] = exc
+    return out, ready
 
 
 @router.post(

@@ -1,0 +1,146 @@
+"""Inquiries by card number answered from the event loop with psycopg's async connection (the
+server's way on PostgreSQL): the same answers and audit entries as the threaded way, in a chain
+of the loop's own; a connection that dies costs the group it was serving, nothing else."""
+
+# ruff: noqa: F811 - the fixtures of test_services are imported, then asked for by name
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Any
+
+import psycopg
+import pytest
+from sqlalchemy import func, select, text
+
+from onshi.central.services.central import Central
+from onshi.central.storage import tables as t
+from onshi.central.storage.database import Database
+from onshi.central.storage.loop_connection import LoopConnection
+from tests.central.test_answered_together import _questions, _without_time
+from tests.central.test_bulk_batching import _people
+from tests.central.test_services import (  # noqa: F401 - fixtures
+    CLINIC,
+    PHARMACY,
+    Clock,
+    central,
+    clock,
+)
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def db_url(postgres_url: str) -> str:
+    """PostgreSQL only: the server answers on the loop there (on SQLite, in its own thread)."""
+    return postgres_url
+
+
+@pytest.fixture
+def on_postgres(central: Central, database: Database) -> Central:
+    central.register_facility(PHARMACY, "pharmacy")
+    with database.transaction() as s:
+        _people(s)
+    return central
+
+
+def _chains(database: Database) -> dict[str, int]:
+    with database.sessions() as s:
+        rows = s.execute(select(t.AuditEntry.chain, func.count()).group_by(t.AuditEntry.chain))
+        return {chain: count for chain, count in rows}
+
+
+def test_answered_on_the_loop_as_by_a_thread(on_postgres: Central, database: Database) -> None:
+    central = on_postgres
+    questions = _questions()
+    asked = [(CLINIC if i % 3 else PHARMACY, q) for i, q in enumerate(questions)]
+    plain = [a for a in asked if not a[1].limit_consent]
+    assert plain and len(plain) < len(asked)
+    threaded = central.confirm_by_card_numbers(asked)
+
+    async def on_loop() -> tuple[list[Any], list[Any]]:
+        try:
+            return (
+                await central.confirm_by_card_numbers_on_loop(plain),
+                # With the limit consent, certificates to read too: the threaded way.
+                await central.confirm_by_card_numbers_on_loop(asked),
+            )
+        finally:
+            await central.close_loop_connection()
+
+    looped, mixed = asyncio.run(on_loop())
+    by_thread = dict(zip(map(id, asked), threaded, strict=True))
+    assert [_without_time(a) for a in looped] == [_without_time(by_thread[id(a)]) for a in plain]
+    assert [_without_time(a) for a in mixed] == [_without_time(a) for a in threaded]
+    # The loop wrote a chain of its own (the plain questions); the rest went to the thread's.
+    assert sorted(_chains(database).values()) == [len(plain), 2 * len(asked)]
+    assert central.audit.verify().entries == len(plain) + 2 * len(asked)
+
+
+def test_a_dead_connection_fails_its_group_only(on_postgres: Central, database: Database) -> None:
+    central = on_postgres
+    plain = [(CLINIC, q) for q in _questions() if not q.limit_consent][:4]
+
+    async def scenario() -> list[Any]:
+        outcomes: list[Any] = [await central.confirm_by_card_numbers_on_loop(plain)]
+        connection = central._loop_connection
+        assert connection is not None and connection._connection is not None
+        pid = connection._connection.info.backend_pid
+        with database.engine.connect() as c:  # what a failover does to it
+            c.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        try:
+            await central.confirm_by_card_numbers_on_loop(plain)
+        except psycopg.OperationalError as exc:
+            outcomes.append(exc)
+        outcomes.append(await central.confirm_by_card_numbers_on_loop(plain))
+        await central.close_loop_connection()
+        return outcomes
+
+    first, failed, again = asyncio.run(scenario())
+    assert isinstance(failed, psycopg.OperationalError)
+    assert [_without_time(a) for a in again] == [_without_time(a) for a in first]
+    assert central.audit.verify().entries == 2 * len(plain)  # the failed group: not audited
+
+
+def test_an_append_whose_answer_was_lost_goes_on_from_the_stored_head(
+    on_postgres: Central, database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The INSERT committed, but its answer never came back (a failover between the two): the
+    group fails, and the next append continues after the entries that did get in."""
+    central = on_postgres
+    plain = [(CLINIC, q) for q in _questions() if not q.limit_consent][:3]
+    lose_answer = [False]
+    real_using = LoopConnection.using
+
+    class AnswerLost:
+        def __init__(self, connection: Any) -> None:
+            self.connection = connection
+
+        async def execute(self, statement: str, params: Any = None) -> Any:
+            done = await self.connection.execute(statement, params)
+            if lose_answer[0] and statement.startswith("INSERT"):
+                lose_answer[0] = False
+                raise ConnectionError("the INSERT's answer was lost")
+            return done
+
+    @contextlib.asynccontextmanager
+    async def using(self: LoopConnection) -> AsyncIterator[Any]:
+        async with real_using(self) as connection:
+            yield AnswerLost(connection)
+
+    monkeypatch.setattr(LoopConnection, "using", using)
+
+    async def scenario() -> None:
+        await central.confirm_by_card_numbers_on_loop(plain)
+        lose_answer[0] = True
+        with pytest.raises(ConnectionError):
+            await central.confirm_by_card_numbers_on_loop(plain)
+        await central.confirm_by_card_numbers_on_loop(plain)
+        await central.close_loop_connection()
+
+    asyncio.run(scenario())
+    # One chain: the lost group's entries are in (audited, not answered: the safe side).
+    assert list(_chains(database).values()) == [3 * len(plain)]
+    assert central.audit.verify().entries == 3 * len(plain)
