@@ -1,21 +1,23 @@
 """Concurrent single inquiries answered together: the API's side of group answering.
 
 An inquiry by card number costs the service little (one indexed read, one audit entry); what
-costs is around it — on PostgreSQL, a hop to a worker thread and back, two round trips and the
-threads taking turns on the interpreter lock. Requests in flight at the same moment are
-therefore handed to one of a few answering threads as a group: the thread reads what all of
-them need with one query of each kind, writes their audit entries in one statement and wakes
-their handlers at once (one call into the event loop per group). Nobody waits for a group to
-fill: a thread takes whatever has arrived since it last looked, so under light load a group is
-one request and under heavy load it grows by itself (the same idea as group commit).
+costs is around it — round trips, hops between threads. Requests in flight at the same moment
+are therefore answered as a group: what all of them need is read with one query of each kind,
+their audit entries written in one statement, their handlers woken at once. Nobody waits for a
+group to fill: whoever answers takes whatever has arrived since it last looked, so under light
+load a group is one request and under heavy load it grows by itself (the same idea as group
+commit).
+
+Who answers: on SQLite the event loop itself (:class:`Batcher` with ``threads=0``: the
+embedded database answers faster than a hop to a thread); on PostgreSQL the event loop too,
+through an async driver (:class:`LoopBatcher`): a thread beside the loop took turns with it on
+the interpreter lock around every round trip, which cost more than the work (measured:
+docs/central/performance.md). Answering threads (:class:`Batcher` with threads) remain for
+experiments.
 
 Each request keeps its own answer: one question failing (an unregistered facility, a bug on one
 record) is that request's refusal; the database failing fails the group it was in, each
 request with the same error as it would have had alone.
-
-On PostgreSQL the groups are answered on the event loop itself (:class:`LoopBatcher`), the
-database reached with an async driver: a thread beside the loop took turns with it on the
-interpreter lock around every round trip, which cost more than the work (measured).
 """
 
 from __future__ import annotations
