@@ -175,7 +175,8 @@ class Central:
         asked: Sequence[tuple[str | None, str, CardNumberQuestion]],
         judged: Sequence[eligibility.Judged | Exception],
     ) -> list[tuple[str | None, str, str | None, str]]:
-        """The audit entry of each question judged (one that failed raises or is refused)."""
+        """The audit entry of each question judged; none for one that could not be (it is
+        not answered: its exception stands for it)."""
         return [
             (facility, action, self.card_key_subject(q.key), f"validity-{answer[0].validity.value}")
             for (facility, action, q), answer in zip(asked, judged, strict=True)
