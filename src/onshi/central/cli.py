@@ -304,13 +304,17 @@ def _read_checkpoint(settings: Any, path: Path, public_key: Path | None) -> Any:
         _fail(f"checkpoint {path} refused: {exc}", 1)
 
 
-def _audit_keys(settings: Any) -> Any:
-    """The audit key and those it replaced (a KeyRing); a tampered closing file is exit 1."""
+def _audit_keys(settings: Any, public_key: Path | None = None) -> Any:
+    """The audit key and those it replaced (a KeyRing), their closing checkpoints checked with
+    ``public_key`` (default: the signing key's ``.pub``); a tampered closing file is exit 1."""
     from onshi.audit.chain import CheckpointInvalid
     from onshi.audit.keys import KeyFileError, key_ring, public_key_path
 
     try:
-        return key_ring(settings.audit_key_path, public_key_path(settings.audit_signing_key_path))
+        return key_ring(
+            settings.audit_key_path,
+            public_key or public_key_path(settings.audit_signing_key_path),
+        )
     except KeyFileError as exc:
         _fail(f"{exc} (give --data-dir or ONSHI_CENTRAL_AUDIT_KEY_FILE)")
     except CheckpointInvalid as exc:
@@ -334,7 +338,7 @@ def audit_verify(
     settings = settings_from_options(database_url=db, data_dir=data_dir)
     if since_checkpoint and checkpoint is None:
         _fail("--since-checkpoint needs --checkpoint")
-    keys = _audit_keys(settings)
+    keys = _audit_keys(settings, public_key)
     pinned = None if checkpoint is None else _read_checkpoint(settings, checkpoint, public_key)
     database = Database(settings.database_url)
     try:

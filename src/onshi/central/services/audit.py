@@ -206,7 +206,7 @@ class AuditLog:
                 if self._head is None:
                     self._seal_legacy()
                     self._head = self._read_head(self.chain)
-                rows, head = self._rows(batch, self._head)
+                rows, head = _linked_rows(self.audit_key, self.chain, batch, self._head)
                 try:
                     self._insert(rows)
                 except IntegrityError:
@@ -230,11 +230,6 @@ class AuditLog:
             self._head = None
             self._drop_connection()
             raise
-
-    def _rows(
-        self, batch: list[_Pending], head: tuple[int, str]
-    ) -> tuple[list[dict[str, Any]], tuple[int, str]]:
-        return _linked_rows(self.audit_key, self.chain, batch, head)
 
     def _insert(self, rows: list[dict[str, Any]]) -> None:
         # On a connection kept for it, in autocommit: the one statement is its own transaction.
