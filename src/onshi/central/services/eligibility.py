@@ -179,10 +179,9 @@ def _candidates(
     if holdings is None:
         assert source is not None
         holdings = repository.holdings_of_card_keys(source, card_keys(questions))
-    rows = holdings
     found: _Found = {}
     held: _Held = {}
-    for row in rows:
+    for row in holdings:
         found.setdefault(_card(row.key), []).append(row)
         held.setdefault(row.individual_id, []).append(row)
     return found, held
