@@ -44,7 +44,8 @@ def test_links_as_before(tmp_path: Path) -> None:
         a._Pending(None, "facility.check", None, "E0001", AT),
         a._Pending("1312345678", "eligibility.card.face", '診療"\n', "validity-3", AT),
     ]
-    rows, head = _log(tmp_path)._rows(batch, (41, "0f" * 32))
+    log = _log(tmp_path)  # the rows of both writers (AuditLog, LoopChain) are made here
+    rows, head = a._linked_rows(log.audit_key, log.chain, batch, (41, "0f" * 32))
     assert [(r["chain_seq"], r["entry_hash"]) for r in rows] == [
         (42, "448d6160ce0d852abcdbf65a7fe0aa4c590fcc8ae9da39ea3c8caca7600cdb29"),
         (43, "bbaa0d5259af9b8b4e6eec18682091a125c5982c37c085a2c017986330aa16c6"),
