@@ -126,6 +126,19 @@ def spawn(host: Host, log: Path, *args: str) -> tuple[subprocess.Popen[bytes], s
     return process, banner.decode()
 
 
+def gateway_loaded(gw: Host, state_dir: Path, connections: set[str]) -> None:
+    """Wait until the gateway's charon holds a connection of each of these names."""
+
+    def missing() -> set[str]:
+        listed = subprocess.run(
+            [*gw.wrap, "swanctl", "--list-conns", "--uri", f"unix://{state_dir / 'charon.vici'}"],
+            capture_output=True, text=True, timeout=30,
+        ).stdout  # fmt: skip
+        return {c for c in connections if f"{c}:" not in listed}
+
+    assert wait_for(lambda: not missing(), 20, 0.2), f"the gateway never loaded {missing()}"
+
+
 def swanctl(host: Host, tree: Path, terminal: Terminal, *args: str) -> str:
     result = subprocess.run(
         [*host.wrap, "env", f"SWANCTL_DIR={tree}", "swanctl", *args,
@@ -278,6 +291,9 @@ def scenario(lab: Lab, module_dir: Path) -> Iterator[Scenario]:
     for short, tree in trees.items():
         loaded = swanctl(hosts[short], tree, terminals[short], "--load-all", "--noprompt")
         assert "loaded connection 'onshi'" in loaded
+
+    # Devices issued while the gateway was starting reach it at its next sync (every 2 s).
+    gateway_loaded(gw, root / "gw-charon", {f"dev-{a}-{d}" for _, a, d in TERMINALS})
 
     def initiate(short: str) -> str:
         up = ("--initiate", "--child", "onshi", "--timeout", "30")
