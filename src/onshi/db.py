@@ -56,6 +56,11 @@ def is_sqlite(url: str) -> bool:
     return make_url(_multi_host_as_query(url)).get_backend_name() == "sqlite"
 
 
+# Per host of a PostgreSQL URL, for every connection onshi opens (engines, the central
+# service's event-loop connection).
+CONNECT_TIMEOUT_SECONDS = 5
+
+
 def make_engine(url: str, **kwargs: Any) -> Engine:
     url = normalise_url(url)
     if is_sqlite(url):
@@ -84,7 +89,10 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     if "connect_timeout" not in make_url(url).query:
         # Per host: an unreachable node of a multi-host URL must not hold a request for the
         # kernel's TCP timeout before libpq tries the next one.
-        kwargs["connect_args"] = {"connect_timeout": 5, **kwargs.get("connect_args", {})}
+        kwargs["connect_args"] = {
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            **kwargs.get("connect_args", {}),
+        }
     return create_engine(url, **kwargs)
 
 

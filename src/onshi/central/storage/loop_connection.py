@@ -25,8 +25,7 @@ from sqlalchemy import Engine
 
 from onshi.central.domain.qualification import Qualification
 from onshi.central.storage import repository
-
-CONNECT_TIMEOUT_SECONDS = 5  # per host, as the engine's (onshi.db.make_engine)
+from onshi.db import CONNECT_TIMEOUT_SECONDS
 
 
 class LoopConnection:
