@@ -1,4 +1,5 @@
-"""Parsing in a second process (parse_ahead): same problems, errors raised here, no child left."""
+"""Parsing in other processes (parse_ahead): same records and problems, errors raised here, no
+child left."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ import pytest
 from onshi.central.errors import IntakeRejected
 from onshi.central.intake import insured_store, parse_ahead
 from onshi.central.intake.counts import ImportCounts
+from onshi.central.intake.insured_csv import InsuredCsv, parse_insured
 from onshi.central.intake.insured_store import import_insured
 from onshi.central.intake.parse_ahead import worth_a_process
 from onshi.central.storage.database import Database
@@ -145,3 +147,196 @@ def test_big_files_are_parsed_ahead_by_default(
     assert import_insured(database, io.BytesIO(csv_bytes(rows))) == ImportCounts(inserted=19)
     assert import_insured(database, io.BytesIO(csv_bytes(rows[:1]))) == ImportCounts(unchanged=1)
     assert seen == [True, False]
+
+
+# A big file on disk is read in two halves by two processes (``parse_ahead.halves``).
+
+LIMIT = {
+    "LimitApplicationCertificateClassification": "01",
+    "LimitApplicationCertificateClassificationFlag": "A03",
+    "LimitApplicationCertificateValidStartDate": "20250401",
+    "LimitApplicationCertificateValidEndDate": "20260331",
+}
+
+
+@pytest.fixture
+def split(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
+    """Halves for any file of 1000 bytes or more, on any machine; lists whether each reading
+    of the file was in halves (``[True, False]``: read again from the start)."""
+    monkeypatch.setattr(parse_ahead, "PARSE_AHEAD_BYTES", 500)
+    monkeypatch.setattr(parse_ahead, "SPLIT_BYTES", 1000)
+    monkeypatch.setattr(threading, "active_count", lambda: 1)  # pytest's own threads aside
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    readings: list[bool] = []
+    original = insured_store._import
+
+    def spy(*args: Any, **kwargs: Any) -> ImportCounts:
+        readings.append(kwargs["split"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(insured_store, "_import", spy)
+    return readings
+
+
+def _file(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "insured.csv"
+    path.write_bytes(data)
+    return path
+
+
+def _varied(count: int, **changes: str) -> list[dict[str, str]]:
+    """Rows with limit certificates here and there (their lines tie them to their rows)."""
+    return [row(n, **(LIMIT if n % 7 == 0 else {}), **changes) for n in range(1, count + 1)]
+
+
+@pytest.mark.parametrize("crlf", [False, True])
+@pytest.mark.parametrize("bom", [False, True])
+def test_the_halves_hold_the_records_of_the_whole_file(
+    tmp_path: Path, crlf: bool, bom: bool
+) -> None:
+    """Each record once, with its own line number in the whole file and the same values."""
+    data = csv_bytes(_varied(60), bom=bom)
+    if crlf:
+        data = data.replace(b"\n", b"\r\n")
+    path = _file(tmp_path, data)
+    records, problems = parse_insured(io.BytesIO(data))
+    assert not problems
+    with path.open("rb") as f:
+        found = parse_ahead.halves(f, minimum=1000)
+        assert found is not None
+        first, second = found
+        assert first.end == second.start and first.start == 0 and second.end == len(data)
+        assert 0 < second.start - len(data) // 2 < 400  # a line start past the middle
+        read = []
+        for half in found:
+            parsed = InsuredCsv(parse_ahead._lines_of(f.fileno(), half), skipped=half.skipped)
+            read += list(parsed.records())
+            assert not parsed.problems
+    assert read == records
+    assert [r.line for r in read] == list(range(2, 62))
+
+
+def test_a_file_read_in_halves_is_stored_as_one_read_whole(
+    database: Database, tmp_path: Path, split: list[bool]
+) -> None:
+    path = _file(tmp_path, csv_bytes(_varied(60)))
+    with path.open("rb") as f:
+        assert import_insured(database, f, chunk_size=4) == ImportCounts(
+            inserted=60, limit_certificates=8
+        )
+    # Again with changes on both sides of the middle: the merge of what is stored (a limit
+    # certificate is not a change of the qualification).
+    changed = _varied(60)
+    changed[3]["Address"] = changed[50]["Address"] = "東京都新宿区本町9丁目"
+    changed[47].update(LIMIT)
+    path.write_bytes(csv_bytes(changed))
+    with path.open("rb") as f:
+        assert import_insured(database, f, chunk_size=4) == ImportCounts(
+            updated=2, unchanged=58, limit_certificates=1
+        )
+    assert split == [True, True]
+    with database.engine.connect() as c:
+        stored = c.exec_driver_sql(
+            'SELECT "InsuredIdentificationNumber", "Address" FROM qualification'
+        ).all()
+        limits = c.exec_driver_sql(
+            'SELECT q."InsuredIdentificationNumber" FROM limit_application_certificate l '
+            "JOIN qualification q ON q.id = l.qualification_id"
+        ).scalars()
+        assert sorted(limits) == sorted(str(5000 + n) for n in (7, 14, 21, 28, 35, 42, 48, 49, 56))
+    assert {number for number, address in stored if "9丁目" in address} == {"5004", "5051"}
+    assert len(stored) == 60
+    assert not multiprocessing.active_children()
+
+
+def _rejected(database: Database, path: Path) -> list[Any]:
+    with path.open("rb") as f, pytest.raises(IntakeRejected) as caught:
+        import_insured(database, f, chunk_size=4)
+    assert set(counts(database).values()) == {0}
+    assert not multiprocessing.active_children()
+    return caught.value.problems
+
+
+def test_problems_are_named_as_by_one_reading(
+    database: Database, tmp_path: Path, split: list[bool]
+) -> None:
+    """A problem in either half, or across them: the file is read again from the start, which
+    names every problem (both halves stop at their first)."""
+    rows = _varied(60)
+    rows[5]["Birthdate"] = "20230230"
+    rows[45]["Sex1"] = "9"
+    rows[50]["Sex1"] = "8"
+    path = _file(tmp_path, csv_bytes(rows))
+    problems = _rejected(database, path)
+    assert [(p.line, p.column) for p in problems] == [(7, "Birthdate"), (47, "Sex1"), (52, "Sex1")]
+    assert split == [True, False]
+
+
+def test_a_card_key_in_both_halves_is_found(
+    database: Database, tmp_path: Path, split: list[bool]
+) -> None:
+    """Found before the second is stored: the stores count on each card key coming once."""
+    rows = _varied(60)
+    rows[55]["InsuredIdentificationNumber"] = "5003"
+    problems = _rejected(database, _file(tmp_path, csv_bytes(rows)))
+    assert [(p.line, p.column) for p in problems] == [(57, "InsuredIdentificationNumber")]
+    assert split == [True, False]
+
+
+def test_an_insurer_named_one_way_in_each_half_is_found(
+    database: Database, tmp_path: Path, split: list[bool]
+) -> None:
+    rows = _varied(60)
+    path = _file(tmp_path, csv_bytes(rows))
+    with path.open("rb") as f:
+        found = parse_ahead.halves(f, minimum=1000)
+    assert found is not None
+    first = found[1].skipped  # the first row of the second half
+    for changed in rows[first:]:
+        changed["InsurerName"] = "全国健康保険協会大阪支部"  # as long: the same halves
+    path.write_bytes(csv_bytes(rows))
+    problems = _rejected(database, path)
+    assert [(p.line, p.column) for p in problems] == [
+        (i + 2, "InsurerName") for i in range(first, 60)
+    ]
+    assert split == [True, False]
+
+
+def test_a_middle_inside_a_record_is_found(
+    database: Database, tmp_path: Path, split: list[bool]
+) -> None:
+    """A quoted value over many lines holds the middle: the halves do not meet at a record
+    boundary, and the reading from the start decides (no value may hold a line break)."""
+    rows = _varied(40)
+    rows[20]["Address"] = "東京都\n" * 400
+    data = csv_bytes(rows)
+    path = _file(tmp_path, data)
+    with path.open("rb") as f:
+        found = parse_ahead.halves(f, minimum=1000)
+    assert found is not None
+    inside = data.index(b'"\xe6\x9d\xb1')  # the quoted Address
+    assert inside < found[1].start < data.index(b'"', inside + 1)
+    problems = _rejected(database, path)
+    assert [(p.line, p.column) for p in problems] == [(22, "Address")]
+    assert split == [True, False]
+
+
+def test_halves_only_where_they_can_be_read_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = csv_bytes(_varied(30))
+    path = _file(tmp_path, data)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
+    with path.open("rb") as f:
+        assert parse_ahead.halves(f, minimum=len(data)) is not None
+        assert parse_ahead.halves(f, minimum=len(data) + 1) is None  # too small
+        f.seek(len(data) // 2)
+        assert parse_ahead.halves(f, minimum=len(data)) is None  # what is left counts
+    assert parse_ahead.halves(io.BytesIO(data), minimum=1000) is None  # not a file on disk
+    path.write_bytes(b'"InsurerNumber",' + data)
+    with path.open("rb") as f:
+        assert parse_ahead.halves(f, minimum=1000) is None  # a quoted header
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0})
+    path.write_bytes(data)
+    with path.open("rb") as f:
+        assert parse_ahead.halves(f, minimum=1000) is None  # one core

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Date, DateTime, Table, text
+from sqlalchemy import Connection, Date, DateTime, Table
 
 
 class BulkWriter:
@@ -21,6 +21,7 @@ class BulkWriter:
         self.connection = connection
         self.dialect = connection.dialect.name
         self._next_id: dict[str, int] = {}
+        self._sequences: dict[str, int] = {}  # PostgreSQL: table → its id sequence's oid
         self._converters: dict[tuple[str, tuple[str, ...]], list[_Converted | None]] = {}
         self._memos: dict[str, _Converted] = {}
         self._staged: set[str] = set()
@@ -35,13 +36,16 @@ class BulkWriter:
             return []
         if self.dialect == "postgresql":
             # One row holding every id (an int8 array the driver converts in C), not ``count``
-            # rows to fetch one by one.
-            ids = self.connection.execute(
-                text(
-                    "SELECT array_agg(nextval(pg_get_serial_sequence(:t, 'id'))) "
-                    "FROM generate_series(1, :n)"
-                ),
-                {"t": table.name, "n": count},
+            # rows to fetch one by one. The sequence is looked up once: per id, that catalog
+            # look-up cost more than the nextval.
+            sequence = self._sequences.get(table.name)
+            if sequence is None:
+                sequence = self._sequences[table.name] = self.connection.exec_driver_sql(
+                    "SELECT pg_get_serial_sequence(%s, 'id')::regclass::oid", (table.name,)
+                ).scalar_one()
+            ids = self.connection.exec_driver_sql(
+                "SELECT array_agg(nextval(%s::oid)) FROM generate_series(1, %s)",
+                (sequence, count),
             ).scalar_one()
             return list(ids)
         # SQLite has one writer: once this transaction has written, max(id) cannot move under us.

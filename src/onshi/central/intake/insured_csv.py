@@ -13,7 +13,7 @@ import datetime as dt
 import hashlib
 import operator
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, BinaryIO, NamedTuple
 
 from onshi.central.errors import RowProblem
@@ -227,10 +227,14 @@ class InsuredCsv:
     stores them must discard its work if ``problems`` is not empty at the end.
     """
 
-    def __init__(self, stream: BinaryIO) -> None:
-        self.lines = TextLines(stream)
+    def __init__(self, stream: Iterable[bytes], *, skipped: int = 0) -> None:
+        self.lines = TextLines(stream, skipped)
+        self.skipped = skipped  # see TextLines: lines numbered as in the whole file
         self.problems: list[RowProblem] = []
         self.header: list[str] = []
+        # The checks across records: each card key's line, each InsurerNumber's name and line.
+        self.card_keys: dict[tuple[str, str, str, str], int] = {}
+        self.insurer_names: dict[str, tuple[str, int]] = {}
 
     def _problem(self, line: int, column: str, reason: str) -> None:
         self.problems.append(RowProblem(line, column, reason))
@@ -279,14 +283,14 @@ class InsuredCsv:
         missing = width  # index of a None appended after the row's own values
         reorder = operator.itemgetter(*(position.get(name, missing) for name in COLUMNS))
         keep_empty = [slot_of[name] for name in KEEP_EMPTY]
-        keys: dict[tuple[str, str, str, str], int] = {}
-        insurer_names: dict[str, tuple[str, int]] = {}
+        keys, insurer_names = self.card_keys, self.insurer_names
+        skipped = self.skipped
         undecodable = self.lines.undecodable
         problem = self._problem
-        start = reader.line_num + 1
+        start = reader.line_num + 1 + skipped
         try:
             for row in reader:
-                line, start = start, reader.line_num + 1
+                line, start = start, reader.line_num + 1 + skipped
                 if not row:
                     continue
                 if len(row) != width:
@@ -334,7 +338,9 @@ class InsuredCsv:
                 values.append(content_digest(values))
                 yield InsuredRecord._make(values)
         except csv.Error as exc:
-            problem(reader.line_num, RECORD, f"malformed CSV: {exc}; reading stopped here")
+            problem(
+                reader.line_num + skipped, RECORD, f"malformed CSV: {exc}; reading stopped here"
+            )
 
     def _column_by_column(
         self,

@@ -41,7 +41,7 @@ from onshi.central.intake.insured_csv import (
     QUALIFICATION_COLUMNS,
     InsuredRecord,
 )
-from onshi.central.intake.parse_ahead import ParsedChunks, worth_a_process
+from onshi.central.intake.parse_ahead import ParseAgain, ParsedChunks, worth_a_process
 from onshi.central.storage import tables as t
 from onshi.central.storage.database import Database
 
@@ -87,20 +87,38 @@ def import_insured(
     :class:`IntakeRejected` for a file with problems, :class:`ImportFailed` when the database
     refused a write.
 
-    ``parse_ahead``: parse in a second process while this one writes (see
-    :mod:`~onshi.central.intake.parse_ahead`); by default for files of 4 MiB and more.
+    ``parse_ahead``: parse in a second process while this one writes, in two for a file on disk
+    of 8 MiB and more (see :mod:`~onshi.central.intake.parse_ahead`); by default for files of
+    4 MiB and more.
     """
     ahead = worth_a_process(stream) if parse_ahead is None else parse_ahead
+    now = now or utc_now()
+    try:
+        return _import(database, stream, chunk_size, now, ahead=ahead, split=ahead)
+    except ParseAgain as again:  # read in halves, something was wrong: all of it, in order
+        stream.seek(again.start)
+        return _import(database, stream, chunk_size, now, ahead=ahead, split=False)
+
+
+def _import(
+    database: Database,
+    stream: BinaryIO,
+    chunk_size: int,
+    now: dt.datetime,
+    *,
+    ahead: bool,
+    split: bool,
+) -> ImportCounts:
     try:
         with database.engine.begin() as connection:
             one_import_at_a_time(connection)
             if connection.dialect.name == "postgresql":
-                store: SqliteStore | PostgresMerge = PostgresMerge(connection, now or utc_now())
+                store: SqliteStore | PostgresMerge = PostgresMerge(connection, now)
             else:
-                store = SqliteStore(connection, now or utc_now())
+                store = SqliteStore(connection, now)
             try:
                 # Chunks stop coming at the first problem; the rest is read only to list them.
-                parsed = ParsedChunks(stream, store.prepare, chunk_size, ahead=ahead)
+                parsed = ParsedChunks(stream, store.prepare, chunk_size, ahead=ahead, split=split)
                 with store.pipelined(), closing(iter(parsed)) as chunks:  # the child stops
                     for chunk in chunks:
                         store.send(chunk)

@@ -6,9 +6,9 @@ Insurers' systems often write Shift_JIS (cp932). Decoding the whole file at once
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import itertools
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO
 
 BOM = "\ufeff"
 NOT_UTF8 = "holds bytes that are not UTF-8 (Shift_JIS?): save the file as UTF-8"
@@ -16,16 +16,21 @@ NOT_UTF8 = "holds bytes that are not UTF-8 (Shift_JIS?): save the file as UTF-8"
 
 @dataclass
 class TextLines:
-    """Iterates ``(number, text)``; ``undecodable`` collects the numbers of non-UTF-8 lines.
+    """Iterates the text lines; ``undecodable`` collects the numbers of non-UTF-8 lines.
 
     Undecodable bytes become U+FFFD so parsing can go on and report every other problem too.
+    ``skipped``: lines of the file left out after the first (a header followed by a later part of
+    the file), so that every line keeps its number in the whole file.
     """
 
-    stream: BinaryIO
+    stream: Iterable[bytes]
+    skipped: int = 0
     undecodable: set[int] = field(default_factory=set)
 
     def __iter__(self) -> Iterator[str]:
-        for number, raw in enumerate(self.stream, start=1):
+        lines = iter(self.stream)
+        numbered = enumerate(lines, start=2 + self.skipped)
+        for number, raw in itertools.chain(zip((1,), lines, strict=False), numbered):
             try:
                 line = raw.decode("utf-8")
             except UnicodeDecodeError:
