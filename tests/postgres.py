@@ -69,7 +69,9 @@ class PrivateCluster:
     def _run(self, *args: str) -> None:
         subprocess.run([*self.as_user, *args], check=True, capture_output=True, cwd=self.root)
 
-    def start(self) -> str:
+    def start(self, listen_addresses: str = "") -> str:
+        """Start the cluster; it answers on its Unix socket, and over TCP (password-less, for
+        tests in their own network namespaces) on ``listen_addresses`` if any."""
         self._run(
             str(self.bindir / "initdb"),
             "-D",
@@ -82,8 +84,12 @@ class PrivateCluster:
             "UTF8",
             "--locale=C.UTF-8",
         )
+        if listen_addresses:
+            with (self.data / "pg_hba.conf").open("a") as hba:
+                hba.write("host all all 0.0.0.0/0 trust\n")
         options = (
-            f"-c listen_addresses='' -c unix_socket_directories={self.socket_dir} "
+            f"-c listen_addresses='{listen_addresses}' "
+            f"-c unix_socket_directories={self.socket_dir} "
             f"-p {self.port} -c fsync=off -c synchronous_commit=off "
             "-c full_page_writes=off -c max_connections=200"
         )

@@ -56,9 +56,20 @@ def is_sqlite(url: str) -> bool:
     return make_url(_multi_host_as_query(url)).get_backend_name() == "sqlite"
 
 
-# Per host of a PostgreSQL URL, for every connection onshi opens (engines, the central
-# service's event-loop connection).
-CONNECT_TIMEOUT_SECONDS = 5
+# libpq parameters for every PostgreSQL connection onshi opens (engines, the central service's
+# event-loop connection), each unless the URL names it. ``connect_timeout`` is per host of a
+# multi-host URL. A server that vanishes without a reset (power loss, a partition) would hold a
+# connection for the kernel's TCP retry time, ≈ 15 minutes: ``tcp_user_timeout`` (ms) ends one
+# whose sent data is not acknowledged for 10 s, keepalives one left waiting for an answer
+# (silent for 5 s, then 3 probes 2 s apart). Both apply to TCP only, not to Unix sockets.
+POSTGRES_CONNECT_ARGS: dict[str, int] = {
+    "connect_timeout": 5,
+    "keepalives": 1,
+    "keepalives_idle": 5,
+    "keepalives_interval": 2,
+    "keepalives_count": 3,
+    "tcp_user_timeout": 10_000,
+}
 
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
@@ -86,13 +97,11 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     # (to the new primary). Recycling bounds how long an idle connection is trusted.
     kwargs.setdefault("pool_pre_ping", False)
     kwargs.setdefault("pool_recycle", 1800)
-    if "connect_timeout" not in make_url(url).query:
-        # Per host: an unreachable node of a multi-host URL must not hold a request for the
-        # kernel's TCP timeout before libpq tries the next one.
-        kwargs["connect_args"] = {
-            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
-            **kwargs.get("connect_args", {}),
-        }
+    named = make_url(url).query
+    kwargs["connect_args"] = {
+        **{key: value for key, value in POSTGRES_CONNECT_ARGS.items() if key not in named},
+        **kwargs.get("connect_args", {}),
+    }
     return create_engine(url, **kwargs)
 
 

@@ -25,7 +25,7 @@ from sqlalchemy import Engine
 
 from onshi.central.domain.qualification import Qualification
 from onshi.central.storage import repository
-from onshi.db import CONNECT_TIMEOUT_SECONDS
+from onshi.db import POSTGRES_CONNECT_ARGS
 
 
 class LoopConnection:
@@ -34,7 +34,8 @@ class LoopConnection:
     def __init__(self, engine: Engine) -> None:
         args, kwargs = engine.dialect.create_connect_args(engine.url)
         kwargs.pop("context", None)  # SQLAlchemy's adapters for its own connections
-        kwargs.setdefault("connect_timeout", CONNECT_TIMEOUT_SECONDS)
+        for key, value in POSTGRES_CONNECT_ARGS.items():  # the URL's own come first
+            kwargs.setdefault(key, value)
         self._args, self._kwargs = args, kwargs
         self._connection: psycopg.AsyncConnection[Any] | None = None
         self._pid = os.getpid()
