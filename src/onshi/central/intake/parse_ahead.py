@@ -117,7 +117,8 @@ def halves(stream: BinaryIO, minimum: int | None = None) -> tuple[Half, Half] | 
     """The two halves of a file on disk holding at least ``minimum`` more bytes
     (:data:`SPLIT_BYTES`), on a machine with two cores for them; None if not worth it or not
     possible (the header is quoted, no line starts after the middle)."""
-    if len(os.sched_getaffinity(0)) < 2:
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    if (cores or 1) < 2:
         return None
     try:
         fd, start = stream.fileno(), stream.tell()
