@@ -64,7 +64,7 @@ def test_answered_on_the_loop_as_by_a_thread(on_postgres: Central, database: Dat
         try:
             return (
                 await central.confirm_by_card_numbers_on_loop(plain),
-                # With the limit consent, certificates to read too: the threaded way.
+                # With the limit consent, certificates to read too (in a thread, between).
                 await central.confirm_by_card_numbers_on_loop(asked),
             )
         finally:
@@ -74,8 +74,8 @@ def test_answered_on_the_loop_as_by_a_thread(on_postgres: Central, database: Dat
     by_thread = dict(zip(map(id, asked), threaded, strict=True))
     assert [_without_time(a) for a in looped] == [_without_time(by_thread[id(a)]) for a in plain]
     assert [_without_time(a) for a in mixed] == [_without_time(a) for a in threaded]
-    # The loop wrote a chain of its own (the plain questions); the rest went to the thread's.
-    assert sorted(_chains(database).values()) == [len(plain), 2 * len(asked)]
+    # The loop wrote a chain of its own; the threaded answers went to the threads' chain.
+    assert sorted(_chains(database).values()) == [len(asked), len(plain) + len(asked)]
     assert central.audit.verify().entries == len(plain) + 2 * len(asked)
 
 

@@ -205,9 +205,8 @@ class Central:
         """:meth:`confirm_by_card_numbers` for a server on PostgreSQL, from its event loop: the
         read and the audit append go through psycopg's async connection, so no thread takes
         turns with the loop on the interpreter lock (docs/central/performance.md). Questions
-        with the limit consent (certificates to read as well) go the threaded way."""
-        if any(q.limit_consent for _, q in asked):
-            return await asyncio.to_thread(self.confirm_by_card_numbers, asked)
+        with the limit consent have their certificates read in a thread, through the engine
+        (a few rows, after the holdings: a later snapshot, as two requests would see)."""
         if self._loop_connection is None:
             self._loop_connection = LoopConnection(self.db.engine)
             self._loop_chain = LoopChain(self.audit)
@@ -215,10 +214,20 @@ class Central:
         now = self.clock()
         questions = [q for _, q in asked]
         holdings = await self._loop_connection.holdings(eligibility.card_keys(questions))
-        judged = eligibility.judge_card_numbers(None, questions, now=now, holdings=holdings)
+        confirmed = eligibility.confirm_card_numbers(questions, holdings)
+        certificates = {}
+        if wanted := confirmed.certificates_wanted():
+            certificates = await asyncio.to_thread(self._read_certificates, wanted)
+        judged = eligibility.shape_results(confirmed, now=now, certificates=certificates)
         entries = self._card_number_entries(_by_card_number(asked), judged)
         await self._loop_chain.record_many(self._loop_connection, entries)
         return self._card_number_messages(asked, judged, now)
+
+    def _read_certificates(
+        self, wanted: dict[dt.date, set[int]]
+    ) -> dict[dt.date, eligibility.Certificates]:
+        with self.db.lookups() as connection:
+            return eligibility.read_certificates(connection, wanted)
 
     async def close_loop_connection(self) -> None:
         if self._loop_connection is not None:

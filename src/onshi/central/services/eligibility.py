@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from onshi.central.domain.consent import ConsentKind
@@ -73,27 +74,60 @@ def _results(
     ]
 
 
+Certificates = tuple[
+    dict[int, t.LimitApplicationCertificate], dict[int, list[t.SpecificDiseasesCertificate]]
+]
+
+
 def judge_card_numbers(
-    source: Reader | None,
+    source: Reader,
     questions: Sequence[CardNumberQuestion],
     *,
     now: dt.datetime,
     consents: Callable[[set[int]], HeldConsents] | None = None,
-    holdings: Sequence[Qualification] | None = None,
 ) -> list[Judged | Exception]:
     """Many questions by card number judged at once, with one query of each kind for all of
     them: the matches of each card key judged on the question's day — an invalid card looks at
     what else its holder holds (a newer qualification makes it 資格喪失, not 無効) — and shaped
-    as results (:func:`results_for`: limit certificates only with that consent).
+    as results (limit certificates only with that consent).
 
     Single inquiries arriving together and the records of a bulk chunk are answered by this
-    one function. ``consents`` (flows that report them) gives the consents each person answered
-    about gave this facility. ``holdings``: what :func:`~onshi.central.storage.repository.
-    holdings_of_card_keys` returns for these questions, read already (from the event loop);
-    ``source`` is then needed only for limit certificates. A question that cannot be judged gets
-    its exception in its place; the others are answered.
+    one function; its two halves, :func:`confirm_card_numbers` and :func:`shape_results`, let
+    the central service's event loop read in between itself. ``consents`` (flows that report
+    them) gives the consents each person answered about gave this facility. A question that
+    cannot be judged gets its exception in its place; the others are answered.
     """
-    found, held = _candidates(source, questions, holdings)
+    holdings = repository.holdings_of_card_keys(source, card_keys(questions))
+    confirmed = confirm_card_numbers(questions, holdings)
+    certificates = read_certificates(source, confirmed.certificates_wanted())
+    return shape_results(confirmed, now=now, certificates=certificates, consents=consents)
+
+
+@dataclass(frozen=True)
+class Confirmed:
+    """Questions confirmed, their results not shaped yet: in order, each question, its
+    confirmation (or the exception that stands for it) and the qualifications it reports."""
+
+    questions: Sequence[CardNumberQuestion]
+    confirmations: list[Confirmation | Exception]
+    reported: list[list[Qualification]]
+
+    def certificates_wanted(self) -> dict[dt.date, set[int]]:
+        """The reported qualifications of the questions asked with the limit consent, by day."""
+        wanted: dict[dt.date, set[int]] = {}
+        for q, rs in zip(self.questions, self.reported, strict=True):
+            if q.limit_consent:
+                wanted.setdefault(q.on, set()).update(r.qualification_id for r in rs)
+        return wanted
+
+
+def confirm_card_numbers(
+    questions: Sequence[CardNumberQuestion], holdings: Sequence[Qualification]
+) -> Confirmed:
+    """The first half of :func:`judge_card_numbers`, reading nothing: ``holdings`` is what
+    :func:`~onshi.central.storage.repository.holdings_of_card_keys` returns for these
+    questions' :func:`card_keys`."""
+    found, held = _candidates(holdings)
     confirmations: list[Confirmation | Exception] = []
     for q in questions:
         try:
@@ -120,22 +154,33 @@ def judge_card_numbers(
             except Exception as exc:  # noqa: BLE001 — this question's answer is its failure
                 confirmations[i] = exc
     reported = [answers.reported(c) if isinstance(c, Confirmation) else [] for c in confirmations]
+    return Confirmed(questions, confirmations, reported)
+
+
+def read_certificates(
+    source: Reader, wanted: Mapping[dt.date, set[int]]
+) -> dict[dt.date, Certificates]:
+    """The certificates :meth:`Confirmed.certificates_wanted` names, in force on each day."""
+    return {on: repository.certificates_on(source, ids, on) for on, ids in wanted.items()}
+
+
+def shape_results(
+    confirmed: Confirmed,
+    *,
+    now: dt.datetime,
+    certificates: Mapping[dt.date, Certificates],
+    consents: Callable[[set[int]], HeldConsents] | None = None,
+) -> list[Judged | Exception]:
+    """The second half of :func:`judge_card_numbers`: results shaped with the certificates read
+    for :meth:`Confirmed.certificates_wanted`."""
     # Only the one person answered about has consents to report (nobody, or several candidates:
     # none); certificates only for those asked with the limit consent, in force on their day.
-    alone = [{r.individual_id for r in rs} for rs in reported]
+    alone = [{r.individual_id for r in rs} for rs in confirmed.reported]
     held_consents = consents({i for one in alone if len(one) == 1 for i in one}) if consents else {}
-    certified: dict[dt.date, set[int]] = {}
-    for q, rs in zip(questions, reported, strict=True):
-        if q.limit_consent:
-            certified.setdefault(q.on, set()).update(r.qualification_id for r in rs)
-    if certified and source is None:
-        raise RuntimeError("limit certificates asked for with no database to read them from")
-    certificates = {
-        on: repository.certificates_on(source, ids, on)  # type: ignore[arg-type]
-        for on, ids in certified.items()
-    }
     judged: list[Judged | Exception] = []
-    for q, c, rs, one in zip(questions, confirmations, reported, alone, strict=True):
+    for q, c, rs, one in zip(
+        confirmed.questions, confirmed.confirmations, confirmed.reported, alone, strict=True
+    ):
         if isinstance(c, Exception):
             judged.append(c)
             continue
@@ -169,16 +214,9 @@ def card_keys(questions: Sequence[CardNumberQuestion]) -> set[tuple[str, str, st
     }
 
 
-def _candidates(
-    source: Reader | None,
-    questions: Sequence[CardNumberQuestion],
-    holdings: Sequence[Qualification] | None,
-) -> tuple[_Found, _Held]:
+def _candidates(holdings: Sequence[Qualification]) -> tuple[_Found, _Held]:
     """Every qualification any question may match, by card key, and everything their holders
-    hold, by individual: one query (:func:`~onshi.central.storage.repository.holdings_of_card_keys`)."""
-    if holdings is None:
-        assert source is not None
-        holdings = repository.holdings_of_card_keys(source, card_keys(questions))
+    hold, by individual."""
     found: _Found = {}
     held: _Held = {}
     for row in holdings:
