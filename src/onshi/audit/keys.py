@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import os
 import secrets
+import threading
 from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
@@ -141,11 +142,9 @@ def write_closing(path: Path, closing_json: str, old_key_id: str) -> Path:
     return out
 
 
-def key_ring(path: Path, public_key: Path) -> KeyRing:
-    """The audit key at ``path`` and every key it replaced, each with its closing checkpoint
-    once retired (whose signature must verify under the ``public_key`` file)."""
-    current = audit_key(path, create=False)
-    old: list[OldKey] = []
+def replaced_keys(path: Path) -> dict[str, bytes]:
+    """The keys the audit key at ``path`` replaced, by id."""
+    found: dict[str, bytes] = {}
     folder = replaced_keys_dir(path)
     for kept in sorted(folder.glob("*.key")) if folder.is_dir() else ():
         try:
@@ -154,17 +153,47 @@ def key_ring(path: Path, public_key: Path) -> KeyRing:
             raise KeyFileError(f"the replaced key {kept} cannot be read: {exc.strerror}") from None
         if kept.stem != key_id(key):
             raise KeyFileError(f"{kept} holds audit key {key_id(key)}, not {kept.stem}")
+        found[kept.stem] = key
+    return found
+
+
+def key_ring(path: Path, public_key: Path) -> KeyRing:
+    """The audit key at ``path`` and every key it replaced, each with its closing checkpoint
+    once retired (whose signature must verify under the ``public_key`` file)."""
+    current = audit_key(path, create=False)
+    old: list[OldKey] = []
+    for kept_id, key in replaced_keys(path).items():
         closing = None
-        closed = closing_path(path, kept.stem)
+        closed = closing_path(path, kept_id)
         if closed.exists():
             try:
                 closing = parse_and_verify(closed.read_text(), verification_key(public_key))
             except OSError as exc:
                 raise KeyFileError(f"{closed} cannot be read: {exc.strerror}") from None
-            if closing.audit_key_id != kept.stem:
+            if closing.audit_key_id != kept_id:
                 raise CheckpointInvalid(f"{closed} closes audit key {closing.audit_key_id}")
         old.append(OldKey(key, closing))
     return KeyRing(current, tuple(old))
+
+
+class KeySource:
+    """One process's audit keys, for a log that hands its one chain from key to key: the key
+    file's, read at first use (made if missing) and again on demand (:meth:`current` with
+    ``again``: the file was replaced since), and the keys it replaced (:meth:`replaced`)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._key: bytes | None = None
+
+    def current(self, *, again: bool = False) -> bytes:
+        with self._lock:  # one creator per process; audit_key settles races between processes
+            if self._key is None or again:
+                self._key = audit_key(self.path, create=True)
+            return self._key
+
+    def replaced(self) -> dict[str, bytes]:
+        return replaced_keys(self.path)
 
 
 def public_key_path(private_key_path: Path) -> Path:

@@ -8,7 +8,12 @@ from typing import Annotated
 import typer
 
 from onshi.audit.chain import GENESIS, Checkpoint, CheckpointInvalid, parse_and_verify
-from onshi.audit.keys import KeyFileError, public_key_path, verification_key
+from onshi.audit.keys import (
+    KeyFileError,
+    public_key_path,
+    replaced_keys_dir,
+    verification_key,
+)
 from onshi.pki import PkiError
 from onshi.pki._files import PUBLIC_MODE, write_atomically
 from onshi.vpn.commands._store import (
@@ -151,7 +156,8 @@ def invoice_command(
 
 
 audit_app = typer.Typer(
-    help="The tamper-evident audit log: show, verify, checkpoint.", invoke_without_command=True
+    help="The tamper-evident audit log: show, verify, checkpoint, replace and retire its key.",
+    invoke_without_command=True,
 )
 
 
@@ -204,6 +210,11 @@ def audit_command(
                 f"extends the checkpoint of {pinned.time.isoformat()}"
                 f" ({pinned.count} entries, head {_chain_head(pinned)})"
             )
+        for old in report.unretired:
+            typer.echo(
+                f"note: audit key {old} was replaced but is not retired: entries under it could"
+                " still be rewritten by whoever holds it. Run `onshi vpn audit retire-keys`."
+            )
         return
     entries = run(db, data_dir, lambda c: c.audit_log(viewer=viewer, limit=limit))
     rows = [
@@ -245,6 +256,34 @@ def audit_checkpoint(
     except OSError as exc:
         fail(InvalidInput(f"cannot write {out}: {exc.strerror}"))
     typer.echo(f"checkpoint: {made.count} entries, head {_chain_head(made)} -> {out}")
+
+
+@audit_app.command("rotate-key")
+def audit_rotate_key(db: DbOption = None, data_dir: DataDirOption = None) -> None:
+    """Replace the audit key (say, after someone who could read it left) and hand the chain
+    over to the new one; the old key is kept beside it for verifying."""
+    old, new = run(db, data_dir, lambda c: c.rotate_audit_key())
+    kept = replaced_keys_dir(load_settings(db, data_dir).audit_key_path)
+    typer.echo(
+        f"audit key {old} replaced by {new}; the chain is handed over to it (an"
+        f" audit.key-rotated entry). The old key is kept in {kept}.\n"
+        "Running processes follow at their next action. Then run `onshi vpn audit retire-keys`"
+        " so that nothing more is accepted under the old key."
+    )
+
+
+@audit_app.command("retire-keys")
+def audit_retire_keys(db: DbOption = None, data_dir: DataDirOption = None) -> None:
+    """Close every replaced audit key: the log verified, where each key's part of the chain
+    ends is signed and kept beside it; any entry under it later makes `--verify` fail."""
+    closings = run(db, data_dir, lambda c: c.retire_audit_keys())
+    if not closings:
+        typer.echo("no replaced audit key waits to be retired")
+    for closing, out in closings:
+        typer.echo(
+            f"retired audit key {closing.audit_key_id}: its part ends at entry"
+            f" {closing.count} -> {out}"
+        )
 
 
 def _summary(checkpoint: Checkpoint) -> dict[str, object]:

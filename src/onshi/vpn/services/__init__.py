@@ -17,14 +17,17 @@ Build one per process at startup::
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
+from pathlib import Path
 
-from onshi.audit.chain import Checkpoint
+from onshi.audit import keys
+from onshi.audit.chain import Checkpoint, KeyRing
 from onshi.vpn.domain.accounts import Role
 from onshi.vpn.domain.billing import Invoice
 from onshi.vpn.domain.calendar import YearMonth
 from onshi.vpn.domain.lifecycle import ApplicationState
-from onshi.vpn.errors import NotPermitted
+from onshi.vpn.errors import InvalidInput, NotPermitted
 from onshi.vpn.services import audit
 from onshi.vpn.services.accounts import Accounts
 from onshi.vpn.services.applications import Applications
@@ -80,7 +83,7 @@ class VpnControlPlane:
     def __init__(self, settings: VpnSettings, db: Database, clock: Clock = utc_now) -> None:
         self.settings = settings
         self.db = db
-        db.audit_key = audit.key_source(settings.audit_key_path)
+        db.audit_key = keys.KeySource(settings.audit_key_path)
         self._context = Context(settings, db, clock)
         self._applications = Applications(self._context)
         self._accounts = Accounts(self._context)
@@ -362,15 +365,49 @@ class VpnControlPlane:
 
     def verify_audit_chain(self, checkpoint: Checkpoint | None = None) -> ChainReport:
         """Walk the chain; AuditChainBroken at the first altered or missing entry, or when the
-        log does not extend ``checkpoint`` (one whose signature the caller verified)."""
-        key = audit.load_key(self.settings.audit_key_path, create=False)
-        return audit.verify_chain(self.db, key, checkpoint=checkpoint)
+        log does not extend ``checkpoint`` (one whose signature the caller verified). The
+        report names the replaced keys not retired yet."""
+        ring = self._audit_keys()
+        report = audit.verify_chain(self.db, ring, checkpoint=checkpoint)
+        return dataclasses.replace(report, unretired=tuple(o.id for o in ring.unretired()))
 
     def audit_checkpoint(self) -> Checkpoint:
         """Verify the chain, then sign its length and head (to publish outside the service)."""
-        key = audit.load_key(self.settings.audit_key_path, create=False)
         signer = audit.load_signing_key(self.settings.audit_signing_key_path)
-        return audit.make_checkpoint(self.db, key, signer, self._context.now())
+        return audit.make_checkpoint(self.db, self._audit_keys(), signer, self._context.now())
+
+    def rotate_audit_key(self) -> tuple[str, str]:
+        """Replace the audit key (the old one kept beside it) and hand the chain over to the
+        new one; the ids of the old and the new key. Running processes follow at their next
+        append (see :mod:`~onshi.vpn.services.audit`)."""
+        try:
+            old, new = keys.rotate_audit_key(self.settings.audit_key_path)
+        except (keys.KeyFileError, OSError) as exc:
+            raise InvalidInput(
+                f"cannot replace the audit key: {exc} (set ONSHI_VPN_AUDIT_KEY_FILE or --data-dir)"
+            ) from None
+        with self.db.transaction() as session:
+            audit.hand_over(session, self._context.now_naive())
+        return old, new
+
+    def retire_audit_keys(self) -> list[tuple[Checkpoint, Path]]:
+        """Close every replaced key: the chain handed over first if a rotation was cut short,
+        the log verified, where each key's part ends signed and kept beside it; from then on
+        an entry under it fails verification. Each closing, and where it was written."""
+        if not self._audit_keys().unretired():
+            return []
+        with self.db.transaction() as session:
+            audit.hand_over(session, self._context.now_naive())
+        signer = audit.load_signing_key(self.settings.audit_signing_key_path)
+        closings = audit.retire_old_keys(self.db, self._audit_keys(), signer, self._context.now())
+        path = self.settings.audit_key_path
+        try:
+            return [(c, keys.write_closing(path, c.to_json(), c.audit_key_id)) for c in closings]
+        except OSError as exc:
+            raise InvalidInput(f"cannot write a closing checkpoint: {exc}") from None
+
+    def _audit_keys(self) -> KeyRing:
+        return audit.key_ring(self.settings.audit_key_path, self.settings.audit_signing_key_path)
 
     # -- invoices ------------------------------------------------------------------------
 

@@ -12,15 +12,24 @@ The control plane writes little (an action a second at most), so it keeps a sing
 entry are stored together or not at all. The key reaches :func:`append` through the session
 (``Database.audit_key``), so use cases pass only the session. Never a password; subjects are
 the service's own identifiers (IDs, application ids, serials), not personal data.
+
+The key can be replaced (``onshi vpn audit rotate-key``, after someone who could read it left):
+the one chain is then handed over, by an entry (``audit.key-rotated``) linked under the old key
+whose subject is the new key's id; every later entry is linked under the new key. An append
+first checks that the newest entry leaves the chain to its own key (the newest entry verifies
+under it, or hands over to it): if not, the process reads the key file again (replaced since it
+started), and when the log is still under a replaced key (kept beside the key file) it writes
+the hand-over itself. So processes started before the rotation need no restart, and a rotation
+cut short completes at the next action. Retiring a replaced key signs where its part of the
+chain ends (its hand-over entry): anything more under it later fails verification.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import functools
-import threading
-from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import insert, select, text
@@ -35,31 +44,18 @@ from onshi.vpn.storage.database import AUDIT_KEY, Database
 
 GENESIS = ac.GENESIS
 CHAIN = "vpn"  # the control plane's one chain, as named in checkpoints
+ROTATED = "audit.key-rotated"  # hands the chain over to the key its subject names
 _ADVISORY_LOCK_ID = 0x76706E6175  # "vpnau": serialises appends across processes on PostgreSQL
 
 
-def load_key(path: Path, *, create: bool) -> bytes:
-    """The audit key at ``path`` (made on first use if ``create``); a placeholder, a short key or
-    an unreadable file is the operator's mistake: InvalidInput (exit 2), naming the setting."""
+def key_ring(path: Path, signing_key_path: Path) -> ac.KeyRing:
+    """The key file's key and the keys it replaced, with the closings of the retired ones."""
     try:
-        return keys.audit_key(path, create=create)
+        return keys.key_ring(path, keys.public_key_path(signing_key_path))
     except (keys.KeyFileError, OSError) as exc:
         raise InvalidInput(f"{exc} (set ONSHI_VPN_AUDIT_KEY_FILE or --data-dir)") from None
-
-
-def key_source(path: Path) -> Callable[[], bytes]:
-    """What ``Database.audit_key`` holds: the key, read (or made) at the first append only."""
-    lock = threading.Lock()
-
-    @functools.cache
-    def load() -> bytes:
-        return load_key(path, create=True)
-
-    def source() -> bytes:
-        with lock:  # one creator per process; keys.audit_key settles races between processes
-            return load()
-
-    return source
+    except ac.CheckpointInvalid as exc:
+        raise AuditChainBroken(f"a closing checkpoint does not verify: {exc}") from None
 
 
 def load_signing_key(path: Path) -> Ed25519PrivateKey:
@@ -94,13 +90,13 @@ def _entry(
     )
 
 
-def _key_of(session: Session) -> bytes:
-    source: Callable[[], bytes] | None = session.info.get(AUDIT_KEY)
+def _source_of(session: Session) -> keys.KeySource:
+    source: keys.KeySource | None = session.info.get(AUDIT_KEY)
     if source is None:
         # A programming error, not an operator's: every writing session comes from
         # Database.transaction, which VpnControlPlane gives the key source.
         raise SecretStoreError("no audit key: open the database through VpnControlPlane")
-    return source()
+    return source
 
 
 def append(
@@ -114,16 +110,92 @@ def append(
     detail: str | None = None,
 ) -> None:
     """Append one entry in ``session``'s transaction (committed, or rolled back, with it)."""
-    key = _key_of(session)
-    if session.get_bind().dialect.name == "postgresql":
-        session.connection().execute(_LOCK, {"k": _ADVISORY_LOCK_ID})
-    connection = session.connection()
-    last = connection.execute(_HEAD).first()
-    seq, previous = (last.seq + 1, last.entry_hash) if last else (1, GENESIS)
+    key, seq, previous, _ = _next_link(session, now)
+    _insert(session, key, seq, previous, now, actor, action, subject, outcome, detail)
+
+
+def hand_over(session: Session, now: dt.datetime) -> str | None:
+    """Hand the chain over to the key file's key if it is still under a key it replaced (see
+    the module's docstring); the replaced key's id if it did."""
+    return _next_link(session, now, fresh=True).handed_over_from
+
+
+class _Next(NamedTuple):
+    key: bytes
+    seq: int
+    previous: str
+    handed_over_from: str | None = None
+
+
+def _next_link(session: Session, now: dt.datetime, *, fresh: bool = False) -> _Next:
+    """The key, seq and previous link of the next entry, the chain handed over first if need
+    be (``fresh``: to the key file's key as it is now, not as this process last read it).
+    Takes the log's lock (PostgreSQL; on SQLite the transaction holds the write lock)."""
+    source = _source_of(session)
+    try:
+        if session.get_bind().dialect.name == "postgresql":
+            session.connection().execute(_LOCK, {"k": _ADVISORY_LOCK_ID})
+        head = session.connection().execute(_HEAD).first()
+        if head is None:
+            return _Next(source.current(), 1, GENESIS)
+        key = source.current(again=fresh)
+        if not fresh and not _leaves_to(head, key):
+            key = source.current(again=True)  # the file was replaced since this process read it
+        if _leaves_to(head, key):
+            return _Next(key, head.seq + 1, head.entry_hash)
+        old = next((k for k in source.replaced().values() if _leaves_to(head, k)), None)
+    except (keys.KeyFileError, OSError) as exc:
+        raise InvalidInput(f"{exc} (set ONSHI_VPN_AUDIT_KEY_FILE or --data-dir)") from None
+    if old is None:
+        raise AuditChainBroken(
+            f"audit entry {head.seq}, the newest, is under none of the audit keys in"
+            f" {source.path.parent} (neither the key file's nor a replaced one): nothing is"
+            " appended under another key"
+        )
+    seq = head.seq + 1
+    handed = _insert(
+        session, old, seq, head.entry_hash, now, "system", ROTATED, ac.key_id(key), "ok", None
+    )
+    return _Next(key, seq + 1, handed, ac.key_id(old))
+
+
+def _leaves_to(head: Any, key: bytes) -> bool:
+    """Whether the chain goes on under ``key`` after ``head``: a hand-over names the next key;
+    any other entry is linked under the key in force."""
+    if head.action == ROTATED:
+        return bool(head.subject == ac.key_id(key))
+    entry = _entry(
+        head.seq,
+        head.recorded_at,
+        head.actor,
+        head.action,
+        head.subject,
+        head.outcome,
+        head.detail,
+    )
+    return ac.links_match(ac.link(key, head.previous_hash, entry), head.entry_hash)
+
+
+def _insert(
+    session: Session,
+    key: bytes,
+    seq: int,
+    previous: str,
+    now: dt.datetime,
+    actor: str,
+    action: str,
+    subject: str | None,
+    outcome: str,
+    detail: str | None,
+) -> str:
+    """Insert one linked entry; its link."""
     recorded_at = now.replace(microsecond=0, tzinfo=None)
     actor, detail = actor[:40], (detail[:400] if detail else None)
+    linked = ac.link(
+        key, previous, _entry(seq, recorded_at, actor, action, subject, outcome, detail)
+    )
     # Core insert: the log is written once and never loaded back as objects here.
-    connection.execute(
+    session.connection().execute(
         _INSERT,
         {
             "seq": seq,
@@ -134,15 +206,14 @@ def append(
             "outcome": outcome,
             "detail": detail,
             "previous_hash": previous,
-            "entry_hash": ac.link(
-                key, previous, _entry(seq, recorded_at, actor, action, subject, outcome, detail)
-            ),
+            "entry_hash": linked,
         },
     )
+    return linked
 
 
 # Built once: SQLAlchemy then reuses their compiled form on every append.
-_HEAD = select(t.AuditEntry.seq, t.AuditEntry.entry_hash).order_by(t.AuditEntry.seq.desc()).limit(1)
+_HEAD = select(t.AuditEntry.__table__).order_by(t.AuditEntry.seq.desc()).limit(1)
 _INSERT = insert(t.AuditEntry)
 _LOCK = text("SELECT pg_advisory_xact_lock(:k)")
 
@@ -168,11 +239,11 @@ def entries(
     ]
 
 
-def _pin(checkpoint: ac.Checkpoint, key: bytes) -> ac.ChainHead | None:
-    if checkpoint.audit_key_id != ac.key_id(key):
+def _pin(checkpoint: ac.Checkpoint, ring: ac.KeyRing) -> ac.ChainHead | None:
+    if checkpoint.audit_key_id not in ring.ids:
         raise AuditChainBroken(
-            f"the checkpoint was made under audit key {checkpoint.audit_key_id}, "
-            f"not this one ({ac.key_id(key)})"
+            f"the checkpoint was made under audit key {checkpoint.audit_key_id}, neither this"
+            f" one ({ac.key_id(ring.current)}) nor one it replaced"
         )
     others = sorted(c.chain for c in checkpoint.chains if c.chain != CHAIN)
     if others:
@@ -183,16 +254,33 @@ def _pin(checkpoint: ac.Checkpoint, key: bytes) -> ac.ChainHead | None:
     return next((c for c in checkpoint.chains if c.chain == CHAIN), None)
 
 
+@dataclass(frozen=True)
+class _Walked:
+    report: ChainReport
+    ended: dict[str, tuple[int, str]]  # replaced key id → its hand-over entry (seq, link)
+    in_force: str | None  # the id of the key the log goes on under (None: empty log)
+
+
 def verify_chain(
     db: Database,
-    key: bytes,
+    ring: ac.KeyRing,
     *,
     checkpoint: ac.Checkpoint | None = None,
     batch: int = 10_000,
 ) -> ChainReport:
     """Walk the whole log; raise :class:`AuditChainBroken` at the first altered or missing
-    entry, or when the log does not extend ``checkpoint`` (an already verified, signed one)."""
-    pin = _pin(checkpoint, key) if checkpoint is not None else None
+    entry, when the log does not extend ``checkpoint`` (an already verified, signed one), or
+    when a retired key's part of the chain does not end where its closing pinned it."""
+    return _walk(db, ring, checkpoint, batch).report
+
+
+def _walk(
+    db: Database, ring: ac.KeyRing, checkpoint: ac.Checkpoint | None, batch: int = 10_000
+) -> _Walked:
+    pin = _pin(checkpoint, ring) if checkpoint is not None else None
+    by_id = {ac.key_id(k): k for k, _ in ring.candidates()}
+    key: bytes | None = None  # the key in force: the first entry's, then each hand-over's
+    ended: dict[str, tuple[int, str]] = {}
     expected_seq, previous = 1, GENESIS
     with db.engine.connect() as connection:
         if db.dialect == "postgresql":
@@ -216,25 +304,38 @@ def verify_chain(
                     raise AuditChainBroken(
                         f"audit entry {row.seq} does not follow entry {row.seq - 1}"
                     )
-                recomputed = ac.link(
-                    key,
-                    previous,
-                    _entry(
-                        row.seq,
-                        row.recorded_at,
-                        row.actor,
-                        row.action,
-                        row.subject,
-                        row.outcome,
-                        row.detail,
-                    ),
+                entry = _entry(
+                    row.seq,
+                    row.recorded_at,
+                    row.actor,
+                    row.action,
+                    row.subject,
+                    row.outcome,
+                    row.detail,
                 )
-                if not ac.links_match(recomputed, row.entry_hash):
+                under = [key] if key is not None else list(by_id.values())
+                key = next(
+                    (
+                        k
+                        for k in under
+                        if ac.links_match(ac.link(k, previous, entry), row.entry_hash)
+                    ),
+                    None,
+                )
+                if key is None:
                     raise AuditChainBroken(f"audit entry {row.seq} was altered")
                 if pin is not None and pin.count == row.seq and pin.head != row.entry_hash:
                     raise AuditChainBroken(
                         f"audit entry {row.seq} differs from the one the checkpoint pinned"
                     )
+                if row.action == ROTATED:
+                    ended[ac.key_id(key)] = (row.seq, row.entry_hash)
+                    key = by_id.get(row.subject or "")
+                    if key is None:
+                        raise AuditChainBroken(
+                            f"audit entry {row.seq} hands the log over to audit key"
+                            f" {row.subject}, neither the key file's nor a replaced one"
+                        )
                 previous = row.entry_hash
                 expected_seq += 1
     count = expected_seq - 1
@@ -243,13 +344,45 @@ def verify_chain(
             f"the log does not extend the checkpoint: it ends at entry {count}, the checkpoint"
             f" has {pin.count} (entries {count + 1}..{pin.count} are missing)"
         )
-    return ChainReport(entries=count, head=previous)
+    in_force = ac.key_id(key) if key is not None else None
+    for old in ring.old:
+        if old.closing is None:
+            continue
+        if in_force == old.id:
+            raise AuditChainBroken(f"the log goes on under audit key {old.id}, which was retired")
+        closed = next((c for c in old.closing.chains if c.chain == CHAIN), None)
+        pinned = (closed.count, closed.head) if closed is not None else None
+        if ended.get(old.id) != pinned:
+            where = f"at entry {pinned[0]}" if pinned else "before it wrote any"
+            raise AuditChainBroken(
+                f"the entries under retired audit key {old.id} do not end where its closing"
+                f" pinned them ({where})"
+            )
+    return _Walked(ChainReport(entries=count, head=previous), ended, in_force)
 
 
 def make_checkpoint(
-    db: Database, key: bytes, signing_key: Ed25519PrivateKey, now: dt.datetime
+    db: Database, ring: ac.KeyRing, signing_key: Ed25519PrivateKey, now: dt.datetime
 ) -> ac.Checkpoint:
     """Verify the log, then sign its length and head: a broken log is never pinned."""
-    report = verify_chain(db, key)
+    report = verify_chain(db, ring)
     chains = (ac.ChainHead(CHAIN, report.entries, report.head),) if report.entries else ()
-    return ac.sign(ac.Checkpoint(now, chains, ac.key_id(key)), signing_key)
+    return ac.sign(ac.Checkpoint(now, chains, ac.key_id(ring.current)), signing_key)
+
+
+def retire_old_keys(
+    db: Database, ring: ac.KeyRing, signing_key: Ed25519PrivateKey, now: dt.datetime
+) -> list[ac.Checkpoint]:
+    """Verify the log, then sign, for each replaced key not yet retired, where its part of the
+    chain ends (its hand-over entry; nothing, for a key that wrote none): its closing."""
+    walked = _walk(db, ring, None)
+    closings = []
+    for old in ring.unretired():
+        if walked.in_force == old.id:
+            raise AuditChainBroken(
+                f"the log is still under audit key {old.id}: it has not been handed over yet"
+            )
+        end = walked.ended.get(old.id)
+        chains = (ac.ChainHead(CHAIN, *end),) if end is not None else ()
+        closings.append(ac.sign(ac.Checkpoint(now, chains, old.id), signing_key))
+    return closings

@@ -164,3 +164,4 @@ class AuditEntryView:
 class ChainReport:
     entries: int
     head: str
+    unretired: tuple[str, ...] = ()  # ids of replaced audit keys not retired yet

@@ -7,7 +7,7 @@ revisions.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib.resources import files
 from typing import Any
@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.orm import Session
 
+from onshi.audit.keys import KeySource
 from onshi.db import MigratedDatabase
 
 VERSION_TABLE = "alembic_version_vpn"
@@ -35,8 +36,8 @@ class Database(MigratedDatabase):
         super().__init__(url, MIGRATIONS, write_options={"sqlite_begin": "BEGIN IMMEDIATE"})
         if self.engine.dialect.name == "sqlite":
             _sqlite_begin(self.engine)
-        #: Returns the audit chain's key (loaded on first use); set by whoever holds the settings.
-        self.audit_key: Callable[[], bytes] | None = None
+        #: The audit chain's keys (loaded on first use); set by whoever holds the settings.
+        self.audit_key: KeySource | None = None
 
     @contextmanager
     def transaction(self) -> Iterator[Session]:
