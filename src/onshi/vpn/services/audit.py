@@ -164,16 +164,14 @@ def _leaves_to(head: Any, key: bytes) -> bool:
     any other entry is linked under the key in force."""
     if head.action == ROTATED:
         return bool(head.subject == ac.key_id(key))
-    entry = _entry(
-        head.seq,
-        head.recorded_at,
-        head.actor,
-        head.action,
-        head.subject,
-        head.outcome,
-        head.detail,
+    return ac.links_match(ac.link(key, head.previous_hash, _stored(head)), head.entry_hash)
+
+
+def _stored(row: Any) -> bytes:
+    """The canonical entry of a stored row."""
+    return _entry(
+        row.seq, row.recorded_at, row.actor, row.action, row.subject, row.outcome, row.detail
     )
-    return ac.links_match(ac.link(key, head.previous_hash, entry), head.entry_hash)
 
 
 def _insert(
@@ -304,15 +302,7 @@ def _walk(
                     raise AuditChainBroken(
                         f"audit entry {row.seq} does not follow entry {row.seq - 1}"
                     )
-                entry = _entry(
-                    row.seq,
-                    row.recorded_at,
-                    row.actor,
-                    row.action,
-                    row.subject,
-                    row.outcome,
-                    row.detail,
-                )
+                entry = _stored(row)
                 under = [key] if key is not None else list(by_id.values())
                 key = next(
                     (
