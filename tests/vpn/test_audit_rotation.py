@@ -22,11 +22,7 @@ from onshi.vpn.storage import tables as t
 from onshi.vpn.storage.database import Database
 
 from .conftest import FakeClock
-
-
-def _act(control: VpnControlPlane, times: int = 1) -> None:
-    for i in range(times):
-        control.record_audit(actor="console", action="test.action", subject=f"A00000{i}-001")
+from .test_audit import _act
 
 
 def _rows(control: VpnControlPlane) -> list[sqlalchemy.Row[tuple[object, ...]]]:
