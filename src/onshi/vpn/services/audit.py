@@ -29,7 +29,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import insert, select, text
@@ -110,24 +110,19 @@ def append(
     detail: str | None = None,
 ) -> None:
     """Append one entry in ``session``'s transaction (committed, or rolled back, with it)."""
-    key, seq, previous, _ = _next_link(session, now)
+    key, seq, previous = _next_link(session, now)
     _insert(session, key, seq, previous, now, actor, action, subject, outcome, detail)
 
 
-def hand_over(session: Session, now: dt.datetime) -> str | None:
+def hand_over(session: Session, now: dt.datetime) -> None:
     """Hand the chain over to the key file's key if it is still under a key it replaced (see
-    the module's docstring); the replaced key's id if it did."""
-    return _next_link(session, now, fresh=True).handed_over_from
+    the module's docstring)."""
+    _next_link(session, now, fresh=True)
 
 
-class _Next(NamedTuple):
-    key: bytes
-    seq: int
-    previous: str
-    handed_over_from: str | None = None
-
-
-def _next_link(session: Session, now: dt.datetime, *, fresh: bool = False) -> _Next:
+def _next_link(
+    session: Session, now: dt.datetime, *, fresh: bool = False
+) -> tuple[bytes, int, str]:
     """The key, seq and previous link of the next entry, the chain handed over first if need
     be (``fresh``: to the key file's key as it is now, not as this process last read it).
     Takes the log's lock (PostgreSQL; on SQLite the transaction holds the write lock)."""
@@ -137,12 +132,12 @@ def _next_link(session: Session, now: dt.datetime, *, fresh: bool = False) -> _N
             session.connection().execute(_LOCK, {"k": _ADVISORY_LOCK_ID})
         head = session.connection().execute(_HEAD).first()
         if head is None:
-            return _Next(source.current(), 1, GENESIS)
+            return source.current(), 1, GENESIS
         key = source.current(again=fresh)
         if not fresh and not _leaves_to(head, key):
             key = source.current(again=True)  # the file was replaced since this process read it
         if _leaves_to(head, key):
-            return _Next(key, head.seq + 1, head.entry_hash)
+            return key, head.seq + 1, head.entry_hash
         old = next((k for k in source.replaced().values() if _leaves_to(head, k)), None)
     except (keys.KeyFileError, OSError) as exc:
         raise InvalidInput(f"{exc} (set ONSHI_VPN_AUDIT_KEY_FILE or --data-dir)") from None
@@ -156,7 +151,7 @@ def _next_link(session: Session, now: dt.datetime, *, fresh: bool = False) -> _N
     handed = _insert(
         session, old, seq, head.entry_hash, now, "system", ROTATED, ac.key_id(key), "ok", None
     )
-    return _Next(key, seq + 1, handed, ac.key_id(old))
+    return key, seq + 1, handed
 
 
 def _leaves_to(head: Any, key: bytes) -> bool:
