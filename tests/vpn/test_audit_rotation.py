@@ -15,7 +15,7 @@ from onshi.audit import chain as ac
 from onshi.audit import keys
 from onshi.vpn.cli import app
 from onshi.vpn.errors import AuditChainBroken
-from onshi.vpn.services import VpnControlPlane
+from onshi.vpn.services import VpnControlPlane, audit
 from onshi.vpn.services.audit import CHAIN, ROTATED
 from onshi.vpn.settings import VpnSettings
 from onshi.vpn.storage import tables as t
@@ -35,20 +35,7 @@ def _rows(control: VpnControlPlane) -> list[sqlalchemy.Row[tuple[object, ...]]]:
 
 
 def _linked_under(row: sqlalchemy.Row[tuple[object, ...]], key: bytes) -> bool:
-    entry = ac.canonical(
-        [
-            ac.KEYED,
-            CHAIN,
-            row.seq,
-            row.recorded_at.isoformat(),  # type: ignore[attr-defined]
-            row.actor,
-            row.action,
-            row.subject,
-            row.outcome,
-            row.detail,
-        ]
-    )
-    return ac.links_match(ac.link(key, row.previous_hash, entry), row.entry_hash)  # type: ignore[arg-type]
+    return ac.links_match(ac.link(key, row.previous_hash, audit._stored(row)), row.entry_hash)  # type: ignore[arg-type]
 
 
 def _another_process(settings: VpnSettings, clock: FakeClock) -> VpnControlPlane:
@@ -136,9 +123,7 @@ def _rewrite_under(control: VpnControlPlane, key: bytes, from_seq: int, count: i
     with control.db.engine.begin() as connection:
         connection.execute(sqlalchemy.delete(t.AuditEntry).where(t.AuditEntry.seq >= from_seq))
         for seq in range(from_seq, from_seq + count):
-            entry = ac.canonical(
-                [ac.KEYED, CHAIN, seq, at.isoformat(), "console", "forged", None, "ok", None]  # type: ignore[attr-defined]
-            )
+            entry = audit._entry(seq, at, "console", "forged", None, "ok", None)  # type: ignore[arg-type]
             link = ac.link(key, previous, entry)  # type: ignore[arg-type]
             connection.execute(
                 sqlalchemy.insert(t.AuditEntry).values(
