@@ -1,6 +1,6 @@
-"""Inquiries by card number answered from the event loop with psycopg's async connection (the
-server's way on PostgreSQL): the same answers and audit entries as the threaded way, in a chain
-of the loop's own; a connection that dies costs the group it was serving, nothing else."""
+"""Inquiries by card number answered from the event loop through asyncpg (the server's way on
+PostgreSQL): the same answers and audit entries as the threaded way, in a chain of the loop's
+own; a connection that dies costs the group it was serving, nothing else."""
 
 # ruff: noqa: F811 - the fixtures of test_services are imported, then asked for by name
 
@@ -11,10 +11,10 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-import psycopg
 import pytest
 from sqlalchemy import func, select, text
 
+from onshi.central.errors import DatabaseUnavailable
 from onshi.central.services.central import Central
 from onshi.central.storage import tables as t
 from onshi.central.storage.database import Database
@@ -86,20 +86,21 @@ def test_a_dead_connection_fails_its_group_only(on_postgres: Central, database: 
     async def scenario() -> list[Any]:
         outcomes: list[Any] = [await central.confirm_by_card_numbers_on_loop(plain)]
         connection = central._loop_connection
-        assert connection is not None and connection._connection is not None
-        pid = connection._connection.info.backend_pid
+        assert connection is not None
+        pid = connection.server_pid
+        assert pid is not None
         with database.engine.connect() as c:  # what a failover does to it
             c.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
         try:
             await central.confirm_by_card_numbers_on_loop(plain)
-        except psycopg.OperationalError as exc:
+        except DatabaseUnavailable as exc:
             outcomes.append(exc)
         outcomes.append(await central.confirm_by_card_numbers_on_loop(plain))
         await central.close_loop_connection()
         return outcomes
 
     first, failed, again = asyncio.run(scenario())
-    assert isinstance(failed, psycopg.OperationalError)
+    assert isinstance(failed, DatabaseUnavailable), failed
     assert [_without_time(a) for a in again] == [_without_time(a) for a in first]
     assert central.audit.verify().entries == 2 * len(plain)  # the failed group: not audited
 
@@ -118,8 +119,11 @@ def test_an_append_whose_answer_was_lost_goes_on_from_the_stored_head(
         def __init__(self, connection: Any) -> None:
             self.connection = connection
 
-        async def execute(self, statement: str, params: Any = None) -> Any:
-            done = await self.connection.execute(statement, params)
+        def __getattr__(self, name: str) -> Any:  # the rest as the real connection
+            return getattr(self.connection, name)
+
+        async def execute(self, statement: str, *params: Any) -> Any:
+            done = await self.connection.execute(statement, *params)
             if lose_answer[0] and statement.startswith("INSERT"):
                 lose_answer[0] = False
                 raise ConnectionError("the INSERT's answer was lost")
@@ -135,8 +139,9 @@ def test_an_append_whose_answer_was_lost_goes_on_from_the_stored_head(
     async def scenario() -> None:
         await central.confirm_by_card_numbers_on_loop(plain)
         lose_answer[0] = True
-        with pytest.raises(ConnectionError):
+        with pytest.raises(DatabaseUnavailable) as lost:
             await central.confirm_by_card_numbers_on_loop(plain)
+        assert isinstance(lost.value.__cause__, ConnectionError)
         await central.confirm_by_card_numbers_on_loop(plain)
         await central.close_loop_connection()
 

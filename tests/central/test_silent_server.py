@@ -5,7 +5,9 @@ Topology, in two network namespaces this module creates and removes::
 
     app 192.0.2.1 ── 192.0.2.2 db (a private PostgreSQL cluster, over TCP)
 
-The client runs in ``app`` as its own process, with the engine ``onshi.db.make_engine`` makes.
+The client runs in ``app`` as its own process, with the engine ``onshi.db.make_engine`` makes,
+or with the event loop's connection (asyncpg, ``LoopConnection``), which has timeouts where
+libpq has TCP settings.
 Then ``db`` drops every packet (an nftables rule), so no answer and no reset ever comes back.
 A failover test kills processes instead, and the kernel answers for them with a reset.
 """
@@ -41,6 +43,28 @@ try:
     print("answered", flush=True)
 except Exception as exc:
     print(f"failed after {time.monotonic() - start:.1f} s: {type(exc).__name__}", flush=True)
+"""
+
+LOOP_CLIENT = r"""
+import asyncio, sys, time
+from onshi.central.storage.loop_connection import LoopConnection
+from onshi.db import make_engine
+
+async def main():
+    connection = LoopConnection(make_engine(sys.argv[1]))
+    async with connection.using() as c:  # the connection kept
+        await c.fetchval("SELECT 1")
+    print("ready", flush=True)
+    asking = sys.stdin.readline().strip()
+    start = time.monotonic()
+    try:
+        async with connection.using() as c:
+            await c.fetchval(asking)
+        print("answered", flush=True)
+    except Exception as exc:
+        print(f"failed after {time.monotonic() - start:.1f} s: {type(exc).__name__}", flush=True)
+
+asyncio.run(main())
 """
 
 
@@ -87,12 +111,19 @@ def _speak_again(db: Host) -> None:
         pytest.param("SELECT pg_sleep(120)", id="waiting-for-an-answer"),  # keepalives
     ],
 )
+@pytest.mark.parametrize(
+    ("script", "error"),
+    [
+        pytest.param(CLIENT, "OperationalError", id="engine"),
+        pytest.param(LOOP_CLIENT, "DatabaseUnavailable", id="event-loop"),
+    ],
+)
 def test_a_silent_server_fails_the_connection_in_seconds(
-    network: tuple[Host, Host, str], asking: str
+    network: tuple[Host, Host, str], asking: str, script: str, error: str
 ) -> None:
     app, db, url = network
     client = subprocess.Popen(
-        [*app.wrap, sys.executable, "-c", CLIENT, url],
+        [*app.wrap, sys.executable, "-c", script, url],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
@@ -109,11 +140,12 @@ def test_a_silent_server_fails_the_connection_in_seconds(
             client.stdin.flush()
             db.run("sleep", "1")  # the query is on the server, the client waits
             _silence(db)
-        # 10 s of tcp_user_timeout, or 5 + 3 × 2 s of keepalives; the kernel alone: minutes.
+        # 10 s of tcp_user_timeout, or 5 + 3 × 2 s of keepalives (the event loop's connection:
+        # 10 s of command_timeout, either way); the kernel alone: minutes.
         out, _ = client.communicate(timeout=40)
         said = out.strip()
         assert said.startswith("failed after "), said
-        assert said.endswith("OperationalError"), said
+        assert said.endswith(error), said
         assert float(said.split()[2]) < 25, said
     finally:
         if client.poll() is None:
@@ -123,12 +155,24 @@ def test_a_silent_server_fails_the_connection_in_seconds(
 
 
 def test_the_event_loop_connection_gets_them_too() -> None:
-    """The central service's own async connection: the same, the URL's own first."""
-    engine = make_engine("postgresql+psycopg://u@192.0.2.2:5432/central?keepalives_idle=30")
-    try:
-        given = LoopConnection(engine)._kwargs
-    finally:
-        engine.dispose()
-    assert given["keepalives_idle"] == "30"
-    for key in ("tcp_user_timeout", "keepalives", "keepalives_count", "connect_timeout"):
-        assert given[key] == POSTGRES_CONNECT_ARGS[key]
+    """The central service's own async connection: the same bounds as its timeouts, the URL's
+    own first; libpq's keepalive settings are not passed on (asyncpg would send them to the
+    server as settings, and be refused)."""
+    default = "postgresql+psycopg://u@192.0.2.2:5432/central?keepalives_idle=30"
+    named = (
+        "postgresql+psycopg://u@/central?host=192.0.2.2:5432&host=192.0.2.3:5432"
+        "&connect_timeout=2&tcp_user_timeout=30000&target_session_attrs=read-write"
+    )
+    given = {}
+    for url in (default, named):
+        engine = make_engine(url)
+        try:
+            given[url] = LoopConnection(engine).arguments
+        finally:
+            engine.dispose()
+    assert given[default]["timeout"] == POSTGRES_CONNECT_ARGS["connect_timeout"]
+    assert given[default]["command_timeout"] == POSTGRES_CONNECT_ARGS["tcp_user_timeout"] / 1000
+    assert "keepalives" not in given[default]["dsn"]
+    assert given[named]["timeout"] == 2 * 2  # libpq's is per host, asyncpg's for them all
+    assert given[named]["command_timeout"] == 30
+    assert "target_session_attrs=read-write" in given[named]["dsn"]

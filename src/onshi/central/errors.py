@@ -19,6 +19,7 @@
     ├── ReceptionNotFound             RECEPTION_NOT_FOUND     bulk reception number unknown to this facility
     ├── IntakeRejected                INTAKE_REJECTED         an import file was refused whole
     ├── ImportFailed                  IMPORT_FAILED           the database refused an import's write
+    ├── DatabaseUnavailable           DATABASE_UNAVAILABLE    no primary reached (a failover), 503
     └── AuditChainBroken              AUDIT_CHAIN_BROKEN
 
 Adapters translate: the HTTP API to a status and ``{"code", "message"}``, the CLI to an exit status.
@@ -130,6 +131,15 @@ class ImportFailed(CentralError):
     and the table, column or constraint, never a value (see intake.insured_store)."""
 
     code = "IMPORT_FAILED"
+
+
+class DatabaseUnavailable(CentralError):
+    """No database to answer from or to write the audit entry to: the connection was lost, no
+    server reached is a primary (a failover under way), or one stayed silent. Asking again
+    shortly is answered."""
+
+    code = "DATABASE_UNAVAILABLE"
+    http_status = 503
 
 
 class AuditChainBroken(CentralError):

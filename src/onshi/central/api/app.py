@@ -87,7 +87,7 @@ def create_app(
             threads=0 if inline_service_calls else INQUIRY_THREADS,
             name="inquiries",
         )
-    else:  # PostgreSQL: on the loop, with psycopg's async connection
+    else:  # PostgreSQL: on the loop, with asyncpg
         app.state.card_number_batcher = LoopBatcher(
             eligibility.card_number_answers_on_loop(central, registered)
         )

@@ -14,14 +14,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-import psycopg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from onshi.central.errors import CentralError
+from onshi.central.errors import CentralError, DatabaseUnavailable
 
 # Codes of the HTTP layer itself, beside those of onshi.central.errors.
 HTTP_CODES = {
@@ -99,7 +98,8 @@ async def _http_error(_request: Request, exc: Exception) -> JSONResponse:
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(CentralError, _central_error)
     app.add_exception_handler(OperationalError, _database_unavailable)
-    # The same, met by the async driver (the inquiry by card number on PostgreSQL).
-    app.add_exception_handler(psycopg.OperationalError, _database_unavailable)
+    # The same, met on the event loop's connection (the inquiry by card number on PostgreSQL);
+    # a CentralError, given its Retry-After here.
+    app.add_exception_handler(DatabaseUnavailable, _database_unavailable)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

@@ -203,7 +203,7 @@ class Central:
         self, asked: Sequence[tuple[MedicalInstitutionCode, CardNumberQuestion]]
     ) -> list[Json | Exception]:
         """:meth:`confirm_by_card_numbers` for a server on PostgreSQL, from its event loop: the
-        read and the audit append go through psycopg's async connection, so no thread takes
+        read and the audit append go through asyncpg (storage.loop_connection), so no thread takes
         turns with the loop on the interpreter lock (docs/central/performance.md). Questions
         with the limit consent have their certificates read in a thread, through the engine
         (a few rows, after the holdings: a later snapshot, as two requests would see)."""

@@ -19,7 +19,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import ARRAY
-from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
+from sqlalchemy.dialects.postgresql import asyncpg as postgresql_asyncpg
 from sqlalchemy.orm import Session
 
 from onshi.central.domain import qualification as domain
@@ -304,11 +304,13 @@ def holdings_parameters(wanted: list[tuple[str, str, str, str | None]]) -> dict[
     return {"i": insurers, "s": symbols, "n": numbers, "b": branches}
 
 
-def holdings_sql_postgresql() -> str:
-    """:func:`holdings_of_card_keys`' statement on PostgreSQL as psycopg takes it (``%(i)s``
-    parameters: :func:`holdings_parameters`), for a connection outside SQLAlchemy."""
-    dialect = postgresql_psycopg.dialect()  # type: ignore[no-untyped-call]
-    return str(_HOLDINGS_POSTGRESQL.compile(dialect=dialect))
+def holdings_sql_asyncpg() -> str:
+    """:func:`holdings_of_card_keys`' statement on PostgreSQL as asyncpg takes it (``$1`` to
+    ``$4``: the arrays of :func:`holdings_parameters`, in order), for a connection outside
+    SQLAlchemy."""
+    compiled = _HOLDINGS_POSTGRESQL.compile(dialect=postgresql_asyncpg.dialect())  # type: ignore[no-untyped-call]
+    assert list(compiled.positiontup or ()) == ["i", "s", "n", "b"], compiled.positiontup
+    return str(compiled)
 
 
 def holdings_of_card_keys(
