@@ -354,9 +354,7 @@ def _insert_sql(rows: int, marker: str) -> str:
     width = len(_COLUMNS)
     values = ", ".join(
         "("
-        + ", ".join(
-            f"${r * width + c + 1}" if marker == "$" else marker for c in range(width)
-        )
+        + ", ".join(f"${r * width + c + 1}" if marker == "$" else marker for c in range(width))
         + ")"
         for r in range(rows)
     )

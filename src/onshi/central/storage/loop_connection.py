@@ -21,7 +21,6 @@ its cause.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import urllib.parse
@@ -39,9 +38,7 @@ from onshi.db import POSTGRES_CONNECT_ARGS
 # libpq's TCP settings, which asyncpg does not know (it would send them to the server as
 # settings, and be refused). Their job, giving up on a silent server, is done by the timeouts
 # asyncpg has; see asyncpg_arguments.
-_TCP_ONLY = frozenset(
-    ("keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count")
-)
+_TCP_ONLY = frozenset(("keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"))
 # SQLSTATE classes of "no server to work with": 08 connection exception, 53 insufficient
 # resources (too many connections), 57 operator intervention (shut down, terminated), 58
 # system error; and 25006, a write sent to a standby (a primary demoted under the connection).
@@ -152,5 +149,5 @@ class LoopConnection:
         if connection is not None and self._pid == os.getpid():
             try:
                 await connection.close(timeout=2)
-            except (OSError, TimeoutError, asyncio.TimeoutError, asyncpg.PostgresError):
+            except (OSError, TimeoutError, asyncpg.PostgresError):
                 connection.terminate()
