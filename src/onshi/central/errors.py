@@ -141,6 +141,13 @@ class DatabaseUnavailable(CentralError):
     code = "DATABASE_UNAVAILABLE"
     http_status = 503
 
+    def __init__(
+        self,
+        message: str = "the central database is unavailable (failover in progress?); "
+        "retry shortly",
+    ) -> None:
+        super().__init__(message)
+
 
 class AuditChainBroken(CentralError):
     code = "AUDIT_CHAIN_BROKEN"

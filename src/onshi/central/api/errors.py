@@ -62,14 +62,16 @@ def describe_validation_errors(errors: Sequence[Any]) -> str:
     return "; ".join(parts)
 
 
-async def _database_unavailable(_request: Request, _exc: Exception) -> JSONResponse:
+async def _database_unavailable(_request: Request, exc: Exception) -> JSONResponse:
     # No primary to write to (a failover under way) or no connection at all: the same question
     # asked again shortly is answered. Nothing of this request was committed, except perhaps an
     # audit entry whose commit was cut off (an access audited but not answered: the safe side).
+    # The driver's own message (SQLAlchemy's OperationalError) is not for the client.
+    unavailable = exc if isinstance(exc, DatabaseUnavailable) else DatabaseUnavailable()
     return error_response(
-        503,
-        "DATABASE_UNAVAILABLE",
-        "the central database is unavailable (failover in progress?); retry shortly",
+        unavailable.http_status,
+        unavailable.code,
+        unavailable.message,
         {"Retry-After": str(RETRY_AFTER_SECONDS)},
     )
 

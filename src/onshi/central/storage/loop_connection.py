@@ -114,9 +114,7 @@ class LoopConnection:
         except BaseException as exc:
             self.drop()
             if is_unavailable(exc):
-                raise DatabaseUnavailable(
-                    f"the database cannot be reached: {type(exc).__name__}"
-                ) from exc
+                raise DatabaseUnavailable() from exc
             raise
 
     async def holdings(
