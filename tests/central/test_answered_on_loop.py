@@ -149,3 +149,48 @@ def test_an_append_whose_answer_was_lost_goes_on_from_the_stored_head(
     # One chain: the lost group's entries are in (audited, not answered: the safe side).
     assert list(_chains(database).values()) == [3 * len(plain)]
     assert central.audit.verify().entries == 3 * len(plain)
+
+
+def test_what_counts_as_the_database_unavailable(database: Database) -> None:
+    """503 and ask again for a lost server, a standby, a connection in a broken state; a
+    statement the server refuses stays what it is (500 at the API). The connection is dropped
+    either way, and the next use has a new one."""
+    import asyncpg
+
+    connection = LoopConnection(database.engine)
+
+    async def raised(statement: str) -> BaseException:
+        with pytest.raises(Exception) as caught:
+            async with connection.using() as c:
+                await c.execute(statement)
+        return caught.value
+
+    async def scenario() -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        async with connection.using() as c:
+            await c.fetchval("SELECT 1")
+        first = connection.server_pid
+        seen["refused"] = await raised("SELECT 1 / 0")
+        seen["dropped"] = connection.server_pid is None
+        seen["read-only"] = await raised(  # as on a primary demoted under the connection
+            "BEGIN READ ONLY; CREATE TABLE written (x int); COMMIT"
+        )
+        seen["terminated"] = await raised("SELECT pg_terminate_backend(pg_backend_pid())")
+        with pytest.raises(DatabaseUnavailable) as broken:
+            async with connection.using():
+                raise asyncpg.InternalClientError("another operation is in progress")
+        seen["broken"] = broken.value
+        async with connection.using() as c:
+            seen["after"] = await c.fetchval("SELECT 1")
+        seen["new"] = connection.server_pid not in (None, first)
+        await connection.close()
+        return seen
+
+    seen = asyncio.run(scenario())
+    assert isinstance(seen["refused"], asyncpg.DivisionByZeroError)
+    assert seen["dropped"] and seen["new"]
+    assert isinstance(seen["read-only"], DatabaseUnavailable)
+    assert isinstance(seen["read-only"].__cause__, asyncpg.ReadOnlySQLTransactionError)
+    assert isinstance(seen["terminated"], DatabaseUnavailable)
+    assert isinstance(seen["broken"].__cause__, asyncpg.InternalClientError)
+    assert seen["after"] == 1

@@ -143,8 +143,7 @@ class DatabaseUnavailable(CentralError):
 
     def __init__(
         self,
-        message: str = "the central database is unavailable (failover in progress?); "
-        "retry shortly",
+        message: str = "the central database is unavailable (failover in progress?); retry shortly",
     ) -> None:
         super().__init__(message)
 

@@ -80,8 +80,13 @@ def asyncpg_arguments(libpq: Mapping[str, Any]) -> dict[str, Any]:
 def is_unavailable(exc: BaseException) -> bool:
     """Whether ``exc``, raised by asyncpg or the network under it, says the database cannot be
     reached (as opposed to a statement it refused)."""
-    if isinstance(exc, (OSError, TimeoutError, asyncpg.TargetServerAttributeNotMatched)):
-        return True  # refused, reset, timed out; or no server reached is a primary
+    if isinstance(exc, (OSError, TimeoutError, asyncpg.InternalClientError)):
+        # Refused, reset, timed out; no server reached is a primary (TargetServerAttribute-
+        # NotMatched); or the connection's protocol in a state it cannot go on from — seen
+        # in a failover, when the server's FATAL reached an idle connection between two
+        # statements: the next one finds an error still being read ("another operation is
+        # in progress").
+        return True
     if isinstance(exc, asyncpg.PostgresError):
         state = str(getattr(exc, "sqlstate", "") or "")
         return state.startswith(_UNAVAILABLE_CLASSES) or state == _READ_ONLY
