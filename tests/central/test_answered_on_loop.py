@@ -11,6 +11,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import func, select, text
 
@@ -155,8 +156,6 @@ def test_what_counts_as_the_database_unavailable(database: Database) -> None:
     """503 and ask again for a lost server, a standby, a connection in a broken state; a
     statement the server refuses stays what it is (500 at the API). The connection is dropped
     either way, and the next use has a new one."""
-    import asyncpg
-
     connection = LoopConnection(database.engine)
 
     async def raised(statement: str) -> BaseException:
