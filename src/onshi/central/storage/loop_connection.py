@@ -48,7 +48,8 @@ _READ_ONLY = "25006"
 
 def asyncpg_arguments(libpq: Mapping[str, Any]) -> dict[str, Any]:
     """:func:`asyncpg.connect`'s arguments for the libpq keywords of the engine's URL (what
-    SQLAlchemy gives psycopg, :data:`~onshi.db.POSTGRES_CONNECT_ARGS` added unless named).
+    SQLAlchemy gives psycopg); the timeouts are the URL's, else those of
+    :data:`~onshi.db.POSTGRES_CONNECT_ARGS`.
 
     asyncpg reads the rest as libpq does from a DSN (hosts and ports, several of each,
     ``target_session_attrs``, ``sslmode`` and its files, ``passfile``; anything else is a
@@ -99,8 +100,6 @@ class LoopConnection:
     def __init__(self, engine: Engine) -> None:
         _, libpq = engine.dialect.create_connect_args(engine.url)
         libpq.pop("context", None)  # SQLAlchemy's adapters for its own connections
-        for key, value in POSTGRES_CONNECT_ARGS.items():  # the URL's own come first
-            libpq.setdefault(key, value)
         self.arguments = asyncpg_arguments(libpq)
         self._connection: asyncpg.Connection | None = None
         self._pid = os.getpid()
