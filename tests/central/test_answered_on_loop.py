@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -15,7 +16,9 @@ import asyncpg
 import pytest
 from sqlalchemy import func, select, text
 
-from onshi.central.errors import DatabaseUnavailable
+from onshi.central.api.routes import RegisteredFacilities
+from onshi.central.api.routes.eligibility import card_number_answers_on_loop
+from onshi.central.errors import DatabaseUnavailable, FacilityNotAuthorised
 from onshi.central.services.central import Central
 from onshi.central.storage import tables as t
 from onshi.central.storage.database import Database
@@ -193,3 +196,37 @@ def test_what_counts_as_the_database_unavailable(database: Database) -> None:
     assert isinstance(seen["terminated"], DatabaseUnavailable)
     assert isinstance(seen["broken"].__cause__, asyncpg.InternalClientError)
     assert seen["after"] == 1
+
+
+def test_facility_look_ups_and_refusals_leave_the_loop(
+    on_postgres: Central, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A facility not confirmed lately is looked up, and a refused one audited, in a worker
+    thread (blocking calls through the engine); a group of confirmed facilities needs neither."""
+    central = on_postgres
+    registered = RegisteredFacilities(ttl=60)
+    answer_many = card_number_answers_on_loop(central, registered)
+    looked_up: list[tuple[str, bool]] = []
+    require = central.require_facility
+
+    def recording(code: str) -> Any:
+        looked_up.append((code, threading.current_thread() is threading.main_thread()))
+        return require(code)
+
+    monkeypatch.setattr(central, "require_facility", recording)
+    question = next(q for q in _questions() if not q.limit_consent)
+    unknown = "0119999999"
+
+    async def scenario() -> tuple[list[Any], list[Any]]:
+        try:
+            first = await answer_many([(CLINIC.value, None, question), (unknown, None, question)])
+            again = await answer_many([(CLINIC.value, None, question)])
+            return first, again
+        finally:
+            await central.close_loop_connection()
+
+    first, again = asyncio.run(scenario())
+    assert isinstance(first[1], FacilityNotAuthorised)
+    assert isinstance(first[0], dict) and _without_time(first[0]) == _without_time(again[0])
+    # Both looked up once, neither on the loop's thread; the confirmed one not again.
+    assert sorted(looked_up) == sorted([(CLINIC.value, False), (unknown, False)])

@@ -44,6 +44,11 @@ class RegisteredFacilities:
         self.ttl = ttl
         self._confirmed: dict[str, tuple[float, MedicalInstitutionCode]] = {}
 
+    def confirmed(self, code: str) -> bool:
+        """Whether ``code`` was confirmed within ``ttl``: :meth:`require` needs no database."""
+        known = self._confirmed.get(code)
+        return known is not None and time.monotonic() - known[0] < self.ttl
+
     def require(self, central: CentralService, code: str) -> MedicalInstitutionCode:
         now = time.monotonic()
         known = self._confirmed.get(code)
