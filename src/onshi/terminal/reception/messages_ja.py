@@ -26,6 +26,8 @@ MESSAGES: Mapping[str, str] = {
     "RECEPTION_NOT_FOUND": "この受付番号の一括照会は見つかりません。",
     "CENTRAL_ERROR": "資格確認サービスでエラーが発生しました。しばらくしてからもう一度お試しください。",
     "CENTRAL_UNAVAILABLE": "資格確認サービスに接続できません。回線を確認し、しばらくしてからもう一度お試しください。",
+    # a 503 reaches the terminal as CENTRAL_UNAVAILABLE (the agent asks again); said anyway
+    "DATABASE_UNAVAILABLE": "資格確認サービスが一時的に利用できません。しばらくしてからもう一度お試しください。",
     # the terminal
     "TERMINAL_UNAVAILABLE": "資格確認端末に接続できません。端末が起動しているか確認してください。",
     "TERMINAL_INTERNAL_ERROR": "資格確認端末でエラーが発生しました。管理者に連絡してください。",
