@@ -20,7 +20,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from onshi.central.storage.loop_connection import LoopConnection
+from onshi.central.storage.loop_connection import LoopConnection, UnsupportedDatabaseUrl
 from onshi.db import POSTGRES_CONNECT_ARGS, make_engine
 from tests.netns import Host, Lab, skip_reason
 from tests.postgres import PostgresUnavailable, PrivateCluster
@@ -47,7 +47,7 @@ except Exception as exc:
 
 LOOP_CLIENT = r"""
 import asyncio, sys, time
-from onshi.central.storage.loop_connection import LoopConnection
+from onshi.central.storage.loop_connection import LoopConnection, UnsupportedDatabaseUrl
 from onshi.db import make_engine
 
 async def main():
@@ -176,3 +176,23 @@ def test_the_event_loop_connection_gets_them_too() -> None:
     assert given[named]["timeout"] == 2 * 2  # libpq's is per host, asyncpg's for them all
     assert given[named]["command_timeout"] == 30
     assert "target_session_attrs=read-write" in given[named]["dsn"]
+
+
+def test_a_url_the_event_loop_connection_cannot_honour_is_refused_at_once() -> None:
+    """Keywords asyncpg would send to the server as settings (and be refused at every
+    connection) are dropped when they change nothing, refused by name when the service starts
+    when their meaning would be lost."""
+    harmless = "postgresql+psycopg://u@192.0.2.2:5432/central?fallback_application_name=x&sslsni=1"
+    lost = "postgresql+psycopg://u@db.example/central?hostaddr=192.0.2.2"
+    engine = make_engine(harmless)
+    try:
+        dsn = LoopConnection(engine).arguments["dsn"]
+    finally:
+        engine.dispose()
+    assert "fallback_application_name" not in dsn and "sslsni" not in dsn
+    engine = make_engine(lost)
+    try:
+        with pytest.raises(UnsupportedDatabaseUrl, match="hostaddr"):
+            LoopConnection(engine)
+    finally:
+        engine.dispose()

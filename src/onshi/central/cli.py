@@ -80,10 +80,11 @@ def settings_from_options(**options: Any) -> Any:
 def _central(settings: Any) -> Any:
     from onshi.audit.keys import KeyFileError
     from onshi.central.services.central import Central
+    from onshi.central.storage.loop_connection import UnsupportedDatabaseUrl
 
     try:
         return Central.from_settings(settings)
-    except KeyFileError as exc:  # the audit key file: a person's mistake, not a crash
+    except (KeyFileError, UnsupportedDatabaseUrl) as exc:  # a person's mistake, not a crash
         _fail(str(exc))
 
 

@@ -74,9 +74,12 @@ class Central:
         self.max_bulk_records = max_bulk_records
         self.audit = AuditLog(db, identifier_key, clock, audit_key=audit_key)
         self.bulk_worker = BulkWorker(self.process_pending_bulk)
-        # Made on first use by a server on PostgreSQL (confirm_by_card_numbers_on_loop).
-        self._loop_connection: LoopConnection | None = None
-        self._loop_chain: LoopChain | None = None
+        # For a server on PostgreSQL (confirm_by_card_numbers_on_loop). The connection opens on
+        # first use; made here, so that a URL it cannot take is refused when the service starts.
+        self._loop_connection: LoopConnection | None = (
+            LoopConnection(db.engine) if db.dialect == "postgresql" else None
+        )
+        self._loop_chain = LoopChain(self.audit)
 
     @classmethod
     def from_settings(cls, settings: CentralSettings) -> Central:
@@ -207,10 +210,7 @@ class Central:
         turns with the loop on the interpreter lock (docs/central/performance.md). Questions
         with the limit consent have their certificates read in a thread, through the engine
         (a few rows, after the holdings: a later snapshot, as two requests would see)."""
-        if self._loop_connection is None:
-            self._loop_connection = LoopConnection(self.db.engine)
-            self._loop_chain = LoopChain(self.audit)
-        assert self._loop_chain is not None
+        assert self._loop_connection is not None, "on the event loop on PostgreSQL only"
         now = self.clock()
         questions = [q for _, q in asked]
         holdings = await self._loop_connection.holdings(eligibility.card_keys(questions))

@@ -35,15 +35,45 @@ from onshi.central.errors import DatabaseUnavailable
 from onshi.central.storage import repository
 from onshi.db import POSTGRES_CONNECT_ARGS
 
-# libpq's TCP settings, which asyncpg does not know (it would send them to the server as
-# settings, and be refused). Their job, giving up on a silent server, is done by the timeouts
-# asyncpg has; see asyncpg_arguments.
-_TCP_ONLY = frozenset(("keepalives", "keepalives_idle", "keepalives_interval", "keepalives_count"))
+# libpq keywords asyncpg does not know: it would send them to the server as settings, and be
+# refused at every connection. Dropped: the TCP settings (their job, giving up on a silent
+# server, is done by asyncpg's timeouts; see asyncpg_arguments) and those that change nothing
+# here. Refused when the service starts: those whose meaning would be lost.
+_DROPPED = frozenset(
+    (
+        "keepalives",
+        "keepalives_idle",
+        "keepalives_interval",
+        "keepalives_count",
+        "fallback_application_name",
+        "sslcompression",  # obsolete
+        "sslsni",  # asyncpg sends the name, as libpq does by default
+    )
+)
+_REFUSED = frozenset(
+    (
+        "hostaddr",
+        "load_balance_hosts",
+        "require_auth",
+        "channel_binding",
+        "requirepeer",
+        "requiressl",
+        "sslcertmode",
+        "sslcrldir",
+        "gssencmode",
+        "gssdelegation",
+        "replication",
+    )
+)
 # SQLSTATE classes of "no server to work with": 08 connection exception, 53 insufficient
 # resources (too many connections), 57 operator intervention (shut down, terminated), 58
 # system error; and 25006, a write sent to a standby (a primary demoted under the connection).
 _UNAVAILABLE_CLASSES = ("08", "53", "57", "58")
 _READ_ONLY = "25006"
+
+
+class UnsupportedDatabaseUrl(ValueError):
+    """The database URL names a libpq keyword the event loop's connection cannot honour."""
 
 
 def asyncpg_arguments(libpq: Mapping[str, Any]) -> dict[str, Any]:
@@ -61,13 +91,23 @@ def asyncpg_arguments(libpq: Mapping[str, Any]) -> dict[str, Any]:
       That covers both of libpq's TCP settings: data the server never acknowledges (tcp_user_
       timeout) and an answer that never comes (keepalives). The loop's statements are
       answered in milliseconds, so only a silent server or a stuck commit reaches it.
-    - keepalives: dropped (above).
+    - keepalives and a few others: dropped (above).
+
+    Raises :class:`UnsupportedDatabaseUrl` for a keyword whose meaning asyncpg would lose
+    (``hostaddr``…).
     """
+    refused = sorted(_REFUSED & libpq.keys())
+    if refused:
+        raise UnsupportedDatabaseUrl(
+            f"the database URL's {', '.join(refused)}: not supported by the connection that "
+            "answers inquiries on the event loop (asyncpg); give the node by host name instead "
+            "(docs/central/operations.md)"
+        )
     given = dict(libpq)
     hosts = str(given.get("host") or "").count(",") + 1
     connect_timeout = float(given.pop("connect_timeout", POSTGRES_CONNECT_ARGS["connect_timeout"]))
     user_timeout = float(given.pop("tcp_user_timeout", POSTGRES_CONNECT_ARGS["tcp_user_timeout"]))
-    for key in _TCP_ONLY:
+    for key in _DROPPED:
         given.pop(key, None)
     query = urllib.parse.urlencode({k: str(v) for k, v in given.items() if v is not None})
     return {
