@@ -44,20 +44,20 @@ class RegisteredFacilities:
         self.ttl = ttl
         self._confirmed: dict[str, tuple[float, MedicalInstitutionCode]] = {}
 
-    def confirmed(self, code: str) -> bool:
-        """Whether ``code`` was confirmed within ``ttl``: :meth:`require` needs no database."""
+    def confirmed(self, code: str) -> MedicalInstitutionCode | None:
+        """The facility, if ``code`` was confirmed within ``ttl`` (then :meth:`require` needs
+        no database)."""
         known = self._confirmed.get(code)
-        return known is not None and time.monotonic() - known[0] < self.ttl
+        return known[1] if known is not None and time.monotonic() - known[0] < self.ttl else None
 
     def require(self, central: CentralService, code: str) -> MedicalInstitutionCode:
-        now = time.monotonic()
-        known = self._confirmed.get(code)
-        if known is not None and now - known[0] < self.ttl:
-            return known[1]
+        facility = self.confirmed(code)
+        if facility is not None:
+            return facility
         facility = central.require_facility(code)
         if len(self._confirmed) > 10_000:  # bounded: certificates are few, but be safe
             self._confirmed.clear()
-        self._confirmed[code] = (now, facility)
+        self._confirmed[code] = (time.monotonic(), facility)
         return facility
 
 

@@ -73,7 +73,8 @@ def card_number_answers_on_loop(
 
     async def answer_many(asked: Sequence[CardNumberAsked]) -> list[Json | Exception]:
         if all(
-            registered.confirmed(code) and claimed in (None, code) for code, claimed, _ in asked
+            registered.confirmed(code) is not None and claimed in (None, code)
+            for code, claimed, _ in asked
         ):
             out, ready = _checked(central, registered, asked)  # from memory alone
         else:
