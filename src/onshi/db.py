@@ -56,8 +56,9 @@ def is_sqlite(url: str) -> bool:
     return make_url(_multi_host_as_query(url)).get_backend_name() == "sqlite"
 
 
-# libpq parameters for every PostgreSQL connection onshi opens (engines, the central service's
-# event-loop connection), each unless the URL names it. ``connect_timeout`` is per host of a
+# libpq parameters for every PostgreSQL engine onshi opens, each unless the URL names it; the
+# central service's event-loop connection (asyncpg, no TCP settings) takes its two timeouts
+# from here (central.storage.loop_connection.asyncpg_arguments). ``connect_timeout`` is per host of a
 # multi-host URL. A server that vanishes without a reset (power loss, a partition) would hold a
 # connection for the kernel's TCP retry time, ≈ 15 minutes: ``tcp_user_timeout`` (ms) ends one
 # whose sent data is not acknowledged for 10 s, keepalives one left waiting for an answer
