@@ -59,10 +59,11 @@ def is_sqlite(url: str) -> bool:
 # libpq parameters for every PostgreSQL engine onshi opens, each unless the URL names it; the
 # central service's event-loop connection (asyncpg, no TCP settings) takes its two timeouts
 # from here (central.storage.loop_connection.asyncpg_arguments). ``connect_timeout`` is per
-# host of a multi-host URL. A server that vanishes without a reset (power loss, a partition) would hold a
-# connection for the kernel's TCP retry time, ≈ 15 minutes: ``tcp_user_timeout`` (ms) ends one
-# whose sent data is not acknowledged for 10 s, keepalives one left waiting for an answer
-# (silent for 5 s, then 3 probes 2 s apart). Both apply to TCP only, not to Unix sockets.
+# host of a multi-host URL. A server that vanishes without a reset (power loss, a partition)
+# would hold a connection for the kernel's TCP retry time, ≈ 15 minutes: ``tcp_user_timeout``
+# (ms) ends one whose sent data is not acknowledged for 10 s, keepalives one left waiting for
+# an answer (silent for 5 s, then 3 probes 2 s apart). Both apply to TCP only, not to Unix
+# sockets.
 POSTGRES_CONNECT_ARGS: dict[str, int] = {
     "connect_timeout": 5,
     "keepalives": 1,
