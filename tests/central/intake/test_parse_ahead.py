@@ -159,25 +159,6 @@ LIMIT = {
 }
 
 
-@pytest.fixture
-def split(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
-    """Halves for any file of 1000 bytes or more, on any machine; lists whether each reading
-    of the file was in halves (``[True, False]``: read again from the start)."""
-    monkeypatch.setattr(parse_ahead, "PARSE_AHEAD_BYTES", 500)
-    monkeypatch.setattr(parse_ahead, "SPLIT_BYTES", 1000)
-    monkeypatch.setattr(threading, "active_count", lambda: 1)  # pytest's own threads aside
-    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1})
-    readings: list[bool] = []
-    original = insured_store._import
-
-    def spy(*args: Any, **kwargs: Any) -> ImportCounts:
-        readings.append(kwargs["split"])
-        return original(*args, **kwargs)
-
-    monkeypatch.setattr(insured_store, "_import", spy)
-    return readings
-
-
 def _file(tmp_path: Path, data: bytes) -> Path:
     path = tmp_path / "insured.csv"
     path.write_bytes(data)

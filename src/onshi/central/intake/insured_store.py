@@ -42,6 +42,7 @@ from onshi.central.intake.insured_csv import (
     InsuredRecord,
 )
 from onshi.central.intake.parse_ahead import ParseAgain, ParsedChunks, worth_a_process
+from onshi.central.intake.sqlite_chunks import ChunkCopier, PackedChunk, packer, packing_works
 from onshi.central.storage import tables as t
 from onshi.central.storage.database import Database
 
@@ -110,23 +111,34 @@ def _import(
     split: bool,
 ) -> ImportCounts:
     try:
-        with database.engine.begin() as connection:
-            one_import_at_a_time(connection)
-            if connection.dialect.name == "postgresql":
-                store: SqliteStore | PostgresMerge = PostgresMerge(connection, now)
-            else:
-                store = SqliteStore(connection, now)
+        with database.engine.connect() as connection:
+            store: SqliteStore | PostgresMerge | None = None
             try:
-                # Chunks stop coming at the first problem; the rest is read only to list them.
-                parsed = ParsedChunks(stream, store.prepare, chunk_size, ahead=ahead, split=split)
-                with store.pipelined(), closing(iter(parsed)) as chunks:  # the child stops
-                    for chunk in chunks:
-                        store.send(chunk)
-                if parsed.problems:
-                    raise reject(parsed.problems, "insured-persons file")
-                return store.finish()
-            finally:
-                store.close()
+                with connection.begin():
+                    one_import_at_a_time(connection)
+                    if connection.dialect.name == "postgresql":
+                        store = PostgresMerge(connection, now)
+                    else:
+                        store = SqliteStore(connection, now)
+                    # Chunks stop coming at the first problem; the rest is read only to list
+                    # them.
+                    parsed = ParsedChunks(
+                        stream,
+                        store.prepare,
+                        chunk_size,
+                        ahead=ahead,
+                        split=split,
+                        prepare_in_child=store.prepare_in_child,
+                    )
+                    with store.pipelined(), closing(iter(parsed)) as chunks:  # the child stops
+                        for chunk in chunks:
+                            store.send(chunk)
+                    if parsed.problems:
+                        raise reject(parsed.problems, "insured-persons file")
+                    return store.finish()
+            finally:  # committed or rolled back
+                if store is not None:
+                    store.close()
     except (DBAPIError, psycopg.Error, sqlite3.Error) as exc:  # rolled back by now
         raise _import_failed(exc) from None
 
@@ -248,7 +260,8 @@ class SqliteStore:
         )
         dialect = connection.dialect
         # Run by the parser (in the parse-ahead process, if any): dates in storage form.
-        self.prepare = _sqlite_rows(_Stored(QUALIFICATION.c.Birthdate.type, dialect))
+        stored_date = _Stored(QUALIFICATION.c.Birthdate.type, dialect)
+        self.prepare = _sqlite_rows(stored_date)
         self.stored_now = _Stored(QUALIFICATION.c.updated_at.type, dialect)[now]
         self.insurers: dict[str, str] = {
             number: name
@@ -267,6 +280,13 @@ class SqliteStore:
         )
         self.individual_of: dict[str, int] = {}  # IndividualId → individual.id, as learnt
         self.rebuild = [] if self.insurers_with_rows else self._set_aside_indexes()
+        # A first load parsed in another process: it packs each chunk (see sqlite_chunks).
+        self.prepare_in_child: Callable[[list[InsuredRecord]], Any] | None = None
+        if not self.insurers_with_rows and packing_works():
+            self.prepare_in_child = packer(
+                self.prepare, stored_date.__getitem__, lambda r: _limit_row(0, r)[-1]
+            )
+        self.copier = ChunkCopier(self.dbapi, self.stored_now)
 
     def _set_aside_indexes(self) -> list[str]:
         """A first load (``qualification`` empty): drop its secondary indexes inside this
@@ -287,8 +307,13 @@ class SqliteStore:
     def pipelined(self) -> Iterator[None]:
         yield  # SQLite: each write is done when it returns
 
-    def send(self, chunk: Sequence[Row]) -> None:
-        self.write(chunk)
+    def send(self, chunk: Sequence[Row] | PackedChunk) -> None:
+        if isinstance(chunk, PackedChunk):
+            self._write_insurers(chunk.insurers)
+            self.counts.limit_certificates += self.copier.copy(chunk)
+            self.counts.inserted += chunk.rows
+        else:
+            self.write(chunk)
 
     def finish(self) -> ImportCounts:
         for statement in self.rebuild:
@@ -297,16 +322,18 @@ class SqliteStore:
         return self.counts
 
     def close(self) -> None:
-        """The connection's cache size as it was (a server's pooled connection would keep the
-        import's 256 MiB). Also after a failure: then an error here would hide the real one."""
+        """After the transaction: the connection's cache size as it was (a server's pooled
+        connection would keep the import's 256 MiB), no half's file left. Also after a failure:
+        then an error here would hide the real one."""
         with suppress(sqlite3.Error):  # a broken connection: the pool drops it anyway
             self.dbapi.execute(f"PRAGMA cache_size = {self.cache_size}")
+            self.copier.detach()
 
     def write(self, chunk: Sequence[Row]) -> None:
         """Store one prepared chunk (see :func:`_sqlite_rows`)."""
         if not chunk:
             return
-        self._write_insurers(chunk)
+        self._write_insurers({(r[0], r[INSURER_NAME]) for r in chunk})
         unchanged, changed = self._stored(chunk)
         self._learn_individuals(
             {
@@ -384,10 +411,11 @@ class SqliteStore:
                 changed[i] = Stored(q_id, individual_id, digest, version, external_id)
         return unchanged, changed
 
-    def _write_insurers(self, chunk: Iterable[Row]) -> None:
+    def _write_insurers(self, named: Iterable[tuple[str, str]]) -> None:
+        """Insurers new or renamed, from (InsurerNumber, InsurerName) pairs."""
         new: dict[str, str] = {}
         renamed: dict[str, str] = {}
-        for number, name in {(r[0], r[INSURER_NAME]) for r in chunk}:
+        for number, name in named:
             known = self.insurers.get(number)
             if known is None:
                 new[number] = name
@@ -646,6 +674,7 @@ class PostgresMerge:
         self._pipeline = ExitStack()
         self._insurers_named: set[tuple[str, str]] = set()  # written by an earlier chunk
         self.prepare: Callable[[list[InsuredRecord]], Any] = _staged_chunk
+        self.prepare_in_child: Callable[[list[InsuredRecord]], Any] | None = None  # the same
         self.direct = ImportCounts()  # what the first-load path stored
         if self.rebuild:  # a first load, nobody else writing: every row is new
             self.prepare = _direct_rows(now)

@@ -207,10 +207,18 @@ class ParsedChunks:
     """
 
     def __init__(
-        self, stream: BinaryIO, prepare: Prepare, chunk_size: int, *, ahead: bool, split: bool
+        self,
+        stream: BinaryIO,
+        prepare: Prepare,
+        chunk_size: int,
+        *,
+        ahead: bool,
+        split: bool,
+        prepare_in_child: Prepare | None = None,
     ) -> None:
         self.stream = stream
         self.prepare = prepare
+        self.prepare_in_child = prepare_in_child or prepare  # what a parsing process runs
         self.chunk_size = chunk_size
         self.ahead = ahead
         self.split = split
@@ -238,7 +246,14 @@ class ParsedChunks:
                 receive, send = context.Pipe(duplex=False)
                 child = context.Process(
                     target=_parse_in_child,
-                    args=(receive, send, self.stream, self.prepare, self.chunk_size, part),
+                    args=(
+                        receive,
+                        send,
+                        self.stream,
+                        self.prepare_in_child,
+                        self.chunk_size,
+                        part,
+                    ),
                     name="onshi-intake-parse",
                     daemon=True,
                 )
