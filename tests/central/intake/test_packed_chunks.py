@@ -18,8 +18,7 @@ from onshi.central.intake.insured_store import import_insured
 from onshi.central.storage.database import Database
 from tests.databases import sqlite_copy
 
-from .support import counts, csv_bytes, row
-from .test_insured_merge import LIMIT, next_file, population, stored
+from .support import LIMIT, counts, csv_bytes, next_file, population, row, stored
 
 
 @pytest.fixture
@@ -46,6 +45,19 @@ def _import(
     path.write_bytes(csv_bytes(rows))
     with path.open("rb") as f:  # a file on disk: in halves with the ``split`` fixture
         return import_insured(database, f, chunk_size=chunk_size, parse_ahead=True)
+
+
+def _as_stored(database: Database) -> list[list[tuple[object, ...]]]:
+    """Every value as SQLite holds it (dates as text), but ids and the import's time."""
+    with database.engine.connect() as c:
+        return [
+            [tuple(r) for r in c.exec_driver_sql(query)]
+            for query in (
+                "SELECT * FROM qualification",  # minus id, individual_id, updated_at below
+                'SELECT q."InsuredIdentificationNumber", l.* FROM limit_application_certificate l '
+                "JOIN qualification q ON q.id = l.qualification_id",
+            )
+        ]
 
 
 def _attached(database: Database) -> list[str]:
@@ -77,14 +89,19 @@ def test_a_packed_first_load_stores_what_row_by_row_stores(
         database = Database(sqlite_copy(sqlite_template, folder))
         path = folder / "insured.csv" if packed else None
         got = [_import(database, rows, chunk_size, path) for rows in (first, second)]
-        states.append((got, stored(database)))
+        qualifications, limits = _as_stored(database)
+        as_stored = [
+            sorted(r[2:-1] for r in qualifications),
+            sorted((r[0], *r[3:]) for r in limits),
+        ]
+        states.append((got, stored(database), as_stored))
         assert "intake_chunk" not in _attached(database)
         database.dispose()
     assert states[1] == states[0]
     assert sum(copied) == len(first)  # the first load only; the next file is merged row by row
     assert max(copied) <= chunk_size
     assert readings in (None, [False, False, True, True])  # each packed import read in halves
-    (inserted, _), _ = states[1]
+    (inserted, _), *_ = states[1]
     assert inserted.limit_certificates > 0
     assert not multiprocessing.active_children()
 

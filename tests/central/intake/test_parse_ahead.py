@@ -20,7 +20,7 @@ from onshi.central.intake.insured_store import import_insured
 from onshi.central.intake.parse_ahead import worth_a_process
 from onshi.central.storage.database import Database
 
-from .support import counts, csv_bytes, row
+from .support import LIMIT, counts, csv_bytes, row
 
 
 def _bad_file() -> bytes:
@@ -150,13 +150,6 @@ def test_big_files_are_parsed_ahead_by_default(
 
 
 # A big file on disk is read in two halves by two processes (``parse_ahead.halves``).
-
-LIMIT = {
-    "LimitApplicationCertificateClassification": "01",
-    "LimitApplicationCertificateClassificationFlag": "A03",
-    "LimitApplicationCertificateValidStartDate": "20250401",
-    "LimitApplicationCertificateValidEndDate": "20260331",
-}
 
 
 def _file(tmp_path: Path, data: bytes) -> Path:

@@ -8,10 +8,12 @@ without one keeps the individual its card key already has, or gets a new one.
 The file is parsed and written in chunks inside one transaction; a big file is parsed in a
 second process (:mod:`~onshi.central.intake.parse_ahead`) while this one writes. On SQLite
 (:class:`SqliteStore`) stored rows are looked up per chunk, only for insurers that already have
-rows, and each row is decided in Python. On PostgreSQL (:class:`PostgresMerge`) a first load is
-copied straight into the tables; otherwise each chunk is staged with ``COPY`` and merged by
-set-based SQL in pipeline mode. Both follow the same rules;
-``tests/central/intake/test_insured_merge.py`` holds them to it.
+rows, and each row is decided in Python; a first load parsed in another process is packed there
+as small databases and copied in by SQL (:mod:`~onshi.central.intake.sqlite_chunks`). On
+PostgreSQL (:class:`PostgresMerge`) a first load is copied straight into the tables; otherwise
+each chunk is staged with ``COPY`` and merged by set-based SQL in pipeline mode. All follow the
+same rules; ``tests/central/intake/test_insured_merge.py`` and ``test_packed_chunks.py`` hold
+them to it.
 
 Imports run one at a time (:func:`one_import_at_a_time`): each decides from what is stored.
 A database error is raised as :class:`ImportFailed`, whose message quotes no value of a row.
@@ -120,8 +122,7 @@ def _import(
                         store = PostgresMerge(connection, now)
                     else:
                         store = SqliteStore(connection, now)
-                    # Chunks stop coming at the first problem; the rest is read only to list
-                    # them.
+                    # Chunks stop coming at the first problem; the rest is read only to list.
                     parsed = ParsedChunks(
                         stream,
                         store.prepare,
@@ -323,8 +324,8 @@ class SqliteStore:
 
     def close(self) -> None:
         """After the transaction: the connection's cache size as it was (a server's pooled
-        connection would keep the import's 256 MiB), no half's file left. Also after a failure:
-        then an error here would hide the real one."""
+        connection would keep the import's 256 MiB), the packed chunks' schema detached. Also
+        after a failure: then an error here would hide the real one."""
         with suppress(sqlite3.Error):  # a broken connection: the pool drops it anyway
             self.dbapi.execute(f"PRAGMA cache_size = {self.cache_size}")
             self.copier.detach()
@@ -674,7 +675,7 @@ class PostgresMerge:
         self._pipeline = ExitStack()
         self._insurers_named: set[tuple[str, str]] = set()  # written by an earlier chunk
         self.prepare: Callable[[list[InsuredRecord]], Any] = _staged_chunk
-        self.prepare_in_child: Callable[[list[InsuredRecord]], Any] | None = None  # the same
+        self.prepare_in_child: Callable[[list[InsuredRecord]], Any] | None = None  # ``prepare``
         self.direct = ImportCounts()  # what the first-load path stored
         if self.rebuild:  # a first load, nobody else writing: every row is new
             self.prepare = _direct_rows(now)

@@ -3,8 +3,9 @@
 Parsing and validating is pure Python: in one process it and the database work take turns under
 the GIL, so an import costs parse time plus write time. For a big file the parser runs in a
 forked child instead: it reads the stream, validates, turns each chunk of records into what the
-store sends to its database (``prepare``: COPY text for PostgreSQL, rows in SQLite's storage form)
-and pipes that back, a few chunks ahead; this process only writes.
+store sends to its database (``prepare``: COPY text for PostgreSQL, rows in SQLite's storage
+form; ``prepare_in_child`` if the store has something else done there: a SQLite first load packs
+each chunk as a database) and pipes that back, a few chunks ahead; this process only writes.
 
 A big enough file on disk is read by two children at once, each one half: the first reads from
 the start up to a line start near the middle, the second from there to the end, after the
