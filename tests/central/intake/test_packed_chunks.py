@@ -50,14 +50,15 @@ def _import(
 def _as_stored(database: Database) -> list[list[tuple[object, ...]]]:
     """Every value as SQLite holds it (dates as text), but ids and the import's time."""
     with database.engine.connect() as c:
-        return [
-            [tuple(r) for r in c.exec_driver_sql(query)]
-            for query in (
-                "SELECT * FROM qualification",  # minus id, individual_id, updated_at below
-                'SELECT q."InsuredIdentificationNumber", l.* FROM limit_application_certificate l '
-                "JOIN qualification q ON q.id = l.qualification_id",
-            )
-        ]
+        qualifications = c.exec_driver_sql("SELECT * FROM qualification").all()
+        limits = c.exec_driver_sql(
+            'SELECT q."InsuredIdentificationNumber", l.* FROM limit_application_certificate l '
+            "JOIN qualification q ON q.id = l.qualification_id"
+        ).all()
+    return [
+        sorted(tuple(r[2:-1]) for r in qualifications),  # not id, individual_id, updated_at
+        sorted((r[0], *r[3:]) for r in limits),  # the card's number, not the two ids
+    ]
 
 
 def _attached(database: Database) -> list[str]:
@@ -89,12 +90,7 @@ def test_a_packed_first_load_stores_what_row_by_row_stores(
         database = Database(sqlite_copy(sqlite_template, folder))
         path = folder / "insured.csv" if packed else None
         got = [_import(database, rows, chunk_size, path) for rows in (first, second)]
-        qualifications, limits = _as_stored(database)
-        as_stored = [
-            sorted(r[2:-1] for r in qualifications),
-            sorted((r[0], *r[3:]) for r in limits),
-        ]
-        states.append((got, stored(database), as_stored))
+        states.append((got, stored(database), _as_stored(database)))
         assert "intake_chunk" not in _attached(database)
         database.dispose()
     assert states[1] == states[0]
