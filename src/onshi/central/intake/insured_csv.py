@@ -77,6 +77,12 @@ QUALIFICATION_COLUMNS: tuple[str, ...] = COLUMNS[:24]  # stored in ``qualificati
 DIGESTED = 25  # the qualification columns and IndividualId make the content digest
 ELDERLY_COLUMNS = COLUMNS[20:24]
 LIMIT_COLUMNS = COLUMNS[26:32]
+# Places in a record, and in a row made of its values (the stores' prepared rows), beyond the
+# qualification's columns.
+INDIVIDUAL_ID, INSURER_NAME, LIMIT_FIRST, DIGEST = (
+    InsuredRecord._fields.index(name)
+    for name in ("IndividualId", "InsurerName", LIMIT_COLUMNS[0], "digest")
+)
 
 REQUIRED_COLUMNS = frozenset(COLUMNS[:20]) | {"InsurerName"}
 REQUIRED_VALUES = frozenset(

@@ -39,7 +39,11 @@ from onshi.central.intake.bulk import BulkWriter
 from onshi.central.intake.card_keys import Stored
 from onshi.central.intake.counts import ImportCounts
 from onshi.central.intake.insured_csv import (
+    DIGEST,
+    INDIVIDUAL_ID,
+    INSURER_NAME,
     LIMIT_COLUMNS,
+    LIMIT_FIRST,
     QUALIFICATION_COLUMNS,
     InsuredRecord,
 )
@@ -224,8 +228,7 @@ JOIN individual p ON p.id = q.individual_id
 
 
 # A prepared SQLite row is an InsuredRecord's values as a list, the qualification's dates in
-# SQLite's storage form (text); these are the places of what the store reads from it.
-INDIVIDUAL_ID, INSURER_NAME, LIMIT_FIRST, LINE, DIGEST = 24, 25, 26, 32, 33
+# SQLite's storage form (text); insured_csv names the places of what the store reads from it.
 Row = list[Any]
 
 
@@ -284,9 +287,7 @@ class SqliteStore:
         # A first load parsed in another process: it packs each chunk (see sqlite_chunks).
         self.prepare_in_child: Callable[[list[InsuredRecord]], Any] | None = None
         if not self.insurers_with_rows and packing_works():
-            self.prepare_in_child = packer(
-                self.prepare, stored_date.__getitem__, lambda r: _limit_row(0, r)[-1]
-            )
+            self.prepare_in_child = packer(self.prepare, stored_date.__getitem__, _limit_digest)
         self.copier = ChunkCopier(self.dbapi, self.stored_now)
 
     def _set_aside_indexes(self) -> list[str]:
@@ -515,6 +516,10 @@ def _limit_row(qualification_id: int, r: Sequence[Any]) -> tuple[Any, ...]:
     return (qualification_id, *values, hashlib.sha256(text.encode()).hexdigest())
 
 
+def _limit_digest(r: Sequence[Any]) -> str:
+    return str(_limit_row(0, r)[-1])
+
+
 def _history_json(row: dict[str, Any]) -> str:
     """The earlier row with OQS names as keys; dates as YYYYMMDD like the interface writes them."""
 
@@ -563,7 +568,7 @@ StagedChunk = tuple[str, int, set[tuple[str, str]], str | None]
 
 def _staged_chunk(chunk: list[InsuredRecord]) -> StagedChunk:
     """What :meth:`PostgresMerge.send` sends for a chunk, made by the parser (see parse_ahead)."""
-    limits = [(r.line, _limit_row(0, r)[-1]) for r in chunk if r.has_limit_certificate]
+    limits = [(r.line, _limit_digest(r)) for r in chunk if r.has_limit_certificate]
     return (
         "\n".join(_text_lines(chunk)) + "\n",
         len(chunk),

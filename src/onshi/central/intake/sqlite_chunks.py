@@ -27,14 +27,20 @@ from typing import Any
 
 from sqlalchemy import Date
 
-from onshi.central.intake.insured_csv import LIMIT_COLUMNS, QUALIFICATION_COLUMNS, InsuredRecord
+from onshi.central.intake.insured_csv import (
+    DIGEST,
+    INDIVIDUAL_ID,
+    INSURER_NAME,
+    LIMIT_COLUMNS,
+    LIMIT_FIRST,
+    QUALIFICATION_COLUMNS,
+    InsuredRecord,
+)
 from onshi.central.storage import tables as t
 
 LIMIT = t.Base.metadata.tables["limit_application_certificate"]
 Row = list[Any]
 
-# A prepared row (insured_store._sqlite_rows) holds the qualification's values first, then:
-_INDIVIDUAL_ID, _INSURER_NAME, _LIMIT_FIRST, _DIGEST = 24, 25, 26, 33
 _QUALIFICATION = len(QUALIFICATION_COLUMNS)
 _LIMIT_DATE_SLOTS = tuple(
     i for i, c in enumerate(LIMIT_COLUMNS) if isinstance(LIMIT.c[c].type, Date)
@@ -79,7 +85,7 @@ def packer(
         limits = []
         for n, (row, record) in enumerate(zip(rows, chunk, strict=True), 1):
             if record.has_limit_certificate:
-                values = row[_LIMIT_FIRST : _LIMIT_FIRST + len(LIMIT_COLUMNS)]
+                values = row[LIMIT_FIRST : LIMIT_FIRST + len(LIMIT_COLUMNS)]
                 for slot in _LIMIT_DATE_SLOTS:
                     if values[slot] is not None:
                         values[slot] = stored_date(values[slot])
@@ -91,14 +97,14 @@ def packer(
                 database.execute(table)
             database.execute("BEGIN")
             database.executemany(
-                _INSERT_ROWS, [(*r[:_QUALIFICATION], r[_INDIVIDUAL_ID], r[_DIGEST]) for r in rows]
+                _INSERT_ROWS, [(*r[:_QUALIFICATION], r[INDIVIDUAL_ID], r[DIGEST]) for r in rows]
             )
             database.executemany(_INSERT_LIMITS, limits)
             database.execute("COMMIT")
             image = database.serialize()
         finally:
             database.close()
-        return PackedChunk(image, len(rows), frozenset((r[0], r[_INSURER_NAME]) for r in rows))
+        return PackedChunk(image, len(rows), frozenset((r[0], r[INSURER_NAME]) for r in rows))
 
     return pack
 

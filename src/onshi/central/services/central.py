@@ -76,10 +76,13 @@ class Central:
         self.bulk_worker = BulkWorker(self.process_pending_bulk)
         # For a server on PostgreSQL (confirm_by_card_numbers_on_loop). The connection opens on
         # first use; made here, so that a URL it cannot take is refused when the service starts.
-        self._loop_connection: LoopConnection | None = (
-            LoopConnection(db.engine) if db.dialect == "postgresql" else None
-        )
-        self._loop_chain = LoopChain(self.audit)
+        self._loop_connection: LoopConnection | None = None
+        self._loop_chain: LoopChain | None = None
+        if db.dialect == "postgresql":
+            self._loop_connection, self._loop_chain = (
+                LoopConnection(db.engine),
+                LoopChain(self.audit),
+            )
 
     @classmethod
     def from_settings(cls, settings: CentralSettings) -> Central:
@@ -210,7 +213,9 @@ class Central:
         turns with the loop on the interpreter lock (docs/central/performance.md). Questions
         with the limit consent have their certificates read in a thread, through the engine
         (a few rows, after the holdings: a later snapshot, as two requests would see)."""
-        assert self._loop_connection is not None, "on the event loop on PostgreSQL only"
+        assert self._loop_connection is not None and self._loop_chain is not None, (
+            "on the event loop on PostgreSQL only"
+        )
         now = self.clock()
         questions = [q for _, q in asked]
         holdings = await self._loop_connection.holdings(eligibility.card_keys(questions))
